@@ -1,0 +1,3 @@
+"""VibeRouter: an OpenAI-compatible LLM gateway."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""The public wire format: msgspec Structs only, no logic."""

@@ -1,0 +1,93 @@
+"""The Limiter protocol and the values that cross it.
+
+Semantics shared by every backend (docs/operations.md documents them for operators):
+
+* ``None`` means "no limit" for that dimension; ``0`` means "nothing allowed".
+* RPM / RPD: sliding-window log, exact: of R+k requests in any burst exactly R pass,
+  and no 60 s (86,400 s) window ever holds more than R admitted requests.
+* TPM: at admission the estimate (prompt estimate + output cap) is reserved; at
+  settlement the reservation is replaced by the actual usage, so tokens not used
+  (a stream cut short) are given back.
+* Concurrency: a slot is held from admission until ``settle`` or ``release``.
+* Quota: per account, tokens and/or cost per period (calendar month, UTC, by
+  default), checked at admission (already used >= quota -> ``quota_exceeded``) and
+  charged at settlement with the actual usage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+QuotaPeriod = Literal["day", "month"]
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True, slots=True)
+class LimitSpec:
+    """Effective limits for one key (key overrides, else account defaults)."""
+
+    rpm: int | None = None
+    rpd: int | None = None
+    tpm: int | None = None
+    concurrency: int | None = None
+    quota_tokens: int | None = None
+    quota_cost_usd: float | None = None
+    quota_period: QuotaPeriod = "month"
+
+    @property
+    def unlimited(self) -> bool:
+        return (
+            self.rpm is None
+            and self.rpd is None
+            and self.tpm is None
+            and self.concurrency is None
+            and self.quota_tokens is None
+            and self.quota_cost_usd is None
+        )
+
+
+@dataclass(slots=True)
+class Admission:
+    """A granted request: what settle/release need, and where the client stands.
+
+    ``*_reset`` are Unix times (float seconds) at which the window frees capacity
+    again; ``None`` fields mean the dimension is unlimited.
+    """
+
+    key_id: str
+    account_id: str
+    lease_id: str
+    reserved_tokens: int
+    holds_slot: bool
+    admitted_at: float
+    requests_limit: int | None = None
+    requests_remaining: int | None = None
+    requests_reset: float | None = None
+    tokens_limit: int | None = None
+    tokens_remaining: int | None = None
+    tokens_reset: float | None = None
+    settled: bool = field(default=False)
+
+
+class Limiter(Protocol):
+    """Admission control. Every backend implements exactly these semantics."""
+
+    async def acquire(
+        self, key_id: str, account_id: str, spec: LimitSpec, estimated_tokens: int
+    ) -> Admission:
+        """Admit one request or raise ``RateLimitExceeded`` / ``ConcurrentRequests`` /
+        ``QuotaExceeded`` (each with ``retry_after`` seconds where one is known)."""
+        ...
+
+    async def settle(
+        self, admission: Admission, spec: LimitSpec, used_tokens: int, cost_usd: float
+    ) -> None:
+        """The request ended (any way): release its slot, replace the TPM reservation
+        with ``used_tokens`` and charge the quota. Idempotent."""
+        ...
+
+    async def close(self) -> None:
+        """Release resources (connections)."""
+        ...

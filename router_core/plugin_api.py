@@ -1,0 +1,353 @@
+"""THE plugin contract: the only core module a provider plugin imports.
+
+A provider plugin is a subclass of :class:`ProviderPlugin`, registered under the
+entry point group ``viberouter.providers`` (the entry name is what config's
+``plugin = "..."`` names). It is a pure translator between the router's canonical
+types (the OpenAI shapes re-exported here) and one upstream API:
+
+* it never does network I/O, never sees the client, never touches limits or metrics;
+* the core sends the :class:`UpstreamRequest` it builds, applies timeouts, retries
+  and fallbacks, decodes the response framing (JSON, SSE, NDJSON) and feeds the
+  plugin one :class:`UpstreamEvent` at a time.
+
+Ownership: the core owns the HTTP session, cancellation and accounting; the plugin
+owns protocol details and per-stream state (tool-call indexes, usage, finish reason).
+
+Errors: a plugin raises :class:`RouterError` subclasses only. ``InvalidRequest``
+from :meth:`ProviderPlugin.build_request` means "this provider cannot serve this
+request" (e.g. ``n > 1`` where unsupported): the core tries the next deployment of
+the route and, if none can, returns that error to the client. Any other exception
+escaping a plugin is a bug and becomes ``server_error``.
+
+Request extras: fields the OpenAI API lacks (``top_k`` ...) reach a plugin only when
+it declares them in ``extra_params`` (a msgspec Struct); the core decodes them from
+the raw body once per request and passes the instance as ``extras``.
+
+Versioning: ``API_VERSION`` changes only when this contract breaks; a plugin whose
+``api_version`` differs is refused at start-up with a clear message.
+"""
+
+from __future__ import annotations
+
+import abc
+import secrets
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any, ClassVar, Literal, Protocol
+
+import msgspec
+
+from router_core.api.chat import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatRequest,
+    Choice,
+    ChunkChoice,
+    CompletionTokensDetails,
+    ContentPart,
+    Delta,
+    FunctionCall,
+    FunctionDelta,
+    ImagePart,
+    Message,
+    PromptTokensDetails,
+    ResponseMessage,
+    TextPart,
+    Tool,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+)
+from router_core.api.models import Capabilities, ModelCard, Pricing
+from router_core.errors import (
+    ContentFilter,
+    ContextLengthExceeded,
+    InvalidRequest,
+    ModelError,
+    RouterError,
+    UpstreamRateLimited,
+    UpstreamTimeout,
+)
+
+API_VERSION = 1
+
+Framing = Literal["json", "sse", "ndjson"]
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamRequest:
+    """What the core sends upstream. ``framing`` says how to read a 2xx body:
+    ``json`` (one document), ``sse`` or ``ndjson`` (a stream of events).
+    A ``local://`` URL is answered in-process by :meth:`ProviderPlugin.serve_local`."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    body: bytes
+    framing: Framing
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamEvent:
+    """One decoded upstream event: an SSE event (``event`` is its ``event:`` field,
+    ``""`` when absent) or one NDJSON line (``event`` is ``""``). ``data`` is text
+    decoded from complete UTF-8 bytes, several ``data:`` lines joined with ``\\n``."""
+
+    data: str
+    event: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    """One callable model: a configured provider instance plus an upstream model id."""
+
+    id: str  # "<provider>/<model>", unique in the catalog
+    provider: str  # provider instance name (the config key)
+    model: str  # the model id the upstream expects
+    card: ModelCard  # merged card: plugin defaults + config overrides
+    params: Mapping[str, Any] = field(default_factory=dict)  # per-deployment plugin params
+
+
+@dataclass(slots=True)
+class LocalResponse:
+    """An in-process upstream's answer (offline providers, tests)."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: AsyncIterator[bytes]
+
+
+class StreamTranslator(Protocol):
+    """Per-stream state machine: upstream events in, canonical chunks out."""
+
+    def feed(self, event: UpstreamEvent) -> list[ChatCompletionChunk]:
+        """Translate one event. Raise a RouterError for an in-band upstream error."""
+        ...
+
+    def close(self) -> list[ChatCompletionChunk]:
+        """The upstream body ended. Return the final chunks not yet emitted (finish
+        chunk, then one usage chunk with ``choices=[]`` when usage is known), or
+        raise ``ModelError`` if the stream ended before its terminal event."""
+        ...
+
+
+class ProviderPlugin(abc.ABC):
+    """Base class of every provider plugin. Instantiated once per configured
+    provider instance with its validated settings (an instance of ``settings_type``).
+
+    Streams: translators emit the role chunk first, content / tool-call deltas
+    (tool-call ``index`` dense from 0 per choice, fragments passed verbatim), one
+    finish chunk per choice, and exactly one usage chunk (``choices=[]``) when the
+    upstream reported usage. The core forwards the usage chunk only to clients that
+    asked for it, and uses it for accounting either way.
+    """
+
+    api_version: ClassVar[int] = API_VERSION
+    #: msgspec Struct validating this provider's ``settings`` table in config.
+    settings_type: ClassVar[type[msgspec.Struct] | None] = None
+    #: msgspec Struct of request fields beyond the OpenAI API that this provider honours.
+    extra_params: ClassVar[type[msgspec.Struct] | None] = None
+
+    def __init__(self, settings: Any = None) -> None:
+        self.settings = settings
+
+    @abc.abstractmethod
+    def models(self) -> list[ModelCard]:
+        """The model cards this provider offers by default (config may override/add)."""
+
+    @abc.abstractmethod
+    def build_request(
+        self,
+        request: ChatRequest,
+        deployment: Deployment,
+        *,
+        extras: msgspec.Struct | None = None,
+    ) -> UpstreamRequest:
+        """Translate a canonical request. Raise ``InvalidRequest`` naming the field
+        for anything this provider cannot honour (never drop it silently)."""
+
+    @abc.abstractmethod
+    def parse_response(
+        self, request: ChatRequest, deployment: Deployment, body: bytes
+    ) -> ChatCompletion:
+        """Translate a 2xx non-streaming body. Raise ``ModelError`` if it is garbage."""
+
+    @abc.abstractmethod
+    def stream_translator(self, request: ChatRequest, deployment: Deployment) -> StreamTranslator:
+        """A fresh translator for one streamed response."""
+
+    def map_error(self, status: int, headers: Mapping[str, str], body: bytes) -> RouterError:
+        """The RouterError for a non-2xx upstream answer. Override to read the
+        provider's error body; the default classifies by status alone."""
+        return error_for_status(status, headers, upstream_message(body))
+
+    def serve_local(self, request: UpstreamRequest) -> LocalResponse:
+        """Answer a ``local://`` request in-process (offline providers only)."""
+        raise NotImplementedError(f"{type(self).__name__} has no in-process upstream")
+
+
+# ---------------------------------------------------------------- helpers for plugins
+
+_json_encoder = msgspec.json.Encoder()
+_chunk_decoder = msgspec.json.Decoder(ChatCompletionChunk)
+_completion_decoder = msgspec.json.Decoder(ChatCompletion)
+_any_decoder = msgspec.json.Decoder()
+
+
+def json_encode(obj: Any) -> bytes:
+    """Compact JSON with raw UTF-8 (msgspec)."""
+    return _json_encoder.encode(obj)
+
+
+def json_decode(data: bytes | str) -> Any:
+    """Decode JSON into Python objects; raises ``ModelError`` on garbage."""
+    try:
+        return _any_decoder.decode(data)
+    except msgspec.DecodeError as exc:
+        raise ModelError("The model provider sent a malformed response", detail=str(exc)) from exc
+
+
+def decode_chunk(data: bytes | str) -> ChatCompletionChunk:
+    """Decode one canonical (OpenAI-shaped) chunk."""
+    try:
+        return _chunk_decoder.decode(data)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise ModelError("The model provider sent a malformed chunk", detail=str(exc)) from exc
+
+
+def decode_completion(data: bytes | str) -> ChatCompletion:
+    """Decode one canonical (OpenAI-shaped) completion."""
+    try:
+        return _completion_decoder.decode(data)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise ModelError("The model provider sent a malformed response", detail=str(exc)) from exc
+
+
+def new_completion_id() -> str:
+    """A fresh ``chatcmpl-…`` id."""
+    return "chatcmpl-" + secrets.token_hex(12)
+
+
+def new_tool_call_id() -> str:
+    """A fresh ``call_…`` id for upstreams that give none."""
+    return "call_" + secrets.token_hex(12)
+
+
+def now() -> int:
+    """Unix time in whole seconds, for ``created``."""
+    return int(time.time())
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """Parse ``retry-after-ms`` or ``Retry-After`` (seconds or HTTP date)."""
+    raw_ms = headers.get("retry-after-ms")
+    if raw_ms:
+        try:
+            return max(0.0, float(raw_ms) / 1000.0)
+        except ValueError:
+            pass
+    raw = headers.get("retry-after")
+    if not raw:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(raw).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def upstream_message(body: bytes, limit: int = 500) -> str:
+    """Best-effort human text from an upstream error body (for logs and messages)."""
+    try:
+        doc = _any_decoder.decode(body)
+    except msgspec.DecodeError:
+        return body[:limit].decode("utf-8", "replace")
+    if isinstance(doc, dict):
+        err = doc.get("error", doc)
+        if isinstance(err, dict):
+            msg = err.get("message")
+            if isinstance(msg, str):
+                return msg[:limit]
+        if isinstance(err, str):
+            return err[:limit]
+        msg = doc.get("message")
+        if isinstance(msg, str):
+            return msg[:limit]
+    return body[:limit].decode("utf-8", "replace")
+
+
+def error_for_status(status: int, headers: Mapping[str, str], message: str) -> RouterError:
+    """Classify an upstream failure by HTTP status (the default ``map_error``)."""
+    detail = f"upstream status {status}: {message}"
+    if status == 429:
+        return UpstreamRateLimited(detail=detail, retry_after=retry_after_seconds(headers))
+    if status in (408, 504):
+        return UpstreamTimeout(detail=detail)
+    if status in (401, 403):
+        return ModelError(
+            "The model provider rejected the router's credentials; the operator must fix "
+            "the provider configuration",
+            detail=detail,
+            retryable=False,
+        )
+    if status == 413:
+        return InvalidRequest("The request is too large for the model provider", detail=detail)
+    if 400 <= status < 500:
+        return InvalidRequest(f"The model provider rejected the request: {message}", detail=detail)
+    return ModelError(detail=detail, retry_after=retry_after_seconds(headers))
+
+
+__all__ = [
+    "API_VERSION",
+    "Capabilities",
+    "ChatCompletion",
+    "ChatCompletionChunk",
+    "ChatRequest",
+    "Choice",
+    "ChunkChoice",
+    "CompletionTokensDetails",
+    "ContentFilter",
+    "ContentPart",
+    "ContextLengthExceeded",
+    "Delta",
+    "Deployment",
+    "Framing",
+    "FunctionCall",
+    "FunctionDelta",
+    "ImagePart",
+    "InvalidRequest",
+    "LocalResponse",
+    "Message",
+    "ModelCard",
+    "ModelError",
+    "Pricing",
+    "PromptTokensDetails",
+    "ProviderPlugin",
+    "ResponseMessage",
+    "RouterError",
+    "StreamTranslator",
+    "TextPart",
+    "Tool",
+    "ToolCall",
+    "ToolCallDelta",
+    "UpstreamEvent",
+    "UpstreamRateLimited",
+    "UpstreamRequest",
+    "UpstreamTimeout",
+    "Usage",
+    "decode_chunk",
+    "decode_completion",
+    "error_for_status",
+    "json_decode",
+    "json_encode",
+    "new_completion_id",
+    "new_tool_call_id",
+    "now",
+    "retry_after_seconds",
+    "upstream_message",
+]

@@ -1,0 +1,1 @@
+"""Accounts, API keys and the usage ledger: one Store protocol, SQLite and Redis backends."""

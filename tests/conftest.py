@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.services import RedisServer, redis_server
+
+
+@pytest.fixture(scope="session")
+def redis_proc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One real redis-server for the session (flush between tests with `redis_url`)."""
+    with redis_server(tmp_path_factory.mktemp("redis")) as server:
+        yield server
+
+
+@pytest.fixture
+async def redis_url(redis_proc: RedisServer) -> AsyncIterator[str]:
+    """A clean Redis database for one test."""
+    import redis.asyncio as aioredis
+
+    redis_proc.start()
+    client = aioredis.Redis.from_url(redis_proc.url)
+    await client.flushall()
+    await client.aclose()
+    yield redis_proc.url
+
+
+@pytest.fixture
+def data_dir() -> Path:
+    return Path(__file__).parent / "data"
