@@ -1,0 +1,120 @@
+"""make_app(settings) -> web.Application: routes, the middleware, state, clean-up."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from router_core.accounts import AccountService
+from router_core.auth import Authenticator
+from router_core.catalog import Catalog
+from router_core.dispatch import Dispatcher
+from router_core.handlers import admin, chat, health, models
+from router_core.installed import InstalledInfo
+from router_core.ledger import UsageLedger
+from router_core.limits.factory import make_limiter
+from router_core.metrics import Metrics
+from router_core.middlewares import router_middleware
+from router_core.plugin_api import ProviderPlugin
+from router_core.plugin_loader import discover, load_providers
+from router_core.settings import Settings
+from router_core.state import STATE, RouterState
+from router_core.store.base import Store
+from router_core.store.redis import RedisStore
+from router_core.store.sqlite import SqliteStore
+from router_core.upstream import UpstreamClient
+
+
+def build_state(
+    settings: Settings,
+    *,
+    plugins: Mapping[str, ProviderPlugin] | None = None,
+    store: Store | None = None,
+    registry: CollectorRegistry | None = None,
+) -> RouterState:
+    """Everything the app needs, constructed but not yet opened."""
+    installed = discover()
+    if plugins is None:
+        plugins = load_providers(settings, installed)
+    info = InstalledInfo(
+        providers={
+            name: f"{installed[settings.providers[name].plugin].distribution} "
+            f"{installed[settings.providers[name].plugin].version}"
+            if settings.providers[name].plugin in installed
+            else "?"
+            for name in plugins
+        }
+    )
+    catalog = Catalog(settings, plugins)
+    metrics = Metrics(registry)
+    upstream = UpstreamClient(settings.upstream)
+    if store is None:
+        store = (
+            RedisStore(settings.state.redis_url)
+            if settings.state.backend == "redis"
+            else SqliteStore(settings.state.sqlite_path)
+        )
+    auth = Authenticator(store, settings.auth.cache_ttl_s)
+    limiter = make_limiter(
+        settings.state.backend,
+        redis_url=settings.state.redis_url,
+        on_backend_error=settings.limits.on_backend_error,
+        on_error=metrics.backend_error_hook("limiter"),
+    )
+    return RouterState(
+        settings=settings,
+        catalog=catalog,
+        metrics=metrics,
+        upstream=upstream,
+        dispatcher=Dispatcher(upstream, settings.upstream, metrics),
+        store=store,
+        auth=auth,
+        accounts=AccountService(store, auth),
+        limiter=limiter,
+        ledger=UsageLedger(store),
+        installed=info,
+    )
+
+
+async def metrics_handler(request: web.Request) -> web.Response:
+    registry = request.app[STATE].metrics.registry
+    return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def make_app(settings: Settings, state: RouterState | None = None) -> web.Application:
+    """The router as an aiohttp application (state opened and closed with it)."""
+    state = state or build_state(settings)
+    app = web.Application(
+        client_max_size=settings.server.max_body_bytes,
+        middlewares=[router_middleware],
+        handler_args={"max_field_size": 16 * 1024, "max_headers": 64},
+    )
+    app[STATE] = state
+    app.router.add_post("/v1/chat/completions", chat.chat_completions)
+    app.router.add_get("/v1/models", models.list_models)
+    app.router.add_get("/v1/models/{model_id:.+}", models.get_model)
+    app.router.add_get("/healthz", health.healthz)
+    app.router.add_get("/readyz", health.readyz)
+    if settings.metrics.enabled and settings.metrics.listen is None:
+        app.router.add_get("/metrics", metrics_handler)
+    admin.add_routes(app)
+    app.cleanup_ctx.append(_lifecycle)
+    return app
+
+
+async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
+    state = app[STATE]
+    await state.store.open()
+    await state.upstream.start()
+    await state.ledger.start()
+    state.ready = True
+    try:
+        yield
+    finally:
+        state.ready = False
+        await state.ledger.close()
+        await state.limiter.close()
+        await state.upstream.close()
+        await state.store.close()

@@ -1,0 +1,335 @@
+"""`viberouter serve|keys|accounts|usage|models|plugins|check-config`.
+
+Exit codes scripts can rely on: 0 success; 1 runtime failure; 2 bad usage (argparse);
+3 unknown id; 4 invalid config or missing plugin.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import sys
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+import msgspec
+
+from router_core import __version__
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_CONFIG = 0, 1, 2, 3, 4
+_enc = msgspec.json.Encoder()
+
+
+def _print_json(obj: Any) -> None:
+    sys.stdout.write(msgspec.json.format(_enc.encode(obj), indent=2).decode() + "\n")
+
+
+def _settings(args: argparse.Namespace, environ: Mapping[str, str]) -> Any:
+    from router_core.settings import config_path, load_settings
+
+    return load_settings(config_path(args.config, environ), environ)
+
+
+def _when(ts: float | None) -> str:
+    if ts is None:
+        return "-"
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def _parse_time(value: str) -> float:
+    """An ISO date/time (UTC unless it says otherwise) or a duration like 30d / 12h."""
+    units = {"d": 86400, "h": 3600, "m": 60}
+    if value[-1:] in units and value[:-1].isdigit():
+        return dt.datetime.now(dt.UTC).timestamp() + int(value[:-1]) * units[value[-1]]
+    parsed = dt.datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed.timestamp()
+
+
+# ---------------------------------------------------------------- serve
+
+
+def cmd_serve(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    from router_core.serve import serve
+
+    settings = _settings(args, environ)
+    return serve(settings, host=args.host, port=args.port, workers=args.workers)
+
+
+def cmd_check_config(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    from router_core.catalog import Catalog
+    from router_core.plugin_loader import load_providers
+
+    settings = _settings(args, environ)
+    plugins = load_providers(settings)
+    catalog = Catalog(settings, plugins)
+    print(
+        f"{settings.source}: OK ({len(plugins)} providers, {len(catalog.listed())} models, "
+        f"state backend {settings.state.backend})"
+    )
+    return EXIT_OK
+
+
+def cmd_plugins(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    from router_core.plugin_loader import discover
+
+    found = discover()
+    if args.json:
+        _print_json([
+            {"name": p.name, "distribution": p.distribution, "version": p.version, "error": p.error}
+            for p in found.values()
+        ])
+        return EXIT_OK
+    if not found:
+        print("no provider plugins installed (pip install viberouter-echo)")
+    for p in sorted(found.values(), key=lambda p: p.name):
+        status = "ok" if p.error is None else f"BROKEN: {p.error}"
+        print(f"{p.name:<12} {p.distribution} {p.version}  {status}")
+    return EXIT_OK
+
+
+def cmd_models(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    from router_core.catalog import Catalog
+    from router_core.plugin_loader import load_providers
+
+    settings = _settings(args, environ)
+    catalog = Catalog(settings, load_providers(settings))
+    cards = [r.card for r in catalog.listed()]
+    if args.json:
+        _print_json(cards)
+        return EXIT_OK
+    for c in cards:
+        caps = ",".join(k for k in ("tools", "vision", "json_mode") if getattr(c.capabilities, k))
+        print(
+            f"{c.id:<40} ctx={c.context_length:<8} out={c.max_output_tokens:<7} "
+            f"${c.pricing.prompt_per_mtok}/{c.pricing.completion_per_mtok} per Mtok  {caps}"
+        )
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- accounts, keys, usage
+
+
+def _with_store(
+    fn: Callable[[Any, argparse.Namespace], Awaitable[int]],
+) -> Callable[[argparse.Namespace, Mapping[str, str]], int]:
+    def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+        from router_core.accounts import AccountService
+        from router_core.store.factory import open_store
+
+        settings = _settings(args, environ)
+
+        async def main() -> int:
+            store = await open_store(
+                settings.state.backend,
+                sqlite_path=settings.state.sqlite_path,
+                redis_url=settings.state.redis_url,
+            )
+            try:
+                return await fn(AccountService(store), args)
+            finally:
+                await store.close()
+
+        return asyncio.run(main())
+
+    return run
+
+
+async def _accounts(svc: Any, args: argparse.Namespace) -> int:
+    from router_core.views import account_view
+
+    if args.action == "create":
+        account = await svc.create_account(
+            args.name, rpm=args.rpm, rpd=args.rpd, tpm=args.tpm, concurrency=args.concurrency,
+            quota_tokens=args.quota_tokens, quota_cost_usd=args.quota_cost,
+            quota_period=args.quota_period,
+        )
+        if args.json:
+            _print_json(account_view(account))
+        else:
+            print(f"created account {account.id} ({account.name})")
+        return EXIT_OK
+    if args.action == "list":
+        accounts = await svc.store.list_accounts()
+        if args.json:
+            _print_json([account_view(a) for a in accounts])
+        else:
+            for a in accounts:
+                print(f"{a.id}  {a.status:<8}  {a.name}")
+            print(f"{len(accounts)} accounts")
+        return EXIT_OK
+    if args.action == "show":
+        account = await svc.account(args.id)
+        _print_json(account_view(account))
+        return EXIT_OK
+    status = "inactive" if args.action == "disable" else "active"
+    account = await svc.set_status(args.id, status)
+    if args.json:
+        _print_json(account_view(account))
+    else:
+        print(f"account {account.id} is now {account.status}")
+    return EXIT_OK
+
+
+async def _keys(svc: Any, args: argparse.Namespace) -> int:
+    import time
+
+    from router_core.views import NewKeyView, key_view
+
+    now = time.time()
+    if args.action == "create":
+        key, secret = await svc.create_key(
+            args.account, args.name,
+            expires_at=_parse_time(args.expires) if args.expires else None,
+            rpm=args.rpm, rpd=args.rpd, tpm=args.tpm, concurrency=args.concurrency,
+            allowed_models=args.model or (),
+        )
+    elif args.action == "rotate":
+        key, secret = await svc.rotate_key(args.id)
+    elif args.action == "revoke":
+        key = await svc.revoke_key(args.id)
+        if args.json:
+            _print_json(key_view(key, now))
+        else:
+            print(f"revoked key {key.id} ({key.prefix})")
+        return EXIT_OK
+    else:
+        keys = await svc.store.list_keys(args.account)
+        if args.json:
+            _print_json([key_view(k, now) for k in keys])
+        else:
+            for k in keys:
+                v = key_view(k, now)
+                print(
+                    f"{k.id}  {k.prefix:<12}  {v.status:<8} account={k.account_id} "
+                    f"name={k.name!r} last_used={_when(k.last_used_at)} expires={_when(k.expires_at)}"
+                )
+            print(f"{len(keys)} keys")
+        return EXIT_OK
+    if args.json:
+        _print_json(NewKeyView(key=key_view(key, now), secret=secret))
+    else:
+        print(f"key {key.id} for account {key.account_id}")
+        print(f"secret (shown once, store it now): {secret}")
+    return EXIT_OK
+
+
+async def _usage(svc: Any, args: argparse.Namespace) -> int:
+    from router_core.views import usage_view
+
+    rows = await svc.store.query_usage(account_id=args.account, key_id=args.key, since_day=args.since)
+    if args.json:
+        _print_json([usage_view(r) for r in rows])
+        return EXIT_OK
+    print(f"{'day':<10}  {'account':<21} {'key':<20} {'model':<28} {'req':>6} {'prompt':>9} {'compl':>9} {'cost $':>10}")
+    for r in rows:
+        print(
+            f"{r.day:<10}  {r.account_id:<21} {r.key_id:<20} {r.model:<28} {r.requests:>6} "
+            f"{r.prompt_tokens:>9} {r.completion_tokens:>9} {r.cost_usd:>10.6f}"
+        )
+    print(f"{len(rows)} rows, {sum(r.requests for r in rows)} requests, "
+          f"{sum(r.prompt_tokens + r.completion_tokens for r in rows)} tokens, "
+          f"${sum(r.cost_usd for r in rows):.6f}")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- parser
+
+
+def _limit_args(p: argparse.ArgumentParser) -> None:
+    for name in ("rpm", "rpd", "tpm", "concurrency"):
+        p.add_argument(f"--{name}", type=int, default=None, help=f"{name} limit (unset = none, 0 = block)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="viberouter", description="VibeRouter LLM gateway")
+    parser.add_argument("--version", action="version", version=f"viberouter {__version__}")
+    parser.add_argument("--config", help="config file (default: $VIBEROUTER_CONFIG or config/viberouter.toml)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="run the router")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--workers", type=int, default=1, help="processes on one port (needs the redis backend)")
+    p.set_defaults(fn=cmd_serve)
+
+    sub.add_parser("check-config", help="validate the config file").set_defaults(fn=cmd_check_config)
+    p = sub.add_parser("plugins", help="list installed provider plugins")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(fn=cmd_plugins)
+    p = sub.add_parser("models", help="list the models the config publishes")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(fn=cmd_models)
+
+    acc = sub.add_parser("accounts", help="manage accounts").add_subparsers(dest="action", required=True)
+    p = acc.add_parser("create")
+    p.add_argument("name")
+    _limit_args(p)
+    p.add_argument("--quota-tokens", type=int)
+    p.add_argument("--quota-cost", type=float, help="US dollars per period")
+    p.add_argument("--quota-period", choices=["month", "day"], default="month")
+    p.add_argument("--json", action="store_true")
+    p = acc.add_parser("list")
+    p.add_argument("--json", action="store_true")
+    for action in ("show", "disable", "enable"):
+        p = acc.add_parser(action)
+        p.add_argument("id")
+        p.add_argument("--json", action="store_true")
+
+    keys = sub.add_parser("keys", help="manage API keys").add_subparsers(dest="action", required=True)
+    p = keys.add_parser("create")
+    p.add_argument("account", help="account id")
+    p.add_argument("--name", default="")
+    p.add_argument("--expires", help="ISO time or duration (30d, 12h)")
+    p.add_argument("--model", action="append", help="allowed model glob (repeatable; default all)")
+    _limit_args(p)
+    p.add_argument("--json", action="store_true")
+    p = keys.add_parser("list")
+    p.add_argument("--account")
+    p.add_argument("--json", action="store_true")
+    for action in ("revoke", "rotate"):
+        p = keys.add_parser(action)
+        p.add_argument("id")
+        p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("usage", help="usage per day, key and model")
+    p.add_argument("--account")
+    p.add_argument("--key")
+    p.add_argument("--since", help="YYYY-MM-DD (UTC)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(fn=_with_store(_usage))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    from router_core.catalog import CatalogError
+    from router_core.plugin_loader import PluginError
+    from router_core.settings import ConfigError
+    from router_core.store.base import NotFound
+
+    environ = os.environ if environ is None else environ
+    args = build_parser().parse_args(argv)
+    fn = getattr(args, "fn", None)
+    if fn is None:
+        fn = _with_store(_accounts if args.command == "accounts" else _keys)
+    try:
+        code: int = fn(args, environ)
+        return code
+    except (ConfigError, PluginError, CatalogError) as exc:
+        print(f"viberouter: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except NotFound as exc:
+        print(f"viberouter: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        return EXIT_NOT_FOUND
+    except ValueError as exc:
+        print(f"viberouter: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,196 @@
+"""/admin/v1: accounts, keys and usage behind the operator's admin token.
+
+With no ``auth.admin_token`` configured every admin path is 404 (off, never open).
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+from dataclasses import replace
+from typing import Any, Literal
+
+import msgspec
+from aiohttp import web
+
+from router_core.errors import InvalidApiKey, InvalidRequest
+from router_core.handlers.common import json_response
+from router_core.limits.base import QuotaPeriod
+from router_core.state import STATE
+from router_core.store.base import NotFound
+from router_core.views import NewKeyView, account_view, key_view, usage_view
+
+PREFIX = "/admin/v1"
+
+
+class AccountIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    name: str
+    rpm: int | None = None
+    rpd: int | None = None
+    tpm: int | None = None
+    concurrency: int | None = None
+    quota_tokens: int | None = None
+    quota_cost_usd: float | None = None
+    quota_period: QuotaPeriod = "month"
+
+
+class AccountPatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    name: str | msgspec.UnsetType = msgspec.UNSET
+    status: Literal["active", "inactive"] | msgspec.UnsetType = msgspec.UNSET
+    rpm: int | None | msgspec.UnsetType = msgspec.UNSET
+    rpd: int | None | msgspec.UnsetType = msgspec.UNSET
+    tpm: int | None | msgspec.UnsetType = msgspec.UNSET
+    concurrency: int | None | msgspec.UnsetType = msgspec.UNSET
+    quota_tokens: int | None | msgspec.UnsetType = msgspec.UNSET
+    quota_cost_usd: float | None | msgspec.UnsetType = msgspec.UNSET
+    quota_period: QuotaPeriod | msgspec.UnsetType = msgspec.UNSET
+
+
+class KeyIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    account_id: str
+    name: str = ""
+    expires_at: float | None = None
+    rpm: int | None = None
+    rpd: int | None = None
+    tpm: int | None = None
+    concurrency: int | None = None
+    allowed_models: list[str] = msgspec.field(default_factory=list)
+
+
+def _decode(body: bytes, typ: type[Any]) -> Any:
+    try:
+        return msgspec.json.decode(body or b"{}", type=typ)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise InvalidRequest(f"Invalid request: {exc}") from exc
+
+
+def _check(request: web.Request) -> None:
+    token = request.app[STATE].settings.auth.admin_token
+    if not token:
+        raise web.HTTPNotFound()
+    header = request.headers.get("Authorization", "")
+    given = header[7:].strip() if header[:7].lower() == "bearer " else ""
+    if not given or not hmac.compare_digest(given.encode(), token.encode()):
+        raise InvalidApiKey("Invalid admin token")
+
+
+def _not_found(exc: NotFound) -> InvalidRequest:
+    return InvalidRequest(str(exc).strip("'\""), status=404)
+
+
+async def list_accounts(request: web.Request) -> web.Response:
+    _check(request)
+    accounts = await request.app[STATE].store.list_accounts()
+    return json_response({"data": [account_view(a) for a in accounts]})
+
+
+async def create_account(request: web.Request) -> web.Response:
+    _check(request)
+    data: AccountIn = _decode(await request.read(), AccountIn)
+    svc = request.app[STATE].accounts
+    account = await svc.create_account(
+        data.name, rpm=data.rpm, rpd=data.rpd, tpm=data.tpm, concurrency=data.concurrency,
+        quota_tokens=data.quota_tokens, quota_cost_usd=data.quota_cost_usd,
+        quota_period=data.quota_period,
+    )
+    return json_response(account_view(account), status=201)
+
+
+async def get_account(request: web.Request) -> web.Response:
+    _check(request)
+    try:
+        account = await request.app[STATE].accounts.account(request.match_info["id"])
+    except NotFound as exc:
+        raise _not_found(exc) from exc
+    return json_response(account_view(account))
+
+
+async def patch_account(request: web.Request) -> web.Response:
+    _check(request)
+    patch: AccountPatch = _decode(await request.read(), AccountPatch)
+    svc = request.app[STATE].accounts
+    try:
+        account = await svc.account(request.match_info["id"])
+    except NotFound as exc:
+        raise _not_found(exc) from exc
+    changes = {
+        f: getattr(patch, f)
+        for f in patch.__struct_fields__
+        if getattr(patch, f) is not msgspec.UNSET
+    }
+    account = await svc.update_account(replace(account, **changes))
+    return json_response(account_view(account))
+
+
+async def list_keys(request: web.Request) -> web.Response:
+    _check(request)
+    account_id = request.query.get("account")
+    keys = await request.app[STATE].store.list_keys(account_id)
+    now = time.time()
+    return json_response({"data": [key_view(k, now) for k in keys]})
+
+
+async def create_key(request: web.Request) -> web.Response:
+    _check(request)
+    data: KeyIn = _decode(await request.read(), KeyIn)
+    try:
+        key, secret = await request.app[STATE].accounts.create_key(
+            data.account_id, data.name, expires_at=data.expires_at, rpm=data.rpm, rpd=data.rpd,
+            tpm=data.tpm, concurrency=data.concurrency, allowed_models=data.allowed_models,
+        )
+    except NotFound as exc:
+        raise _not_found(exc) from exc
+    return json_response(NewKeyView(key=key_view(key, time.time()), secret=secret), status=201)
+
+
+async def get_key(request: web.Request) -> web.Response:
+    _check(request)
+    try:
+        key = await request.app[STATE].accounts.key(request.match_info["id"])
+    except NotFound as exc:
+        raise _not_found(exc) from exc
+    return json_response(key_view(key, time.time()))
+
+
+async def revoke_key(request: web.Request) -> web.Response:
+    _check(request)
+    try:
+        key = await request.app[STATE].accounts.revoke_key(request.match_info["id"])
+    except NotFound as exc:
+        raise _not_found(exc) from exc
+    return json_response(key_view(key, time.time()))
+
+
+async def rotate_key(request: web.Request) -> web.Response:
+    _check(request)
+    try:
+        key, secret = await request.app[STATE].accounts.rotate_key(request.match_info["id"])
+    except NotFound as exc:
+        raise _not_found(exc) from exc
+    return json_response(NewKeyView(key=key_view(key, time.time()), secret=secret))
+
+
+async def usage(request: web.Request) -> web.Response:
+    _check(request)
+    state = request.app[STATE]
+    await state.ledger.flush()
+    rows = await state.store.query_usage(
+        account_id=request.query.get("account"),
+        key_id=request.query.get("key"),
+        since_day=request.query.get("since"),
+    )
+    return json_response({"data": [usage_view(r) for r in rows]})
+
+
+def add_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_get(f"{PREFIX}/accounts", list_accounts)
+    r.add_post(f"{PREFIX}/accounts", create_account)
+    r.add_get(f"{PREFIX}/accounts/{{id}}", get_account)
+    r.add_patch(f"{PREFIX}/accounts/{{id}}", patch_account)
+    r.add_get(f"{PREFIX}/keys", list_keys)
+    r.add_post(f"{PREFIX}/keys", create_key)
+    r.add_get(f"{PREFIX}/keys/{{id}}", get_key)
+    r.add_post(f"{PREFIX}/keys/{{id}}/revoke", revoke_key)
+    r.add_post(f"{PREFIX}/keys/{{id}}/rotate", rotate_key)
+    r.add_get(f"{PREFIX}/usage", usage)

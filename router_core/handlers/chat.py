@@ -1,0 +1,187 @@
+"""POST /v1/chat/completions: orchestration only (auth, decode, route, guard,
+limit, dispatch, respond, account). Protocol details live in plugins; I/O in the
+dispatcher and the streaming module."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import msgspec
+from aiohttp import web
+
+from router_core.api.chat import ChatCompletion, ChatRequest, Usage
+from router_core.auth import Principal
+from router_core.catalog import Route, Target
+from router_core.dispatch import CallLog
+from router_core.errors import InvalidModel, InvalidRequest, RouterError
+from router_core.guards import check_context, check_messages, estimate_prompt_tokens, output_budget
+from router_core.handlers.common import EXTRA_HEADERS, LOG_FIELDS, authenticate, json_response
+from router_core.limits.base import Admission
+from router_core.limits.headers import rate_limit_headers
+from router_core.state import STATE, RouterState
+from router_core.store.base import UsageEvent
+from router_core.streaming import relay
+
+_decoder = msgspec.json.Decoder(ChatRequest)
+
+
+def decode_request(body: bytes) -> ChatRequest:
+    """The typed request, or 400 invalid_request naming the field path."""
+    if not body:
+        raise InvalidRequest("The request body is empty; send a JSON object")
+    try:
+        return _decoder.decode(body)
+    except msgspec.ValidationError as exc:
+        raise InvalidRequest(f"Invalid request: {exc}") from exc
+    except msgspec.DecodeError as exc:
+        raise InvalidRequest(f"Malformed JSON: {exc}") from exc
+
+
+def resolve_targets(state: RouterState, principal: Principal, req: ChatRequest) -> tuple[Route, list[Target]]:
+    """The primary route and the ordered targets (route deployments, then the
+    client's ``models`` fallbacks), limited to what the key may use."""
+    names = [req.model]
+    for extra in req.models or ():
+        if extra not in names:
+            names.append(extra)
+    primary: Route | None = None
+    targets: list[Target] = []
+    seen: set[str] = set()
+    for name in names:
+        route = state.catalog.resolve(name)
+        if route is None or not principal.models.allows(route.name):
+            if name == req.model:
+                raise InvalidModel(f"The model {name!r} does not exist or is not available to this key")
+            raise InvalidModel(f"The fallback model {name!r} does not exist or is not available to this key")
+        primary = primary or route
+        for t in route.targets:
+            if t.deployment.id not in seen:
+                seen.add(t.deployment.id)
+                targets.append(t)
+    assert primary is not None
+    return primary, targets
+
+
+async def chat_completions(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE]
+    t_start = time.monotonic()
+    fields: dict[str, Any] = request[LOG_FIELDS]
+    extra_headers: dict[str, str] = request[EXTRA_HEADERS]
+    principal = await authenticate(request)
+    body = await request.read()
+    req = decode_request(body)
+    fields["model"] = req.model
+    fields["stream"] = req.stream
+    check_messages(req)
+    route, targets = resolve_targets(state, principal, req)
+    card = route.card
+    prompt_estimate = estimate_prompt_tokens(req)
+    check_context(req, card, prompt_estimate)
+    reserve = prompt_estimate + output_budget(req, card)
+
+    admission: Admission = await state.limiter.acquire(
+        principal.key.id, principal.account.id, principal.limits, reserve
+    )
+    extra_headers.update(rate_limit_headers(admission, time.time()))
+    m = state.metrics
+    call = CallLog()
+    usage: Usage | None = None
+    provider = targets[0].deployment.provider
+    served_model = req.model
+    m.in_flight.inc()
+    try:
+        if not req.stream:
+            target, completion = await state.dispatcher.complete(targets, req, body, call)
+            provider = target.deployment.provider
+            usage = completion.usage if isinstance(completion.usage, Usage) else None
+            served_model = completion.model
+            _served_headers(extra_headers, target, call, t_start)
+            fields["attempts"] = call.summary()
+            return json_response(completion, headers=extra_headers)
+
+        opened = await state.dispatcher.open_stream(
+            targets, req, body, call, commit_delay=state.settings.server.sse_keepalive_s or 15.0
+        )
+        target = opened.target
+        provider = target.deployment.provider
+        _served_headers(extra_headers, target, call, t_start)
+        fields["attempts"] = call.summary()
+        m.open_streams.inc()
+        try:
+            stream, outcome = await relay(
+                request,
+                opened,
+                headers=extra_headers,
+                include_usage=req.include_usage,
+                keepalive=state.settings.server.sse_keepalive_s,
+            )
+        finally:
+            m.open_streams.dec()
+        usage = outcome.usage
+        if usage is None:
+            # interrupted stream: bill what was streamed (estimate), nothing more
+            usage = Usage(
+                prompt_tokens=prompt_estimate,
+                completion_tokens=outcome.completion_chars // 4,
+                total_tokens=prompt_estimate + outcome.completion_chars // 4,
+            )
+        if outcome.first_chunk_at is not None:
+            m.ttft_c.get(req.model, provider).observe(outcome.first_chunk_at - t_start)  # type: ignore[attr-defined]
+        if outcome.error is not None:
+            fields["stream_error"] = outcome.error.code
+            fields["error_detail"] = outcome.error.detail
+        if outcome.disconnected:
+            m.client_disconnects.inc()
+            fields["client_disconnected"] = True
+        return stream
+    except RouterError:
+        fields["attempts"] = call.summary()
+        raise
+    finally:
+        m.in_flight.dec()
+        used = usage.total_tokens if usage else 0
+        cost = card.pricing.cost(usage.prompt_tokens, usage.completion_tokens) if usage else 0.0
+        await state.limiter.settle(admission, principal.limits, used, cost)
+        if usage is not None:
+            _account(state, principal, route.name, provider, usage, cost)
+            fields["prompt_tokens"] = usage.prompt_tokens
+            fields["completion_tokens"] = usage.completion_tokens
+        fields["provider"] = provider
+        fields["served_model"] = served_model
+        m.request_duration_c.get(req.model, provider, "true" if req.stream else "false").observe(  # type: ignore[attr-defined]
+            time.monotonic() - t_start
+        )
+        overhead = max(0.0, time.monotonic() - t_start - call.upstream_wait)
+        m.overhead_c.get("true" if req.stream else "false").observe(overhead)  # type: ignore[attr-defined]
+
+
+def _served_headers(headers: dict[str, str], target: Target, call: CallLog, t_start: float) -> None:
+    headers["X-VibeRouter-Provider"] = target.deployment.provider
+    headers["X-VibeRouter-Deployment"] = target.deployment.id
+    overhead = max(0.0, time.monotonic() - t_start - call.upstream_wait)
+    headers["x-viberouter-overhead-ms"] = f"{overhead * 1000:.3f}"
+
+
+def _account(
+    state: RouterState, principal: Principal, model: str, provider: str, usage: Usage, cost: float
+) -> None:
+    m = state.metrics
+    m.tokens_c.get(model, "prompt").inc(usage.prompt_tokens)  # type: ignore[attr-defined]
+    m.tokens_c.get(model, "completion").inc(usage.completion_tokens)  # type: ignore[attr-defined]
+    if cost:
+        m.cost_c.get(model).inc(cost)  # type: ignore[attr-defined]
+    state.ledger.record(
+        UsageEvent(
+            ts=time.time(),
+            account_id=principal.account.id,
+            key_id=principal.key.id,
+            model=model,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            cost_usd=cost,
+        )
+    )
+
+
+__all__ = ["ChatCompletion", "chat_completions", "decode_request"]

@@ -1,0 +1,63 @@
+"""The usage ledger's write side: batched off the request path, flushed on shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import structlog
+
+from router_core.store.base import Store, UsageEvent
+
+log = structlog.get_logger("viberouter.ledger")
+
+
+class UsageLedger:
+    """Collects usage events in memory and writes them in batches."""
+
+    def __init__(self, store: Store, interval: float = 1.0) -> None:
+        self._store = store
+        self._interval = interval
+        self._events: list[UsageEvent] = []
+        self._touched: dict[str, float] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+
+    def record(self, event: UsageEvent) -> None:
+        """Queue one finished request (no I/O here)."""
+        self._events.append(event)
+        self._touched[event.key_id] = event.ts
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Write what is queued; on failure, keep it for the next try."""
+        async with self._lock:
+            if not self._events and not self._touched:
+                return
+            events, self._events = self._events, []
+            touched, self._touched = self._touched, {}
+            try:
+                if events:
+                    await self._store.record_usage(events)
+                if touched:
+                    await self._store.touch_keys(touched)
+            except Exception as exc:  # the store is down: requeue, never lose counts
+                self._events[:0] = events
+                for k, v in touched.items():
+                    self._touched.setdefault(k, v)
+                log.error("usage_flush_failed", error=str(exc), queued=len(self._events))
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.flush()

@@ -1,0 +1,57 @@
+"""Rate-limit response headers: the API reference's X-RateLimit-* (Unix-time resets)
+and the OpenAI-named x-ratelimit-* that SDKs read (resets as durations)."""
+
+from __future__ import annotations
+
+import math
+
+from router_core.limits.base import Admission
+
+
+def duration(seconds: float) -> str:
+    """OpenAI-style duration: ``1s``, ``6m0s``, ``1h2m3s``, ``250ms``."""
+    if seconds < 1:
+        return f"{max(0, math.ceil(seconds * 1000))}ms"
+    total = math.ceil(seconds)
+    h, rem = divmod(total, 3600)
+    m, s = divmod(rem, 60)
+    if h:
+        return f"{h}h{m}m{s}s"
+    if m:
+        return f"{m}m{s}s"
+    return f"{s}s"
+
+
+def rate_limit_headers(adm: Admission, now: float) -> dict[str, str]:
+    """Headers for one admitted request; dimensions without a limit are left out."""
+    h: dict[str, str] = {}
+    if adm.requests_limit is not None:
+        remaining = max(0, adm.requests_remaining or 0)
+        reset = adm.requests_reset or now
+        h["X-RateLimit-Limit"] = str(adm.requests_limit)
+        h["X-RateLimit-Remaining"] = str(remaining)
+        h["X-RateLimit-Reset"] = str(math.ceil(reset))
+        h["x-ratelimit-limit-requests"] = str(adm.requests_limit)
+        h["x-ratelimit-remaining-requests"] = str(remaining)
+        h["x-ratelimit-reset-requests"] = duration(max(0.0, reset - now))
+    if adm.tokens_limit is not None:
+        remaining = max(0, adm.tokens_remaining or 0)
+        reset = adm.tokens_reset or now
+        # HTTP header names are case-insensitive: X-RateLimit-Limit-Tokens and
+        # x-ratelimit-limit-tokens are one header. Limit and remaining agree in both
+        # conventions; for the reset the OpenAI duration form wins (SDKs parse it).
+        h["x-ratelimit-limit-tokens"] = str(adm.tokens_limit)
+        h["x-ratelimit-remaining-tokens"] = str(remaining)
+        h["x-ratelimit-reset-tokens"] = duration(max(0.0, reset - now))
+    return h
+
+
+def retry_headers(retry_after: float | None, *, should_retry: bool) -> dict[str, str]:
+    """Retry-After (whole seconds, rounded up) and retry-after-ms for a 429."""
+    h: dict[str, str] = {}
+    if retry_after is not None:
+        h["Retry-After"] = str(max(1, math.ceil(retry_after)))
+        h["retry-after-ms"] = str(max(1, math.ceil(retry_after * 1000)))
+    if not should_retry:
+        h["x-should-retry"] = "false"
+    return h

@@ -1,0 +1,109 @@
+"""The one middleware: request id, RouterError -> JSON, the request's log line."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+
+import structlog
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from router_core.api.chat import ErrorBody
+from router_core.errors import (
+    ConcurrentRequests,
+    InvalidRequest,
+    QuotaExceeded,
+    RateLimitExceeded,
+    RouterError,
+    ServerError,
+)
+from router_core.handlers.common import EXTRA_HEADERS, LOG_FIELDS, json_response
+from router_core.limits.headers import retry_headers
+from router_core.state import STATE
+
+log = structlog.get_logger("viberouter.access")
+
+
+def error_response(err: RouterError, headers: dict[str, str]) -> web.Response:
+    h = dict(headers)
+    h.update(err.headers)
+    if isinstance(err, (RateLimitExceeded, QuotaExceeded, ConcurrentRequests)) or err.http_status == 429:
+        h.update(retry_headers(err.retry_after, should_retry=not isinstance(err, QuotaExceeded)))
+    return json_response(ErrorBody(err.code, err.message), status=err.http_status, headers=h)
+
+
+def _http_error(exc: web.HTTPException) -> RouterError:
+    if exc.status == 413:
+        return InvalidRequest("The request body is too large", status=413)
+    if exc.status == 404:
+        return InvalidRequest("No such endpoint", status=404)
+    if exc.status == 405:
+        return InvalidRequest("Method not allowed for this endpoint", status=405)
+    return InvalidRequest(exc.reason or "Bad request", status=exc.status)
+
+
+@web.middleware
+async def router_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    t0 = time.monotonic()
+    rid = request.headers.get("X-Request-ID")
+    if not rid or len(rid) > 128 or not rid.isprintable():
+        rid = secrets.token_hex(12)
+    fields: dict[str, Any] = {}
+    extra: dict[str, str] = {"X-Request-ID": rid}
+    request[LOG_FIELDS] = fields
+    request[EXTRA_HEADERS] = extra
+    status = 500
+    code: str | None = None
+    try:
+        resp = await handler(request)
+        status = resp.status
+        if not resp.prepared:
+            resp.headers.update(extra)
+        return resp
+    except RouterError as err:
+        status, code = err.http_status, err.code
+        fields["error_detail"] = err.detail
+        _count_refusal(request, err)
+        return error_response(err, extra)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        err = _http_error(exc)
+        status, code = err.http_status, err.code
+        return error_response(err, extra)
+    except Exception:
+        # The one place a bug becomes server_error: traceback to the log, no internals out.
+        status, code = 500, "server_error"
+        log.exception("unhandled_error", request_id=rid, path=request.path)
+        return error_response(ServerError(), extra)
+    finally:
+        _finish(request, rid, fields, status, code, t0)
+
+
+def _count_refusal(request: web.Request, err: RouterError) -> None:
+    if err.http_status == 429:
+        request.app[STATE].metrics.rate_limited_c.get(err.code).inc()  # type: ignore[attr-defined]
+
+
+def _finish(
+    request: web.Request, rid: str, fields: dict[str, Any], status: int, code: str | None, t0: float
+) -> None:
+    state = request.app[STATE]
+    if "model" in fields:
+        state.metrics.requests_c.get(  # type: ignore[attr-defined]
+            fields["model"], fields.get("provider", ""), str(status), code or fields.get("stream_error", "")
+        ).inc()
+    if not state.settings.logging.access_log:
+        return
+    log.info(
+        "request",
+        request_id=rid,
+        method=request.method,
+        path=request.path,
+        status=status,
+        error=code,
+        latency_ms=round((time.monotonic() - t0) * 1000, 3),
+        **fields,
+    )

@@ -1,0 +1,243 @@
+"""The config file as typed msgspec Structs.
+
+``load_settings(path, environ)`` reads a TOML file, drops providers whose
+``when_env`` variable is unset (and the route targets that name them), resolves
+``env:NAME`` references from the given environment (never ``os.environ`` itself),
+and validates everything; errors name the field path.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+from msgspec import Struct, field
+
+from router_core.api.models import Capabilities, Pricing
+
+DEFAULT_CONFIG_PATH = "config/viberouter.toml"
+
+
+class ConfigError(Exception):
+    """A config file that cannot be used; the message names the file and field path."""
+
+
+class ServerSettings(Struct, forbid_unknown_fields=True, kw_only=True):
+    host: str = "127.0.0.1"
+    port: int = 8080
+    #: Largest accepted request body; larger bodies get 413 invalid_request.
+    max_body_bytes: int = 4 * 1024 * 1024
+    #: Seconds of upstream silence before an SSE keep-alive comment is sent (0 = off).
+    sse_keepalive_s: float = 15.0
+    #: Seconds a client may take to send its request headers and body.
+    client_read_timeout_s: float = 30.0
+    #: Seconds to finish in-flight requests on shutdown.
+    shutdown_timeout_s: float = 10.0
+    #: Most open client connections per process (0 = unlimited).
+    max_connections: int = 10000
+    #: Use uvloop when installed.
+    uvloop: bool = True
+
+
+class UpstreamSettings(Struct, forbid_unknown_fields=True, kw_only=True):
+    connect_timeout_s: float = 10.0
+    #: Until the upstream's status and headers arrive.
+    first_byte_timeout_s: float = 60.0
+    #: Longest silence between two reads of a streamed body.
+    idle_timeout_s: float = 120.0
+    #: Whole request, first byte to last.
+    total_timeout_s: float = 600.0
+    #: Pooled connections in total and per upstream host (0 = unlimited per host).
+    pool_size: int = 2048
+    pool_per_host: int = 0
+    #: Largest single upstream event (SSE event / NDJSON line) or JSON body accepted.
+    max_event_bytes: int = 8 * 1024 * 1024
+    #: Extra attempts on the same deployment for retryable failures before falling back.
+    retries: int = 1
+    retry_backoff_s: float = 0.2
+
+
+class StateSettings(Struct, forbid_unknown_fields=True, kw_only=True):
+    backend: Literal["embedded", "redis"] = "embedded"
+    sqlite_path: str = "viberouter.db"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+
+
+class AuthSettings(Struct, forbid_unknown_fields=True, kw_only=True):
+    #: Seconds a key lookup is cached in process (changes made elsewhere show up within it).
+    cache_ttl_s: float = 5.0
+    #: Token for /admin/v1; None turns the admin API off (404).
+    admin_token: str | None = None
+    #: Create a demo account and key on an empty store at start-up and print the key once.
+    bootstrap_demo_key: bool = True
+
+
+class LimitsSettings(Struct, forbid_unknown_fields=True, kw_only=True):
+    on_backend_error: Literal["fail_open", "fail_closed"] = "fail_closed"
+
+
+class LoggingSettings(Struct, forbid_unknown_fields=True, kw_only=True):
+    format: Literal["auto", "console", "json"] = "auto"
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    #: One log line per request.
+    access_log: bool = True
+
+
+class MetricsSettings(Struct, forbid_unknown_fields=True, kw_only=True):
+    enabled: bool = True
+    #: "host:port" for a separate metrics listener; None serves /metrics on the main port.
+    listen: str | None = None
+
+
+class ModelOverride(Struct, forbid_unknown_fields=True, kw_only=True):
+    """Overrides (or adds) one model card of a provider."""
+
+    upstream_id: str | None = None
+    context_length: int | None = None
+    max_output_tokens: int | None = None
+    pricing: Pricing | None = None
+    capabilities: Capabilities | None = None
+    owned_by: str | None = None
+    created: int | None = None
+
+
+class ProviderSettings(Struct, forbid_unknown_fields=True, kw_only=True):
+    plugin: str
+    #: Enable this provider only when this environment variable is set and non-empty.
+    when_env: str | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+    models: dict[str, ModelOverride] = field(default_factory=dict)
+    #: Publish each of this provider's models as "<provider>/<model>".
+    expose_models: bool = True
+
+
+class TargetSettings(Struct, forbid_unknown_fields=True, kw_only=True):
+    """One deployment of a route: "<provider>/<model>" plus its routing knobs."""
+
+    target: str
+    weight: float = 1.0
+
+
+class RouteSettings(Struct, forbid_unknown_fields=True, kw_only=True):
+    deployments: list[str | TargetSettings]
+    aliases: list[str] = field(default_factory=list)
+
+
+class Settings(Struct, forbid_unknown_fields=True, kw_only=True):
+    server: ServerSettings = field(default_factory=ServerSettings)
+    upstream: UpstreamSettings = field(default_factory=UpstreamSettings)
+    state: StateSettings = field(default_factory=StateSettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
+    limits: LimitsSettings = field(default_factory=LimitsSettings)
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    providers: dict[str, ProviderSettings] = field(default_factory=dict)
+    routes: dict[str, RouteSettings] = field(default_factory=dict)
+    #: Where the file was read from (filled by load_settings).
+    source: str = "<defaults>"
+
+
+def target_name(entry: str | TargetSettings) -> str:
+    return entry if isinstance(entry, str) else entry.target
+
+
+def _resolve_env(node: Any, environ: Mapping[str, str], path: str) -> Any:
+    if isinstance(node, str) and node.startswith("env:"):
+        name = node[4:]
+        value = environ.get(name)
+        if value is None:
+            raise ConfigError(f"{path}: environment variable {name} is not set")
+        return value
+    if isinstance(node, dict):
+        return {k: _resolve_env(v, environ, f"{path}.{k}") for k, v in node.items()}
+    if isinstance(node, list):
+        return [_resolve_env(v, environ, f"{path}[{i}]") for i, v in enumerate(node)]
+    return node
+
+
+def _drop_disabled_providers(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
+    providers = raw.get("providers")
+    if not isinstance(providers, dict):
+        return
+    disabled = {
+        name
+        for name, p in providers.items()
+        if isinstance(p, dict) and p.get("when_env") and not environ.get(str(p["when_env"]))
+    }
+    for name in disabled:
+        del providers[name]
+    routes = raw.get("routes")
+    if not disabled or not isinstance(routes, dict):
+        return
+    for rname in list(routes):
+        route = routes[rname]
+        if not isinstance(route, dict) or not isinstance(route.get("deployments"), list):
+            continue
+        kept = [
+            d
+            for d in route["deployments"]
+            if _target_provider(d) not in disabled
+        ]
+        if kept:
+            route["deployments"] = kept
+        else:
+            del routes[rname]
+
+
+def _target_provider(entry: Any) -> str:
+    target = entry.get("target", "") if isinstance(entry, dict) else str(entry)
+    return str(target).split("/", 1)[0]
+
+
+def parse_settings(text: str, environ: Mapping[str, str], source: str = "<string>") -> Settings:
+    """Validate TOML text into Settings (see module docstring)."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: invalid TOML: {exc}") from exc
+    _drop_disabled_providers(raw, environ)
+    raw = _resolve_env(raw, environ, "$")
+    raw["source"] = source
+    try:
+        settings = msgspec.convert(raw, Settings)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"{source}: {exc}") from exc
+    _check_references(settings)
+    return settings
+
+
+def _check_references(settings: Settings) -> None:
+    for rname, route in settings.routes.items():
+        if not route.deployments:
+            raise ConfigError(f"{settings.source}: routes.{rname}.deployments is empty")
+        for i, entry in enumerate(route.deployments):
+            target = target_name(entry)
+            provider, sep, model = target.partition("/")
+            if not sep or not model:
+                raise ConfigError(
+                    f"{settings.source}: routes.{rname}.deployments[{i}]: "
+                    f"{target!r} is not '<provider>/<model>'"
+                )
+            if provider not in settings.providers:
+                raise ConfigError(
+                    f"{settings.source}: routes.{rname}.deployments[{i}]: "
+                    f"unknown provider {provider!r}"
+                )
+
+
+def load_settings(path: str | Path, environ: Mapping[str, str]) -> Settings:
+    """Read and validate the config file at ``path``."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read config file: {exc.strerror or exc}") from exc
+    return parse_settings(text, environ, str(p))
+
+
+def config_path(cli_value: str | None, environ: Mapping[str, str]) -> str:
+    """--config wins, then VIBEROUTER_CONFIG, then the default path."""
+    return cli_value or environ.get("VIBEROUTER_CONFIG") or DEFAULT_CONFIG_PATH

@@ -1,0 +1,38 @@
+"""What a running app holds (built in app.py, read by handlers through ``STATE``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from router_core.accounts import AccountService
+from router_core.auth import Authenticator
+from router_core.catalog import Catalog
+from router_core.dispatch import Dispatcher
+from router_core.installed import InstalledInfo
+from router_core.ledger import UsageLedger
+from router_core.limits.base import Limiter
+from router_core.metrics import Metrics
+from router_core.settings import Settings
+from router_core.store.base import Store
+from router_core.upstream import UpstreamClient
+
+
+@dataclass(slots=True)
+class RouterState:
+    settings: Settings
+    catalog: Catalog
+    metrics: Metrics
+    upstream: UpstreamClient
+    dispatcher: Dispatcher
+    store: Store
+    auth: Authenticator
+    accounts: AccountService
+    limiter: Limiter
+    ledger: UsageLedger
+    installed: InstalledInfo
+    ready: bool = False
+
+
+STATE = web.AppKey("viberouter_state", RouterState)

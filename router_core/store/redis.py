@@ -1,0 +1,380 @@
+"""The shared Store: accounts, keys and usage in Redis, for many router processes.
+
+Layout (``vr:`` is the default prefix):
+
+* ``vr:account:{id}`` / ``vr:key:{id}``: one hash per record; a ``None`` field is
+  simply absent, so "no limit" and ``0`` stay distinct.
+* ``vr:accounts``, ``vr:keys``, ``vr:account_keys:{account_id}``: sets of ids.
+* ``vr:key_hash``: hash ``secret_hash -> key id`` (the secret itself never arrives here).
+* ``vr:usage:{YYYY-MM-DD}``: per-day hash, field = JSON ``[account, key, model, metric]``,
+  incremented with HINCRBY / HINCRBYFLOAT; ``vr:usage_days`` is a sorted set of the
+  days (all score 0, so lexical order = date order) for ``since_day`` queries.
+
+Writes that must check before they write (create, update) run as WATCH/MULTI
+transactions, so two processes racing on one record cannot both win.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import cast
+
+import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
+from redis.typing import EncodableT, FieldT
+
+from router_core.limits.base import QuotaPeriod
+from router_core.store.base import (
+    Account,
+    AccountStatus,
+    ApiKey,
+    NotFound,
+    UsageEvent,
+    UsageRow,
+)
+
+# Only moves last_used_at forward: flushes from several processes arrive in any order,
+# and a key deleted or never created must not be resurrected as a one-field hash.
+_TOUCH_LUA = """
+for i, k in ipairs(KEYS) do
+  if redis.call('EXISTS', k) == 1 then
+    local cur = redis.call('HGET', k, 'last_used_at')
+    if (not cur) or tonumber(cur) < tonumber(ARGV[i]) then
+      redis.call('HSET', k, 'last_used_at', ARGV[i])
+    end
+  end
+end
+return 0
+"""
+
+Hash = dict[str, str]  # as read back (decode_responses=True)
+Fields = dict[FieldT, EncodableT]  # as written; redis-py's Mapping key type is invariant
+
+
+def _multi(pipe: Pipeline) -> None:
+    """End the WATCH phase of a transaction; queued commands follow."""
+    pipe.multi()  # type: ignore[no-untyped-call]  # redis-py leaves multi() unannotated
+
+
+def _put(h: Fields, name: str, value: int | float | str | None) -> None:
+    if value is not None:
+        # repr() of a float round-trips exactly through float().
+        h[name] = repr(value) if isinstance(value, float) else str(value)
+
+
+def _opt_int(h: Hash, name: str) -> int | None:
+    return int(h[name]) if name in h else None
+
+
+def _opt_float(h: Hash, name: str) -> float | None:
+    return float(h[name]) if name in h else None
+
+
+def _encode_account(a: Account) -> Fields:
+    h: Fields = {}
+    for name in ("id", "name", "status", "created_at", "rpm", "rpd", "tpm", "concurrency",
+                 "quota_tokens", "quota_cost_usd", "quota_period"):  # fmt: skip
+        _put(h, name, getattr(a, name))
+    return h
+
+
+def _decode_account(h: Hash) -> Account:
+    if h["status"] not in ("active", "inactive"):
+        raise ValueError(f"unknown account status in store: {h['status']!r}")
+    if h["quota_period"] not in ("day", "month"):
+        raise ValueError(f"unknown quota period in store: {h['quota_period']!r}")
+    return Account(
+        id=h["id"],
+        name=h["name"],
+        status=cast(AccountStatus, h["status"]),
+        created_at=float(h["created_at"]),
+        rpm=_opt_int(h, "rpm"),
+        rpd=_opt_int(h, "rpd"),
+        tpm=_opt_int(h, "tpm"),
+        concurrency=_opt_int(h, "concurrency"),
+        quota_tokens=_opt_int(h, "quota_tokens"),
+        quota_cost_usd=_opt_float(h, "quota_cost_usd"),
+        quota_period=cast(QuotaPeriod, h["quota_period"]),
+    )
+
+
+def _encode_key(k: ApiKey) -> Fields:
+    h: Fields = {"allowed_models": json.dumps(list(k.allowed_models))}
+    for name in ("id", "account_id", "name", "prefix", "secret_hash", "created_at",
+                 "expires_at", "revoked_at", "last_used_at", "rpm", "rpd", "tpm",
+                 "concurrency"):  # fmt: skip
+        _put(h, name, getattr(k, name))
+    return h
+
+
+def _decode_key(h: Hash) -> ApiKey:
+    return ApiKey(
+        id=h["id"],
+        account_id=h["account_id"],
+        name=h["name"],
+        prefix=h["prefix"],
+        secret_hash=h["secret_hash"],
+        created_at=float(h["created_at"]),
+        expires_at=_opt_float(h, "expires_at"),
+        revoked_at=_opt_float(h, "revoked_at"),
+        last_used_at=_opt_float(h, "last_used_at"),
+        rpm=_opt_int(h, "rpm"),
+        rpd=_opt_int(h, "rpd"),
+        tpm=_opt_int(h, "tpm"),
+        concurrency=_opt_int(h, "concurrency"),
+        allowed_models=tuple(json.loads(h["allowed_models"])),
+    )
+
+
+def _usage_field(account_id: str, key_id: str, model: str, metric: str) -> str:
+    # JSON, not a separator: model names may contain any character.
+    return json.dumps([account_id, key_id, model, metric], separators=(",", ":"))
+
+
+def _day(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d")
+
+
+class RedisStore:
+    """Store on Redis; every router process pointed at the same Redis shares it."""
+
+    def __init__(self, url: str, *, prefix: str = "vr:") -> None:
+        self._url = url
+        self._p = prefix
+        self._client: aioredis.Redis | None = None
+
+    @property
+    def _r(self) -> aioredis.Redis:
+        if self._client is None:
+            raise RuntimeError("RedisStore is not open")
+        return self._client
+
+    def _account_key(self, account_id: str) -> str:
+        return f"{self._p}account:{account_id}"
+
+    def _key_key(self, key_id: str) -> str:
+        return f"{self._p}key:{key_id}"
+
+    def _account_keys(self, account_id: str) -> str:
+        return f"{self._p}account_keys:{account_id}"
+
+    async def open(self) -> None:
+        """Connect, and fail now (not at the first request) if Redis is unreachable."""
+        if self._client is not None:
+            return
+        client = aioredis.Redis.from_url(self._url, decode_responses=True)
+        try:
+            await client.ping()
+        except BaseException:
+            await client.aclose()
+            raise
+        self._client = client
+
+    async def close(self) -> None:
+        """Close the connection pool."""
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
+
+    async def _hashes(self, names: Sequence[str]) -> list[Hash]:
+        if not names:
+            return []
+        async with self._r.pipeline(transaction=False) as pipe:
+            for name in names:
+                pipe.hgetall(name)
+            results = await pipe.execute()
+        return [cast(Hash, r) for r in results if r]
+
+    # accounts
+
+    async def create_account(self, account: Account) -> Account:
+        """Insert a new account; raises ValueError if the id exists."""
+        name = self._account_key(account.id)
+
+        async def tx(pipe: Pipeline) -> None:
+            if await pipe.exists(name):
+                raise ValueError(f"account {account.id!r} already exists")
+            _multi(pipe)
+            pipe.hset(name, mapping=_encode_account(account))
+            pipe.sadd(f"{self._p}accounts", account.id)
+
+        await self._r.transaction(tx, name)
+        return account
+
+    async def get_account(self, account_id: str) -> Account | None:
+        """The account, or None."""
+        h = cast(Hash, await self._r.hgetall(self._account_key(account_id)))
+        return _decode_account(h) if h else None
+
+    async def list_accounts(self) -> list[Account]:
+        """All accounts, oldest first."""
+        ids = cast(set[str], await self._r.smembers(f"{self._p}accounts"))
+        hashes = await self._hashes([self._account_key(i) for i in sorted(ids)])
+        return sorted((_decode_account(h) for h in hashes), key=lambda a: (a.created_at, a.id))
+
+    async def update_account(self, account: Account) -> Account:
+        """Replace an existing account's fields; raises NotFound."""
+        name = self._account_key(account.id)
+
+        async def tx(pipe: Pipeline) -> None:
+            if not await pipe.exists(name):
+                raise NotFound(f"account {account.id!r}")
+            _multi(pipe)
+            pipe.delete(name)
+            pipe.hset(name, mapping=_encode_account(account))
+
+        await self._r.transaction(tx, name)
+        return account
+
+    # keys
+
+    async def create_key(self, key: ApiKey) -> ApiKey:
+        """Insert a new key; NotFound for an unknown account, ValueError for a
+        duplicate id or secret hash."""
+        name = self._key_key(key.id)
+        account = self._account_key(key.account_id)
+        index = f"{self._p}key_hash"
+
+        async def tx(pipe: Pipeline) -> None:
+            if not await pipe.exists(account):
+                raise NotFound(f"account {key.account_id!r}")
+            if await pipe.exists(name) or await pipe.hexists(index, key.secret_hash):
+                raise ValueError(f"key {key.id!r} or its hash already exists")
+            _multi(pipe)
+            pipe.hset(name, mapping=_encode_key(key))
+            pipe.hset(index, key.secret_hash, key.id)
+            pipe.sadd(f"{self._p}keys", key.id)
+            pipe.sadd(self._account_keys(key.account_id), key.id)
+
+        await self._r.transaction(tx, name, account, index)
+        return key
+
+    async def get_key(self, key_id: str) -> ApiKey | None:
+        """The key, or None."""
+        h = cast(Hash, await self._r.hgetall(self._key_key(key_id)))
+        return _decode_key(h) if h else None
+
+    async def get_key_by_hash(self, secret_hash: str) -> ApiKey | None:
+        """The key whose secret hashes to ``secret_hash``, or None."""
+        key_id = cast(str | None, await self._r.hget(f"{self._p}key_hash", secret_hash))
+        if key_id is None:
+            return None
+        key = await self.get_key(key_id)
+        # A rotation between the two reads leaves the old hash pointing nowhere valid.
+        return key if key is not None and key.secret_hash == secret_hash else None
+
+    async def list_keys(self, account_id: str | None = None) -> list[ApiKey]:
+        """All keys, or one account's, oldest first."""
+        ids_set = self._p + "keys" if account_id is None else self._account_keys(account_id)
+        ids = cast(set[str], await self._r.smembers(ids_set))
+        hashes = await self._hashes([self._key_key(i) for i in sorted(ids)])
+        return sorted((_decode_key(h) for h in hashes), key=lambda k: (k.created_at, k.id))
+
+    async def update_key(self, key: ApiKey) -> ApiKey:
+        """Replace an existing key's fields; NotFound for an unknown key or account,
+        ValueError if a rotated secret hash belongs to another key."""
+        name = self._key_key(key.id)
+        account = self._account_key(key.account_id)
+        index = f"{self._p}key_hash"
+
+        async def tx(pipe: Pipeline) -> None:
+            old = cast(Hash, await pipe.hgetall(name))
+            if not old:
+                raise NotFound(f"key {key.id!r}")
+            if not await pipe.exists(account):
+                raise NotFound(f"account {key.account_id!r}")
+            rotated = old["secret_hash"] != key.secret_hash
+            if rotated:
+                owner = cast(str | None, await pipe.hget(index, key.secret_hash))
+                if owner is not None and owner != key.id:
+                    raise ValueError("secret hash belongs to another key")
+            _multi(pipe)
+            pipe.delete(name)
+            pipe.hset(name, mapping=_encode_key(key))
+            if rotated:
+                # The old secret stops working in the same step the new one starts.
+                pipe.hdel(index, old["secret_hash"])
+                pipe.hset(index, key.secret_hash, key.id)
+            if old["account_id"] != key.account_id:
+                pipe.srem(self._account_keys(old["account_id"]), key.id)
+                pipe.sadd(self._account_keys(key.account_id), key.id)
+
+        await self._r.transaction(tx, name, account, index)
+        return key
+
+    async def touch_keys(self, last_used: dict[str, float]) -> None:
+        """Batch-update last_used_at; never moves it backwards; unknown ids are ignored."""
+        if not last_used:
+            return
+        keys = [self._key_key(k) for k in last_used]
+        args = [repr(float(ts)) for ts in last_used.values()]
+        await self._r.eval(_TOUCH_LUA, len(keys), *keys, *args)
+
+    # usage ledger
+
+    async def record_usage(self, events: Sequence[UsageEvent]) -> None:
+        """Add a batch to the per-day aggregates in one MULTI/EXEC."""
+        if not events:
+            return
+        counts: dict[tuple[str, str, str, str], tuple[int, int, int]] = {}
+        costs: dict[tuple[str, str, str, str], float] = {}
+        for e in events:
+            group = (_day(e.ts), e.account_id, e.key_id, e.model)
+            requests, prompt, completion = counts.get(group, (0, 0, 0))
+            counts[group] = (
+                requests + 1,
+                prompt + e.prompt_tokens,
+                completion + e.completion_tokens,
+            )
+            costs[group] = costs.get(group, 0.0) + e.cost_usd
+        async with self._r.pipeline(transaction=True) as pipe:
+            for group, (requests, prompt, completion) in counts.items():
+                day, account_id, key_id, model = group
+                name = f"{self._p}usage:{day}"
+                for metric, value in (
+                    ("requests", requests),
+                    ("prompt_tokens", prompt),
+                    ("completion_tokens", completion),
+                ):
+                    pipe.hincrby(name, _usage_field(account_id, key_id, model, metric), value)
+                field = _usage_field(account_id, key_id, model, "cost_usd")
+                pipe.hincrbyfloat(name, field, costs[group])
+            pipe.zadd(f"{self._p}usage_days", {group[0]: 0 for group in counts})
+            await pipe.execute()
+
+    async def query_usage(
+        self,
+        account_id: str | None = None,
+        key_id: str | None = None,
+        since_day: str | None = None,
+    ) -> list[UsageRow]:
+        """Aggregated rows matching every given filter (``since_day`` inclusive),
+        ordered by day, account, key, model."""
+        low = "-" if since_day is None else f"[{since_day}"
+        days = cast(list[str], await self._r.zrangebylex(f"{self._p}usage_days", low, "+"))
+        async with self._r.pipeline(transaction=False) as pipe:
+            for day in days:
+                pipe.hgetall(f"{self._p}usage:{day}")
+            per_day = cast(list[Hash], await pipe.execute())
+        rows: dict[tuple[str, str, str, str], dict[str, str]] = {}
+        for day, fields in zip(days, per_day, strict=True):
+            for field, value in fields.items():
+                acct, key, model, metric = json.loads(field)
+                if account_id is not None and acct != account_id:
+                    continue
+                if key_id is not None and key != key_id:
+                    continue
+                rows.setdefault((day, acct, key, model), {})[metric] = value
+        return [
+            UsageRow(
+                day, acct, key, model,
+                requests=int(m.get("requests", 0)),
+                prompt_tokens=int(m.get("prompt_tokens", 0)),
+                completion_tokens=int(m.get("completion_tokens", 0)),
+                cost_usd=float(m.get("cost_usd", 0.0)),
+            )
+            for (day, acct, key, model), m in sorted(rows.items())
+        ]  # fmt: skip
+

@@ -1,0 +1,409 @@
+"""The embedded Store: one SQLite file, all SQL on one dedicated worker thread.
+
+sqlite3 blocks, so nothing here touches the database on the event loop. A single
+worker thread owns the only connection (created in that thread, which
+``check_same_thread`` then enforces) and runs every operation in turn; that also
+serialises writers inside the process, so SQLite's own lock is never contended here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar, cast
+
+from router_core.limits.base import QuotaPeriod
+from router_core.store.base import (
+    Account,
+    AccountStatus,
+    ApiKey,
+    NotFound,
+    UsageEvent,
+    UsageRow,
+)
+from router_core.store.migrations import migrate
+
+T = TypeVar("T")
+
+_ACCOUNT_COLUMNS = (
+    "id, name, status, created_at, rpm, rpd, tpm, concurrency,"
+    " quota_tokens, quota_cost_usd, quota_period"
+)
+_KEY_COLUMNS = (
+    "id, account_id, name, prefix, secret_hash, created_at, expires_at, revoked_at,"
+    " last_used_at, rpm, rpd, tpm, concurrency, allowed_models"
+)
+
+# Day is computed by SQLite so a batch is one executemany; 'unixepoch' dates are UTC.
+_UPSERT_USAGE = """
+INSERT INTO usage_daily
+    (day, account_id, key_id, model, requests, prompt_tokens, completion_tokens, cost_usd)
+VALUES (strftime('%Y-%m-%d', ?, 'unixepoch'), ?, ?, ?, 1, ?, ?, ?)
+ON CONFLICT (day, account_id, key_id, model) DO UPDATE SET
+    requests = requests + 1,
+    prompt_tokens = prompt_tokens + excluded.prompt_tokens,
+    completion_tokens = completion_tokens + excluded.completion_tokens,
+    cost_usd = cost_usd + excluded.cost_usd
+"""
+
+
+def _status(value: str) -> AccountStatus:
+    if value in ("active", "inactive"):
+        return cast(AccountStatus, value)
+    raise ValueError(f"unknown account status in store: {value!r}")
+
+
+def _period(value: str) -> QuotaPeriod:
+    if value in ("day", "month"):
+        return cast(QuotaPeriod, value)
+    raise ValueError(f"unknown quota period in store: {value!r}")
+
+
+def _account(row: sqlite3.Row) -> Account:
+    return Account(
+        id=row["id"],
+        name=row["name"],
+        status=_status(row["status"]),
+        created_at=row["created_at"],
+        rpm=row["rpm"],
+        rpd=row["rpd"],
+        tpm=row["tpm"],
+        concurrency=row["concurrency"],
+        quota_tokens=row["quota_tokens"],
+        quota_cost_usd=row["quota_cost_usd"],
+        quota_period=_period(row["quota_period"]),
+    )
+
+
+def _key(row: sqlite3.Row) -> ApiKey:
+    return ApiKey(
+        id=row["id"],
+        account_id=row["account_id"],
+        name=row["name"],
+        prefix=row["prefix"],
+        secret_hash=row["secret_hash"],
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+        revoked_at=row["revoked_at"],
+        last_used_at=row["last_used_at"],
+        rpm=row["rpm"],
+        rpd=row["rpd"],
+        tpm=row["tpm"],
+        concurrency=row["concurrency"],
+        allowed_models=tuple(json.loads(row["allowed_models"])),
+    )
+
+
+def _account_params(a: Account) -> tuple[object, ...]:
+    return (
+        a.name, a.status, a.created_at, a.rpm, a.rpd, a.tpm, a.concurrency,
+        a.quota_tokens, a.quota_cost_usd, a.quota_period, a.id,
+    )  # fmt: skip
+
+
+def _key_params(k: ApiKey) -> tuple[object, ...]:
+    return (
+        k.account_id, k.name, k.prefix, k.secret_hash, k.created_at, k.expires_at,
+        k.revoked_at, k.last_used_at, k.rpm, k.rpd, k.tpm, k.concurrency,
+        json.dumps(list(k.allowed_models)), k.id,
+    )  # fmt: skip
+
+
+def _require_account(conn: sqlite3.Connection, account_id: str) -> None:
+    if conn.execute("SELECT 1 FROM accounts WHERE id = ?", (account_id,)).fetchone() is None:
+        raise NotFound(f"account {account_id!r}")
+
+
+class _Tx:
+    """``with _Tx(conn):`` — BEGIN IMMEDIATE ... COMMIT, ROLLBACK on any error."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self._conn.execute("BEGIN IMMEDIATE")
+        return self._conn
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self._conn.execute("ROLLBACK" if exc_type is not None else "COMMIT")
+
+
+class SqliteStore:
+    """Store on a local SQLite file (WAL, synchronous=NORMAL); one process only.
+
+    ``trace`` is called with every SQL statement, on the thread that runs it (for
+    debugging, and so tests can prove the event loop thread never runs SQL).
+    """
+
+    def __init__(self, path: str, *, trace: Callable[[str], None] | None = None) -> None:
+        self._path = path
+        self._trace = trace
+        self._executor: ThreadPoolExecutor | None = None
+        self._conn: sqlite3.Connection | None = None
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        if self._executor is None:
+            raise RuntimeError("SqliteStore is not open")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._call, fn)
+
+    def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        if self._conn is None:
+            raise RuntimeError("SqliteStore is not open")
+        return fn(self._conn)
+
+    def _connect(self) -> None:
+        # Autocommit mode: every transaction below is an explicit BEGIN IMMEDIATE,
+        # never one the sqlite3 module opens behind our back.
+        conn = sqlite3.connect(self._path, isolation_level=None)
+        try:
+            conn.row_factory = sqlite3.Row
+            if self._trace is not None:
+                conn.set_trace_callback(self._trace)
+            conn.execute("PRAGMA busy_timeout = 5000")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            migrate(conn)
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+
+    def _disconnect(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    async def open(self) -> None:
+        """Open (creating or upgrading) the database file."""
+        if self._executor is not None:
+            return
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="viberouter-sqlite")
+        try:
+            await asyncio.get_running_loop().run_in_executor(executor, self._connect)
+        except BaseException:
+            executor.shutdown(wait=False)
+            raise
+        self._executor = executor
+
+    async def close(self) -> None:
+        """Close the connection and stop the worker thread."""
+        executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        await asyncio.get_running_loop().run_in_executor(executor, self._disconnect)
+        executor.shutdown(wait=True)
+
+    # accounts
+
+    async def create_account(self, account: Account) -> Account:
+        """Insert a new account; raises ValueError if the id exists."""
+
+        def op(conn: sqlite3.Connection) -> None:
+            try:
+                with _Tx(conn):
+                    conn.execute(
+                        "INSERT INTO accounts (name, status, created_at, rpm, rpd, tpm,"
+                        " concurrency, quota_tokens, quota_cost_usd, quota_period, id)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        _account_params(account),
+                    )
+            except sqlite3.IntegrityError as exc:
+                raise ValueError(f"account {account.id!r} already exists") from exc
+
+        await self._run(op)
+        return account
+
+    async def get_account(self, account_id: str) -> Account | None:
+        """The account, or None."""
+
+        def op(conn: sqlite3.Connection) -> Account | None:
+            row = conn.execute(
+                f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE id = ?", (account_id,)
+            ).fetchone()
+            return None if row is None else _account(row)
+
+        return await self._run(op)
+
+    async def list_accounts(self) -> list[Account]:
+        """All accounts, oldest first."""
+
+        def op(conn: sqlite3.Connection) -> list[Account]:
+            rows = conn.execute(
+                f"SELECT {_ACCOUNT_COLUMNS} FROM accounts ORDER BY created_at, id"
+            ).fetchall()
+            return [_account(r) for r in rows]
+
+        return await self._run(op)
+
+    async def update_account(self, account: Account) -> Account:
+        """Replace an existing account's fields; raises NotFound."""
+
+        def op(conn: sqlite3.Connection) -> None:
+            with _Tx(conn):
+                cur = conn.execute(
+                    "UPDATE accounts SET name = ?, status = ?, created_at = ?, rpm = ?,"
+                    " rpd = ?, tpm = ?, concurrency = ?, quota_tokens = ?,"
+                    " quota_cost_usd = ?, quota_period = ? WHERE id = ?",
+                    _account_params(account),
+                )
+                if cur.rowcount == 0:
+                    raise NotFound(f"account {account.id!r}")
+
+        await self._run(op)
+        return account
+
+    # keys
+
+    async def create_key(self, key: ApiKey) -> ApiKey:
+        """Insert a new key; NotFound for an unknown account, ValueError for a
+        duplicate id or secret hash."""
+
+        def op(conn: sqlite3.Connection) -> None:
+            with _Tx(conn):
+                _require_account(conn, key.account_id)
+                try:
+                    conn.execute(
+                        "INSERT INTO api_keys (account_id, name, prefix, secret_hash,"
+                        " created_at, expires_at, revoked_at, last_used_at, rpm, rpd, tpm,"
+                        " concurrency, allowed_models, id)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        _key_params(key),
+                    )
+                except sqlite3.IntegrityError as exc:
+                    raise ValueError(f"key {key.id!r} or its hash already exists") from exc
+
+        await self._run(op)
+        return key
+
+    async def get_key(self, key_id: str) -> ApiKey | None:
+        """The key, or None."""
+
+        def op(conn: sqlite3.Connection) -> ApiKey | None:
+            row = conn.execute(
+                f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE id = ?", (key_id,)
+            ).fetchone()
+            return None if row is None else _key(row)
+
+        return await self._run(op)
+
+    async def get_key_by_hash(self, secret_hash: str) -> ApiKey | None:
+        """The key whose secret hashes to ``secret_hash``, or None."""
+
+        def op(conn: sqlite3.Connection) -> ApiKey | None:
+            row = conn.execute(
+                f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE secret_hash = ?", (secret_hash,)
+            ).fetchone()
+            return None if row is None else _key(row)
+
+        return await self._run(op)
+
+    async def list_keys(self, account_id: str | None = None) -> list[ApiKey]:
+        """All keys, or one account's, oldest first."""
+
+        def op(conn: sqlite3.Connection) -> list[ApiKey]:
+            if account_id is None:
+                rows = conn.execute(
+                    f"SELECT {_KEY_COLUMNS} FROM api_keys ORDER BY created_at, id"
+                ).fetchall()
+            else:
+                rows = conn.execute(
+                    f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE account_id = ?"
+                    " ORDER BY created_at, id",
+                    (account_id,),
+                ).fetchall()
+            return [_key(r) for r in rows]
+
+        return await self._run(op)
+
+    async def update_key(self, key: ApiKey) -> ApiKey:
+        """Replace an existing key's fields; NotFound for an unknown key or account,
+        ValueError if a rotated secret hash belongs to another key."""
+
+        def op(conn: sqlite3.Connection) -> None:
+            with _Tx(conn):
+                _require_account(conn, key.account_id)
+                try:
+                    cur = conn.execute(
+                        "UPDATE api_keys SET account_id = ?, name = ?, prefix = ?,"
+                        " secret_hash = ?, created_at = ?, expires_at = ?, revoked_at = ?,"
+                        " last_used_at = ?, rpm = ?, rpd = ?, tpm = ?, concurrency = ?,"
+                        " allowed_models = ? WHERE id = ?",
+                        _key_params(key),
+                    )
+                except sqlite3.IntegrityError as exc:
+                    raise ValueError("secret hash belongs to another key") from exc
+                if cur.rowcount == 0:
+                    raise NotFound(f"key {key.id!r}")
+
+        await self._run(op)
+        return key
+
+    async def touch_keys(self, last_used: dict[str, float]) -> None:
+        """Batch-update last_used_at; never moves it backwards; unknown ids are ignored."""
+        if not last_used:
+            return
+        # max(): batches from several flushers may arrive out of order.
+        params = [(ts, ts, key_id) for key_id, ts in last_used.items()]
+
+        def op(conn: sqlite3.Connection) -> None:
+            with _Tx(conn):
+                conn.executemany(
+                    "UPDATE api_keys SET last_used_at = CASE"
+                    " WHEN last_used_at IS NULL OR last_used_at < ? THEN ?"
+                    " ELSE last_used_at END WHERE id = ?",
+                    params,
+                )
+
+        await self._run(op)
+
+    # usage ledger
+
+    async def record_usage(self, events: Sequence[UsageEvent]) -> None:
+        """Add a batch to the per-day aggregates in one transaction."""
+        if not events:
+            return
+        params = [
+            (e.ts, e.account_id, e.key_id, e.model, e.prompt_tokens, e.completion_tokens,
+             e.cost_usd)
+            for e in events
+        ]  # fmt: skip
+
+        def op(conn: sqlite3.Connection) -> None:
+            with _Tx(conn):
+                conn.executemany(_UPSERT_USAGE, params)
+
+        await self._run(op)
+
+    async def query_usage(
+        self,
+        account_id: str | None = None,
+        key_id: str | None = None,
+        since_day: str | None = None,
+    ) -> list[UsageRow]:
+        """Aggregated rows matching every given filter (``since_day`` inclusive),
+        ordered by day, account, key, model."""
+        where: list[str] = []
+        args: list[str] = []
+        for column, value in (("account_id", account_id), ("key_id", key_id)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        if since_day is not None:
+            where.append("day >= ?")
+            args.append(since_day)
+        sql = (
+            "SELECT day, account_id, key_id, model, requests, prompt_tokens,"
+            " completion_tokens, cost_usd FROM usage_daily"
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + " ORDER BY day, account_id, key_id, model"
+        )
+
+        def op(conn: sqlite3.Connection) -> list[UsageRow]:
+            return [UsageRow(*tuple(r)) for r in conn.execute(sql, args).fetchall()]
+
+        return await self._run(op)

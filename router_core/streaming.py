@@ -1,0 +1,158 @@
+"""SSE to the client: OpenAI chunk frames, keep-alives while the upstream is
+silent, one error event after the first byte, and the upstream closed at once
+when the client goes away (the handler is cancelled; ``finally`` releases it)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import msgspec
+from aiohttp import web
+from aiohttp_sse import EventSourceResponse
+
+from router_core.api.chat import ChatCompletionChunk, ErrorBody, Usage
+from router_core.dispatch import OpenStream
+import structlog
+
+from router_core.errors import RouterError, ServerError
+
+log = structlog.get_logger("viberouter.streaming")
+_encoder = msgspec.json.Encoder()
+DONE = b"data: [DONE]\n\n"
+KEEPALIVE = b": keep-alive\n\n"
+
+
+class ClientStream(EventSourceResponse):
+    """aiohttp-sse's response with keep-alives sent only after ``interval`` seconds
+    without a write (so a busy stream carries no comments)."""
+
+    def __init__(self, *, headers: Mapping[str, str], keepalive: float) -> None:
+        super().__init__(
+            headers=headers,
+            sep="\n",
+            allow_all_methods=True,
+            ping_interval=keepalive if keepalive > 0 else 3600.0,
+        )
+        self._keepalive = keepalive
+        self.last_write = time.monotonic()
+
+    async def send_bytes(self, data: bytes) -> None:
+        self.last_write = time.monotonic()
+        await self.write(data)
+
+    async def _ping(self) -> None:
+        if self._keepalive <= 0:
+            await asyncio.Event().wait()  # keep-alives off; stays pending until cancelled
+            return
+        while True:
+            idle = time.monotonic() - self.last_write
+            if idle < self._keepalive:
+                await asyncio.sleep(self._keepalive - idle)
+                continue
+            try:
+                await self.send_bytes(KEEPALIVE)
+            except (ConnectionResetError, RuntimeError):
+                return
+
+
+@dataclass(slots=True)
+class StreamOutcome:
+    usage: Usage | None = None
+    chunks: int = 0
+    completion_chars: int = 0
+    first_chunk_at: float | None = None
+    error: RouterError | None = None
+    disconnected: bool = False
+    finish_reasons: list[str] = field(default_factory=list)
+
+
+def _frames(
+    chunks: list[ChatCompletionChunk], include_usage: bool, out: StreamOutcome
+) -> bytes:
+    parts: list[bytes] = []
+    for chunk in chunks:
+        usage = chunk.usage
+        if isinstance(usage, Usage):
+            out.usage = usage
+            if not chunk.choices:
+                if include_usage:
+                    parts.append(b"data: " + _encoder.encode(chunk) + b"\n\n")
+                continue
+        chunk.usage = None if include_usage else msgspec.UNSET
+        for choice in chunk.choices:
+            content = choice.delta.content
+            if isinstance(content, str):
+                out.completion_chars += len(content)
+            if choice.finish_reason is not None:
+                out.finish_reasons.append(choice.finish_reason)
+        parts.append(b"data: " + _encoder.encode(chunk) + b"\n\n")
+        out.chunks += 1
+    return b"".join(parts)
+
+
+def error_frame(err: RouterError) -> bytes:
+    return b"data: " + _encoder.encode(ErrorBody(err.code, err.message)) + b"\n\n"
+
+
+async def relay(
+    http_request: web.Request,
+    opened: OpenStream,
+    *,
+    headers: Mapping[str, str],
+    include_usage: bool,
+    keepalive: float,
+) -> tuple[ClientStream, StreamOutcome]:
+    """Commit the 200 + SSE headers and forward every chunk as it arrives."""
+    out = StreamOutcome()
+    stream = ClientStream(headers=headers, keepalive=keepalive)
+    resp = opened.response
+    try:
+        await stream.prepare(http_request)
+        data = _frames(opened.first_chunks, include_usage, out)
+        if data:
+            out.first_chunk_at = time.monotonic()
+            await stream.send_bytes(data)
+        if not opened.ended:
+            decoder, translator = opened.decoder, opened.translator
+            try:
+                async for raw in opened.chunks:
+                    chunks: list[ChatCompletionChunk] = []
+                    for ev in decoder.feed(raw):
+                        chunks.extend(translator.feed(ev))
+                    if chunks:
+                        data = _frames(chunks, include_usage, out)
+                        if data:
+                            if out.first_chunk_at is None:
+                                out.first_chunk_at = time.monotonic()
+                            await stream.send_bytes(data)
+                tail: list[ChatCompletionChunk] = []
+                for ev in decoder.close():
+                    tail.extend(translator.feed(ev))
+                tail.extend(translator.close())
+                data = _frames(tail, include_usage, out)
+                if data:
+                    await stream.send_bytes(data)
+            except RouterError as exc:  # the upstream failed mid-stream
+                out.error = exc
+                await stream.send_bytes(error_frame(exc))
+                return stream, out
+            except (ConnectionResetError, asyncio.CancelledError):
+                raise
+            except Exception as exc:
+                # The streaming boundary: after the 200 a bug can only end the stream
+                # with a server_error event; the traceback goes to the log.
+                log.exception("stream_failed")
+                out.error = ServerError(detail=f"{exc.__class__.__name__}: {exc}")
+                await stream.send_bytes(error_frame(out.error))
+                return stream, out
+        await stream.send_bytes(DONE)
+    except ConnectionResetError:
+        out.disconnected = True
+    finally:
+        resp.release()
+        if stream.prepared:
+            stream.stop_streaming()
+    return stream, out
