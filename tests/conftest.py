@@ -2,8 +2,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    import openai
+
+    from tests.router_harness import RunningRouter
 
 from tests.services import RedisServer, redis_server
 
@@ -30,3 +36,22 @@ async def redis_url(redis_proc: RedisServer) -> AsyncIterator[str]:
 @pytest.fixture
 def data_dir() -> Path:
     return Path(__file__).parent / "data"
+
+
+@pytest.fixture
+async def router(tmp_path: Path) -> AsyncIterator["RunningRouter"]:
+    """The real router (echo provider, embedded state) on a loopback port, with a key."""
+    from tests.router_harness import router_settings, start_router
+
+    r = await start_router(router_settings(tmp_path))
+    try:
+        yield r
+    finally:
+        await r.stop()
+
+
+@pytest.fixture
+def openai_client(router: "RunningRouter") -> "openai.AsyncOpenAI":
+    import openai
+
+    return openai.AsyncOpenAI(base_url=router.base_url, api_key=router.key, max_retries=0)

@@ -1,0 +1,73 @@
+"""SSE and NDJSON readers: every fixture split at every byte offset (and byte by
+byte) decodes to the same events, with no U+FFFD from split UTF-8 characters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from router_core.errors import ModelError
+from router_core.plugin_api import UpstreamEvent
+from router_core.upstream import NDJSONDecoder, SSEDecoder, make_decoder
+
+DATA = Path(__file__).parent / "data"
+CASES = [
+    ("framing_openai.sse", "sse", 5),
+    ("framing_gemini_crlf.sse", "sse", 2),
+    ("framing_anthropic.sse", "sse", 4),
+    ("framing_ollama.ndjson", "ndjson", 3),
+]
+
+
+def decode_all(framing: str, pieces: list[bytes]) -> list[UpstreamEvent]:
+    dec = make_decoder(framing, 1 << 20)
+    out: list[UpstreamEvent] = []
+    for p in pieces:
+        out.extend(dec.feed(p))
+    out.extend(dec.close())
+    return out
+
+
+@pytest.mark.parametrize(("name", "framing", "count"), CASES)
+def test_every_split_gives_the_same_events(name: str, framing: str, count: int) -> None:
+    raw = (DATA / name).read_bytes()
+    whole = decode_all(framing, [raw])
+    assert len(whole) == count
+    assert all("\ufffd" not in e.data for e in whole)
+    for i in range(len(raw) + 1):
+        assert decode_all(framing, [raw[:i], raw[i:]]) == whole, f"split at {i}"
+    assert decode_all(framing, [raw[i : i + 1] for i in range(len(raw))]) == whole
+
+
+def test_sse_fields() -> None:
+    events = decode_all("sse", [(DATA / "framing_anthropic.sse").read_bytes()])
+    assert [e.event for e in events] == ["message_start", "ping", "content_block_delta", "message_stop"]
+    assert events[2].data == '{"type":"content_block_delta","delta":{"text":"café: \\"x\\""}}'
+    openai = decode_all("sse", [(DATA / "framing_openai.sse").read_bytes()])
+    assert openai[-1].data == "[DONE]"  # the comment line was dropped, not an event
+    assert "Olá" in openai[2].data
+
+
+def test_multiline_data_and_colon_rules() -> None:
+    raw = b"data:a: b\ndata:  two\nid: 7\nretry: 10\n\n"
+    events = decode_all("sse", [raw])
+    assert events == [UpstreamEvent("a: b\n two", "")]
+
+
+def test_final_event_without_blank_line() -> None:
+    assert decode_all("sse", [b"data: {}"]) == [UpstreamEvent("{}", "")]
+    assert decode_all("ndjson", [b'{"a":1}']) == [UpstreamEvent('{"a":1}', "")]
+
+
+def test_oversized_event_is_refused() -> None:
+    dec = SSEDecoder(max_event_bytes=100)
+    with pytest.raises(ModelError):
+        dec.feed(b"data: " + b"x" * 200)
+    dec2 = NDJSONDecoder(max_event_bytes=100)
+    with pytest.raises(ModelError):
+        dec2.feed(b"{" + b"x" * 200)
+    dec3 = SSEDecoder(max_event_bytes=100)
+    with pytest.raises(ModelError):
+        for _ in range(10):
+            dec3.feed(b"data: " + b"y" * 30 + b"\n")
