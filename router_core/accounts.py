@@ -41,9 +41,17 @@ class AccountService:
         quota_period: QuotaPeriod = "month",
     ) -> Account:
         account = Account(
-            id=new_id("acct"), name=name, status="active", created_at=time.time(),
-            rpm=rpm, rpd=rpd, tpm=tpm, concurrency=concurrency, quota_tokens=quota_tokens,
-            quota_cost_usd=quota_cost_usd, quota_period=quota_period,
+            id=new_id("acct"),
+            name=name,
+            status="active",
+            created_at=time.time(),
+            rpm=rpm,
+            rpd=rpd,
+            tpm=tpm,
+            concurrency=concurrency,
+            quota_tokens=quota_tokens,
+            quota_cost_usd=quota_cost_usd,
+            quota_period=quota_period,
         )
         return await self.store.create_account(account)
 
@@ -82,9 +90,17 @@ class AccountService:
         await self.account(account_id)
         secret = new_secret()
         key = ApiKey(
-            id=new_id("key"), account_id=account_id, name=name, prefix=display_prefix(secret),
-            secret_hash=hash_secret(secret), created_at=time.time(), expires_at=expires_at,
-            rpm=rpm, rpd=rpd, tpm=tpm, concurrency=concurrency,
+            id=new_id("key"),
+            account_id=account_id,
+            name=name,
+            prefix=display_prefix(secret),
+            secret_hash=hash_secret(secret),
+            created_at=time.time(),
+            expires_at=expires_at,
+            rpm=rpm,
+            rpd=rpd,
+            tpm=tpm,
+            concurrency=concurrency,
             allowed_models=tuple(allowed_models),
         )
         key = await self.store.create_key(key)

@@ -80,7 +80,9 @@ def build_state(
 
 async def metrics_handler(request: web.Request) -> web.Response:
     registry = request.app[STATE].metrics.registry
-    return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+    return web.Response(
+        body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
+    )
 
 
 def make_app(settings: Settings, state: RouterState | None = None) -> web.Application:

@@ -91,7 +91,9 @@ class Authenticator:
         account = await self._store.get_account(key.account_id)
         if account is None:
             return None
-        return Principal(key, account, effective_limits(account, key), ModelMatcher(key.allowed_models))
+        return Principal(
+            key, account, effective_limits(account, key), ModelMatcher(key.allowed_models)
+        )
 
     def _evict(self, now: float) -> None:
         for k in [k for k, e in self._cache.items() if e.expires <= now]:
@@ -99,8 +101,13 @@ class Authenticator:
         if len(self._cache) >= self._max:
             self._cache.clear()
 
-    def invalidate(self, *, key_id: str | None = None, account_id: str | None = None,
-                   secret_hash: str | None = None) -> None:
+    def invalidate(
+        self,
+        *,
+        key_id: str | None = None,
+        account_id: str | None = None,
+        secret_hash: str | None = None,
+    ) -> None:
         """Forget cached entries for a key, an account's keys, or a hash (incl. negatives)."""
         if secret_hash is not None:
             self._cache.pop(secret_hash, None)

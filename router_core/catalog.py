@@ -36,8 +36,14 @@ class Route:
 
 def _apply(card: ModelCard, o: ModelOverride, model_id: str, provider: str) -> ModelCard:
     changes: dict[str, object] = {"id": model_id, "provider": provider}
-    for name in ("context_length", "max_output_tokens", "pricing", "capabilities", "owned_by",
-                 "created"):
+    for name in (
+        "context_length",
+        "max_output_tokens",
+        "pricing",
+        "capabilities",
+        "owned_by",
+        "created",
+    ):
         value = getattr(o, name)
         if value is not None:
             changes[name] = value
@@ -58,8 +64,8 @@ class Catalog:
                 base = cards.get(mid) or ModelCard(id=mid, owned_by=pname)
                 cards[mid] = _apply(base, override, mid, pname)
             for mid, card in cards.items():
-                override = pconf.models.get(mid)
-                upstream_id = (override.upstream_id if override else None) or mid
+                found = pconf.models.get(mid)
+                upstream_id = (found.upstream_id if found else None) or mid
                 did = f"{pname}/{mid}"
                 card = msgspec.structs.replace(card, id=did, provider=pname)
                 dep = Deployment(id=did, provider=pname, model=upstream_id, card=card)
@@ -74,13 +80,13 @@ class Catalog:
             for entry in rconf.deployments:
                 tname = entry if isinstance(entry, str) else entry.target
                 weight = entry.weight if isinstance(entry, TargetSettings) else 1.0
-                t = self.deployments.get(tname)
-                if t is None:
+                known = self.deployments.get(tname)
+                if known is None:
                     raise CatalogError(
                         f"routes.{rname}: no provider offers {tname!r}; add it under "
-                        f"[providers.{tname.split('/', 1)[0]}.models.\"{tname.split('/', 1)[1]}\"]"
+                        f'[providers.{tname.split("/", 1)[0]}.models."{tname.split("/", 1)[1]}"]'
                     )
-                targets.append(Target(t.deployment, t.plugin, weight))
+                targets.append(Target(known.deployment, known.plugin, weight))
             first = targets[0].deployment.card
             card = msgspec.structs.replace(
                 first, id=rname, aliases=list(rconf.aliases), owned_by=first.owned_by

@@ -78,10 +78,17 @@ def cmd_plugins(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 
     found = discover()
     if args.json:
-        _print_json([
-            {"name": p.name, "distribution": p.distribution, "version": p.version, "error": p.error}
-            for p in found.values()
-        ])
+        _print_json(
+            [
+                {
+                    "name": p.name,
+                    "distribution": p.distribution,
+                    "version": p.version,
+                    "error": p.error,
+                }
+                for p in found.values()
+            ]
+        )
         return EXIT_OK
     if not found:
         print("no provider plugins installed (pip install viberouter-echo)")
@@ -143,8 +150,13 @@ async def _accounts(svc: Any, args: argparse.Namespace) -> int:
 
     if args.action == "create":
         account = await svc.create_account(
-            args.name, rpm=args.rpm, rpd=args.rpd, tpm=args.tpm, concurrency=args.concurrency,
-            quota_tokens=args.quota_tokens, quota_cost_usd=args.quota_cost,
+            args.name,
+            rpm=args.rpm,
+            rpd=args.rpd,
+            tpm=args.tpm,
+            concurrency=args.concurrency,
+            quota_tokens=args.quota_tokens,
+            quota_cost_usd=args.quota_cost,
             quota_period=args.quota_period,
         )
         if args.json:
@@ -182,9 +194,13 @@ async def _keys(svc: Any, args: argparse.Namespace) -> int:
     now = time.time()
     if args.action == "create":
         key, secret = await svc.create_key(
-            args.account, args.name,
+            args.account,
+            args.name,
             expires_at=_parse_time(args.expires) if args.expires else None,
-            rpm=args.rpm, rpd=args.rpd, tpm=args.tpm, concurrency=args.concurrency,
+            rpm=args.rpm,
+            rpd=args.rpd,
+            tpm=args.tpm,
+            concurrency=args.concurrency,
             allowed_models=args.model or (),
         )
     elif args.action == "rotate":
@@ -205,7 +221,8 @@ async def _keys(svc: Any, args: argparse.Namespace) -> int:
                 v = key_view(k, now)
                 print(
                     f"{k.id}  {k.prefix:<12}  {v.status:<8} account={k.account_id} "
-                    f"name={k.name!r} last_used={_when(k.last_used_at)} expires={_when(k.expires_at)}"
+                    f"name={k.name!r} last_used={_when(k.last_used_at)} "
+                    f"expires={_when(k.expires_at)}"
                 )
             print(f"{len(keys)} keys")
         return EXIT_OK
@@ -220,19 +237,26 @@ async def _keys(svc: Any, args: argparse.Namespace) -> int:
 async def _usage(svc: Any, args: argparse.Namespace) -> int:
     from router_core.views import usage_view
 
-    rows = await svc.store.query_usage(account_id=args.account, key_id=args.key, since_day=args.since)
+    rows = await svc.store.query_usage(
+        account_id=args.account, key_id=args.key, since_day=args.since
+    )
     if args.json:
         _print_json([usage_view(r) for r in rows])
         return EXIT_OK
-    print(f"{'day':<10}  {'account':<21} {'key':<20} {'model':<28} {'req':>6} {'prompt':>9} {'compl':>9} {'cost $':>10}")
+    print(
+        f"{'day':<10}  {'account':<21} {'key':<20} {'model':<28} {'req':>6} "
+        f"{'prompt':>9} {'compl':>9} {'cost $':>10}"
+    )
     for r in rows:
         print(
             f"{r.day:<10}  {r.account_id:<21} {r.key_id:<20} {r.model:<28} {r.requests:>6} "
             f"{r.prompt_tokens:>9} {r.completion_tokens:>9} {r.cost_usd:>10.6f}"
         )
-    print(f"{len(rows)} rows, {sum(r.requests for r in rows)} requests, "
-          f"{sum(r.prompt_tokens + r.completion_tokens for r in rows)} tokens, "
-          f"${sum(r.cost_usd for r in rows):.6f}")
+    print(
+        f"{len(rows)} rows, {sum(r.requests for r in rows)} requests, "
+        f"{sum(r.prompt_tokens + r.completion_tokens for r in rows)} tokens, "
+        f"${sum(r.cost_usd for r in rows):.6f}"
+    )
     return EXIT_OK
 
 
@@ -241,22 +265,30 @@ async def _usage(svc: Any, args: argparse.Namespace) -> int:
 
 def _limit_args(p: argparse.ArgumentParser) -> None:
     for name in ("rpm", "rpd", "tpm", "concurrency"):
-        p.add_argument(f"--{name}", type=int, default=None, help=f"{name} limit (unset = none, 0 = block)")
+        p.add_argument(
+            f"--{name}", type=int, default=None, help=f"{name} limit (unset = none, 0 = block)"
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="viberouter", description="VibeRouter LLM gateway")
     parser.add_argument("--version", action="version", version=f"viberouter {__version__}")
-    parser.add_argument("--config", help="config file (default: $VIBEROUTER_CONFIG or config/viberouter.toml)")
+    parser.add_argument(
+        "--config", help="config file (default: $VIBEROUTER_CONFIG or config/viberouter.toml)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("serve", help="run the router")
     p.add_argument("--host")
     p.add_argument("--port", type=int)
-    p.add_argument("--workers", type=int, default=1, help="processes on one port (needs the redis backend)")
+    p.add_argument(
+        "--workers", type=int, default=1, help="processes on one port (needs the redis backend)"
+    )
     p.set_defaults(fn=cmd_serve)
 
-    sub.add_parser("check-config", help="validate the config file").set_defaults(fn=cmd_check_config)
+    sub.add_parser("check-config", help="validate the config file").set_defaults(
+        fn=cmd_check_config
+    )
     p = sub.add_parser("plugins", help="list installed provider plugins")
     p.add_argument("--json", action="store_true")
     p.set_defaults(fn=cmd_plugins)
@@ -264,7 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(fn=cmd_models)
 
-    acc = sub.add_parser("accounts", help="manage accounts").add_subparsers(dest="action", required=True)
+    acc = sub.add_parser("accounts", help="manage accounts").add_subparsers(
+        dest="action", required=True
+    )
     p = acc.add_parser("create")
     p.add_argument("name")
     _limit_args(p)
@@ -279,7 +313,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("id")
         p.add_argument("--json", action="store_true")
 
-    keys = sub.add_parser("keys", help="manage API keys").add_subparsers(dest="action", required=True)
+    keys = sub.add_parser("keys", help="manage API keys").add_subparsers(
+        dest="action", required=True
+    )
     p = keys.add_parser("create")
     p.add_argument("account", help="account id")
     p.add_argument("--name", default="")

@@ -101,7 +101,7 @@ class Dispatcher:
         for ti, target in enumerate(targets):
             dep = target.deployment
             if ti > 0:
-                m.fallbacks_c.get(request.model).inc()  # type: ignore[attr-defined]
+                m.fallbacks_c.get(request.model).inc()
             try:
                 upstream_req = target.plugin.build_request(
                     request, dep, extras=self._extras(target, raw_body)
@@ -112,7 +112,7 @@ class Dispatcher:
                 continue
             for attempt in range(retries + 1):
                 if attempt:
-                    m.retries_c.get(dep.provider, dep.id).inc()  # type: ignore[attr-defined]
+                    m.retries_c.get(dep.provider, dep.id).inc()
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise last or UpstreamTimeout(detail="request time budget exhausted")
@@ -125,7 +125,7 @@ class Dispatcher:
                     spent = time.monotonic() - t0
                     log.upstream_wait += spent
                     log.attempts.append(Attempt(dep.id, exc.code, round(spent, 4)))
-                    m.upstream_errors_c.get(dep.provider, dep.id, exc.code).inc()  # type: ignore[attr-defined]
+                    m.upstream_errors_c.get(dep.provider, dep.id, exc.code).inc()
                     last = exc
                     if not exc.retryable or attempt == retries:
                         break
@@ -141,7 +141,7 @@ class Dispatcher:
                 spent = time.monotonic() - t0
                 log.upstream_wait += spent
                 log.attempts.append(Attempt(dep.id, "ok", round(spent, 4)))
-                m.upstream_duration_c.get(dep.provider, dep.id).observe(spent)  # type: ignore[attr-defined]
+                m.upstream_duration_c.get(dep.provider, dep.id).observe(spent)
                 return target, result
         assert last is not None
         raise last

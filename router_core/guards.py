@@ -70,7 +70,11 @@ def estimate_prompt_tokens(req: ChatRequest) -> int:
                 chars += len(tc.function.name) + len(tc.function.arguments)
     tools = 0
     for t in req.tools or ():
-        tools += len(t.function.name) + 40 + (len(str(t.function.parameters)) if t.function.parameters else 0)
+        tools += (
+            len(t.function.name)
+            + 40
+            + (len(str(t.function.parameters)) if t.function.parameters else 0)
+        )
     return (
         (chars + tools) // CHARS_PER_TOKEN
         + PER_MESSAGE_TOKENS * len(req.messages)

@@ -12,14 +12,23 @@ import structlog
 
 # Bearer tokens and our own key format, wherever they appear in a log value.
 _SECRET_RE = re.compile(r"(vr-[A-Za-z0-9_\-]{8,})|(Bearer\s+\S+)|(sk-[A-Za-z0-9_\-]{8,})")
-_SECRET_FIELDS = frozenset({"authorization", "api_key", "secret", "token", "admin_token", "password"})
+_SECRET_FIELDS = frozenset(
+    {"authorization", "api_key", "secret", "token", "admin_token", "password"}
+)
 
 
 def _scrub(value: Any) -> Any:
     if isinstance(value, str):
-        return _SECRET_RE.sub("[REDACTED]", value) if ("vr-" in value or "Bearer" in value or "sk-" in value) else value
+        return (
+            _SECRET_RE.sub("[REDACTED]", value)
+            if ("vr-" in value or "Bearer" in value or "sk-" in value)
+            else value
+        )
     if isinstance(value, dict):
-        return {k: ("[REDACTED]" if str(k).lower() in _SECRET_FIELDS else _scrub(v)) for k, v in value.items()}
+        return {
+            k: ("[REDACTED]" if str(k).lower() in _SECRET_FIELDS else _scrub(v))
+            for k, v in value.items()
+        }
     if isinstance(value, (list, tuple)):
         return [_scrub(v) for v in value]
     return value

@@ -29,7 +29,10 @@ log = structlog.get_logger("viberouter.access")
 def error_response(err: RouterError, headers: dict[str, str]) -> web.Response:
     h = dict(headers)
     h.update(err.headers)
-    if isinstance(err, (RateLimitExceeded, QuotaExceeded, ConcurrentRequests)) or err.http_status == 429:
+    if (
+        isinstance(err, (RateLimitExceeded, QuotaExceeded, ConcurrentRequests))
+        or err.http_status == 429
+    ):
         h.update(retry_headers(err.retry_after, should_retry=not isinstance(err, QuotaExceeded)))
     return json_response(ErrorBody(err.code, err.message), status=err.http_status, headers=h)
 
@@ -70,9 +73,9 @@ async def router_middleware(request: web.Request, handler: Handler) -> web.Strea
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        err = _http_error(exc)
-        status, code = err.http_status, err.code
-        return error_response(err, extra)
+        http_err = _http_error(exc)
+        status, code = http_err.http_status, http_err.code
+        return error_response(http_err, extra)
     except Exception:
         # The one place a bug becomes server_error: traceback to the log, no internals out.
         status, code = 500, "server_error"
@@ -84,7 +87,7 @@ async def router_middleware(request: web.Request, handler: Handler) -> web.Strea
 
 def _count_refusal(request: web.Request, err: RouterError) -> None:
     if err.http_status == 429:
-        request.app[STATE].metrics.rate_limited_c.get(err.code).inc()  # type: ignore[attr-defined]
+        request.app[STATE].metrics.rate_limited_c.get(err.code).inc()
 
 
 def _finish(
@@ -92,8 +95,11 @@ def _finish(
 ) -> None:
     state = request.app[STATE]
     if "model" in fields:
-        state.metrics.requests_c.get(  # type: ignore[attr-defined]
-            fields["model"], fields.get("provider", ""), str(status), code or fields.get("stream_error", "")
+        state.metrics.requests_c.get(
+            fields["model"],
+            fields.get("provider", ""),
+            str(status),
+            code or fields.get("stream_error", ""),
         ).inc()
     if not state.settings.logging.access_log:
         return

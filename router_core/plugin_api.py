@@ -40,6 +40,7 @@ from typing import Any, ClassVar, Literal, Protocol
 import msgspec
 
 from router_core.api.chat import (
+    AudioPart,
     ChatCompletion,
     ChatCompletionChunk,
     ChatRequest,
@@ -49,10 +50,13 @@ from router_core.api.chat import (
     ContentPart,
     Delta,
     FunctionCall,
+    FilePart,
     FunctionDelta,
     ImagePart,
     Message,
+    NamedFunction,
     PromptTokensDetails,
+    RefusalPart,
     ResponseMessage,
     TextPart,
     Tool,
@@ -304,6 +308,7 @@ def error_for_status(status: int, headers: Mapping[str, str], message: str) -> R
 
 __all__ = [
     "API_VERSION",
+    "AudioPart",
     "Capabilities",
     "ChatCompletion",
     "ChatCompletionChunk",
@@ -316,6 +321,7 @@ __all__ = [
     "ContextLengthExceeded",
     "Delta",
     "Deployment",
+    "FilePart",
     "Framing",
     "FunctionCall",
     "FunctionDelta",
@@ -325,9 +331,11 @@ __all__ = [
     "Message",
     "ModelCard",
     "ModelError",
+    "NamedFunction",
     "Pricing",
     "PromptTokensDetails",
     "ProviderPlugin",
+    "RefusalPart",
     "ResponseMessage",
     "RouterError",
     "StreamTranslator",

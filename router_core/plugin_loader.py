@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -30,44 +31,52 @@ class InstalledPlugin:
     error: str | None = None
 
 
-def _dist_info(ext: Any) -> tuple[str, str]:
-    dist = getattr(ext.entry_point, "dist", None)
-    if dist is None:
-        return "?", "?"
-    return str(dist.name), str(dist.version)
+def _dist_info(entry_point: Any, owners: Mapping[str, list[str]]) -> tuple[str, str]:
+    """(distribution, version) of an entry point; stevedore's cached entry points
+    carry no ``dist``, so fall back to the module's top-level package owner."""
+    dist = getattr(entry_point, "dist", None)
+    if dist is not None:
+        return str(dist.name), str(dist.version)
+    top = str(getattr(entry_point, "module", "") or entry_point.value).split(".", 1)[0]
+    for name in owners.get(top, ()):
+        try:
+            return name, importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return "?", "?"
 
 
 def discover() -> dict[str, InstalledPlugin]:
     """Every installed provider; one that fails to import is reported, not fatal."""
     found: dict[str, InstalledPlugin] = {}
+    owners = importlib.metadata.packages_distributions()
 
     def on_failure(manager: Any, entrypoint: Any, exc: BaseException) -> None:
-        dist = getattr(entrypoint, "dist", None)
+        dist_name, version = _dist_info(entrypoint, owners)
         found[entrypoint.name] = InstalledPlugin(
             name=entrypoint.name,
             cls=None,
-            distribution=str(dist.name) if dist else "?",
-            version=str(dist.version) if dist else "?",
+            distribution=dist_name,
+            version=version,
             error=f"{exc.__class__.__name__}: {exc}",
         )
         log.error("plugin_import_failed", plugin=entrypoint.name, error=str(exc))
 
-    mgr = ExtensionManager(
-        GROUP, invoke_on_load=False, on_load_failure_callback=on_failure
-    )
+    mgr = ExtensionManager(GROUP, invoke_on_load=False, on_load_failure_callback=on_failure)
     for ext in mgr.extensions:
-        dist_name, version = _dist_info(ext)
-        cls = ext.plugin
+        dist_name, version = _dist_info(ext.entry_point, owners)
+        loaded: Any = ext.plugin
+        cls: type[ProviderPlugin] | None = None
         error = None
-        if not (isinstance(cls, type) and issubclass(cls, ProviderPlugin)):
+        if not (isinstance(loaded, type) and issubclass(loaded, ProviderPlugin)):
             error = "entry point is not a ProviderPlugin subclass"
-            cls = None
-        elif getattr(cls, "api_version", None) != API_VERSION:
+        elif getattr(loaded, "api_version", None) != API_VERSION:
             error = (
-                f"plugin API version {getattr(cls, 'api_version', None)} "
+                f"plugin API version {getattr(loaded, 'api_version', None)} "
                 f"!= router's {API_VERSION}; upgrade the plugin or the router"
             )
-            cls = None
+        else:
+            cls = loaded
         found[ext.name] = InstalledPlugin(ext.name, cls, dist_name, version, error)
     return found
 

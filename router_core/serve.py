@@ -14,6 +14,7 @@ from router_core.logs import configure_logging
 from router_core.settings import Settings
 
 log = structlog.get_logger("viberouter.serve")
+ADDRESS = web.AppKey("viberouter_address", str)
 
 
 def _use_uvloop(enabled: bool) -> None:
@@ -37,6 +38,7 @@ async def _bootstrap_demo(app: web.Application) -> None:
     from router_core.state import STATE
 
     state = app[STATE]
+    address = app[ADDRESS]
     if not state.settings.auth.bootstrap_demo_key:
         return
     secret = await state.accounts.ensure_demo()
@@ -45,9 +47,9 @@ async def _bootstrap_demo(app: web.Application) -> None:
             "\n  VibeRouter created a demo account and API key (shown once, stored hashed):\n"
             f"\n    {secret}\n\n"
             "  Try it:\n"
-            f"    curl http://{state.settings.server.host}:{state.settings.server.port}/v1/chat/completions \\\n"
+            f"    curl http://{address}/v1/chat/completions \\\n"
             f"      -H 'Authorization: Bearer {secret}' -H 'Content-Type: application/json' \\\n"
-            "      -d '{\"model\": \"echo\", \"messages\": [{\"role\": \"user\", \"content\": \"Hello!\"}]}'\n",
+            '      -d \'{"model": "echo", "messages": [{"role": "user", "content": "Hello!"}]}\'\n',
             flush=True,
         )
 
@@ -60,6 +62,7 @@ def run_one(settings: Settings, host: str, port: int, reuse_port: bool) -> None:
     if not check_http_parser():
         log.warning("slow_http_parser", hint="aiohttp's C extensions are not in use")
     app = make_app(settings)
+    app[ADDRESS] = f"{host}:{port}"
     app.on_startup.append(_bootstrap_demo)
     log.info("listening", host=host, port=port, backend=settings.state.backend)
     web.run_app(
@@ -86,7 +89,7 @@ def serve(settings: Settings, *, host: str | None, port: int | None, workers: in
         return 0
     if settings.state.backend != "redis":
         print(
-            "viberouter: --workers > 1 needs state.backend = \"redis\": with the embedded "
+            'viberouter: --workers > 1 needs state.backend = "redis": with the embedded '
             "backend each process would keep its own keys cache, limits and SQLite writer, "
             "so limits would not hold across workers.",
             file=sys.stderr,

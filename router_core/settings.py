@@ -17,6 +17,8 @@ import msgspec
 from msgspec import Struct, field
 
 from router_core.api.models import Capabilities, Pricing
+from router_core.dashboard.settings import DashboardSettings
+from router_core.guard_settings import GuardSettings
 
 DEFAULT_CONFIG_PATH = "config/viberouter.toml"
 
@@ -134,6 +136,8 @@ class Settings(Struct, forbid_unknown_fields=True, kw_only=True):
     limits: LimitsSettings = field(default_factory=LimitsSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    guards: GuardSettings = field(default_factory=GuardSettings)
+    dashboard: DashboardSettings = field(default_factory=DashboardSettings)
     providers: dict[str, ProviderSettings] = field(default_factory=dict)
     routes: dict[str, RouteSettings] = field(default_factory=dict)
     #: Where the file was read from (filled by load_settings).
@@ -176,11 +180,7 @@ def _drop_disabled_providers(raw: dict[str, Any], environ: Mapping[str, str]) ->
         route = routes[rname]
         if not isinstance(route, dict) or not isinstance(route.get("deployments"), list):
             continue
-        kept = [
-            d
-            for d in route["deployments"]
-            if _target_provider(d) not in disabled
-        ]
+        kept = [d for d in route["deployments"] if _target_provider(d) not in disabled]
         if kept:
             route["deployments"] = kept
         else:

@@ -10,13 +10,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import msgspec
+import structlog
 from aiohttp import web
 from aiohttp_sse import EventSourceResponse
 
 from router_core.api.chat import ChatCompletionChunk, ErrorBody, Usage
 from router_core.dispatch import OpenStream
-import structlog
-
 from router_core.errors import RouterError, ServerError
 
 log = structlog.get_logger("viberouter.streaming")
@@ -69,9 +68,7 @@ class StreamOutcome:
     finish_reasons: list[str] = field(default_factory=list)
 
 
-def _frames(
-    chunks: list[ChatCompletionChunk], include_usage: bool, out: StreamOutcome
-) -> bytes:
+def _frames(chunks: list[ChatCompletionChunk], include_usage: bool, out: StreamOutcome) -> bytes:
     parts: list[bytes] = []
     for chunk in chunks:
         usage = chunk.usage

@@ -136,9 +136,7 @@ class NDJSONDecoder:
                 retryable=False,
             )
         return [
-            UpstreamEvent(s.decode("utf-8", "replace"))
-            for line in lines
-            if (s := line.strip())
+            UpstreamEvent(s.decode("utf-8", "replace")) for line in lines if (s := line.strip())
         ]
 
     def close(self) -> list[UpstreamEvent]:
@@ -162,6 +160,8 @@ class UpstreamResponse:
     _close: aiohttp.ClientResponse | None
     idle_timeout: float
     max_body: int
+    #: In-process upstreams answer "headers" at once; their first read is the first byte.
+    first_timeout: float | None = None
 
     async def read(self) -> bytes:
         """The whole body (bounded by ``max_body``)."""
@@ -186,7 +186,9 @@ class UpstreamResponse:
                     # aiohttp's sock_read timeout already bounds each read
                     chunk = await it.__anext__()
                 else:
-                    async with asyncio.timeout(self.idle_timeout):
+                    limit = self.first_timeout or self.idle_timeout
+                    self.first_timeout = None
+                    async with asyncio.timeout(limit):
                         chunk = await it.__anext__()
             except StopAsyncIteration:
                 return
@@ -255,13 +257,15 @@ class UpstreamClient:
         timeouts become RouterErrors (retryable)."""
         max_body = self._settings.max_event_bytes
         if req.url.startswith("local:"):
-            try:
-                async with asyncio.timeout(first_byte_timeout):
-                    local: LocalResponse = plugin.serve_local(req)
-            except TimeoutError as exc:
-                raise UpstreamTimeout(detail="first byte timeout (local)") from exc
+            local: LocalResponse = plugin.serve_local(req)
             return UpstreamResponse(
-                local.status, local.headers, local.body, None, idle_timeout, max_body
+                local.status,
+                local.headers,
+                local.body,
+                None,
+                idle_timeout,
+                max_body,
+                first_byte_timeout,
             )
         if self._session is None:
             raise RuntimeError("UpstreamClient.start() was not awaited")

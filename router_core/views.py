@@ -56,9 +56,17 @@ class UsageView(Struct, kw_only=True):
 
 def account_view(a: Account) -> AccountView:
     return AccountView(
-        id=a.id, name=a.name, status=a.status, created_at=a.created_at, rpm=a.rpm, rpd=a.rpd,
-        tpm=a.tpm, concurrency=a.concurrency, quota_tokens=a.quota_tokens,
-        quota_cost_usd=a.quota_cost_usd, quota_period=a.quota_period,
+        id=a.id,
+        name=a.name,
+        status=a.status,
+        created_at=a.created_at,
+        rpm=a.rpm,
+        rpd=a.rpd,
+        tpm=a.tpm,
+        concurrency=a.concurrency,
+        quota_tokens=a.quota_tokens,
+        quota_cost_usd=a.quota_cost_usd,
+        quota_period=a.quota_period,
     )
 
 
@@ -72,16 +80,31 @@ def key_status(k: ApiKey, now: float) -> str:
 
 def key_view(k: ApiKey, now: float) -> KeyView:
     return KeyView(
-        id=k.id, account_id=k.account_id, name=k.name, prefix=k.prefix, created_at=k.created_at,
-        expires_at=k.expires_at, revoked_at=k.revoked_at, last_used_at=k.last_used_at, rpm=k.rpm,
-        rpd=k.rpd, tpm=k.tpm, concurrency=k.concurrency, allowed_models=list(k.allowed_models),
+        id=k.id,
+        account_id=k.account_id,
+        name=k.name,
+        prefix=k.prefix,
+        created_at=k.created_at,
+        expires_at=k.expires_at,
+        revoked_at=k.revoked_at,
+        last_used_at=k.last_used_at,
+        rpm=k.rpm,
+        rpd=k.rpd,
+        tpm=k.tpm,
+        concurrency=k.concurrency,
+        allowed_models=list(k.allowed_models),
         status=key_status(k, now),
     )
 
 
 def usage_view(r: UsageRow) -> UsageView:
     return UsageView(
-        day=r.day, account_id=r.account_id, key_id=r.key_id, model=r.model, requests=r.requests,
-        prompt_tokens=r.prompt_tokens, completion_tokens=r.completion_tokens,
+        day=r.day,
+        account_id=r.account_id,
+        key_id=r.key_id,
+        model=r.model,
+        requests=r.requests,
+        prompt_tokens=r.prompt_tokens,
+        completion_tokens=r.completion_tokens,
         cost_usd=round(r.cost_usd, 8),
     )

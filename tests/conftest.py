@@ -39,7 +39,7 @@ def data_dir() -> Path:
 
 
 @pytest.fixture
-async def router(tmp_path: Path) -> AsyncIterator["RunningRouter"]:
+async def router(tmp_path: Path) -> AsyncIterator[RunningRouter]:
     """The real router (echo provider, embedded state) on a loopback port, with a key."""
     from tests.router_harness import router_settings, start_router
 
@@ -51,7 +51,7 @@ async def router(tmp_path: Path) -> AsyncIterator["RunningRouter"]:
 
 
 @pytest.fixture
-def openai_client(router: "RunningRouter") -> "openai.AsyncOpenAI":
+def openai_client(router: RunningRouter) -> openai.AsyncOpenAI:
     import openai
 
     return openai.AsyncOpenAI(base_url=router.base_url, api_key=router.key, max_retries=0)

@@ -98,7 +98,9 @@ def router_settings(
     return parse_settings(text + extra_toml, environ or {}, "test-config")
 
 
-async def start_router(settings: Settings, *, create_key: bool = True, **key_kwargs: object) -> RunningRouter:
+async def start_router(
+    settings: Settings, *, create_key: bool = True, **key_kwargs: object
+) -> RunningRouter:
     state = build_state(settings)
     app = make_app(settings, state)
     runner = web.AppRunner(app, handler_cancellation=True, access_log=None)

@@ -60,8 +60,17 @@ def start_router_process(
     full_env = {**os.environ, **(env or {})}
     with log_path.open("w") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "router_core.cli", "--config", str(config), "serve",
-             "--port", str(port), *args],
+            [
+                sys.executable,
+                "-m",
+                "router_core.cli",
+                "--config",
+                str(config),
+                "serve",
+                "--port",
+                str(port),
+                *args,
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=full_env,

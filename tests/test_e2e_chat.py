@@ -69,11 +69,18 @@ async def test_stream_with_usage(openai_client: openai.AsyncOpenAI) -> None:
 
 
 async def test_stream_without_usage_has_no_usage_key(router: RunningRouter) -> None:
-    async with aiohttp.ClientSession() as s, s.post(
-        router.base_url + "/chat/completions",
-        headers={"Authorization": f"Bearer {router.key}"},
-        json={"model": "echo", "stream": True, "messages": [{"role": "user", "content": "a b"}]},
-    ) as r:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(
+            router.base_url + "/chat/completions",
+            headers={"Authorization": f"Bearer {router.key}"},
+            json={
+                "model": "echo",
+                "stream": True,
+                "messages": [{"role": "user", "content": "a b"}],
+            },
+        ) as r,
+    ):
         assert r.status == 200
         assert r.headers["Content-Type"].startswith("text/event-stream")
         assert r.headers["Cache-Control"] == "no-cache"
@@ -91,7 +98,9 @@ async def test_tool_call_round_trip(openai_client: openai.AsyncOpenAI) -> None:
         {"role": "user", "content": "What is the get_weather in Oslo?"}
     ]
     resp = await openai_client.chat.completions.create(
-        model="echo", messages=messages, tools=[WEATHER_TOOL]  # type: ignore[list-item]
+        model="echo",
+        messages=messages,
+        tools=[WEATHER_TOOL],  # type: ignore[list-item]
     )
     choice = resp.choices[0]
     assert choice.finish_reason == "tool_calls"
@@ -103,7 +112,9 @@ async def test_tool_call_round_trip(openai_client: openai.AsyncOpenAI) -> None:
     messages.append(choice.message.model_dump(exclude_none=True))
     messages.append({"role": "tool", "tool_call_id": call.id, "content": "4C and snow"})
     resp2 = await openai_client.chat.completions.create(
-        model="echo", messages=messages, tools=[WEATHER_TOOL]  # type: ignore[list-item, arg-type]
+        model="echo",
+        messages=messages,
+        tools=[WEATHER_TOOL],  # type: ignore[list-item, arg-type]
     )
     assert resp2.choices[0].finish_reason == "stop"
     assert "4C and snow" in (resp2.choices[0].message.content or "")
@@ -139,7 +150,9 @@ async def test_streamed_tool_call(openai_client: openai.AsyncOpenAI) -> None:
     assert set(json.loads(calls[0]["arguments"])) >= {"city", "days"}
 
 
-async def test_models_list_and_get(openai_client: openai.AsyncOpenAI, router: RunningRouter) -> None:
+async def test_models_list_and_get(
+    openai_client: openai.AsyncOpenAI, router: RunningRouter
+) -> None:
     page = await openai_client.models.list()
     ids = {m.id for m in page.data}
     assert {"echo", "echo/echo-1"} <= ids
@@ -151,7 +164,10 @@ async def test_models_list_and_get(openai_client: openai.AsyncOpenAI, router: Ru
     assert extra["aliases"] == ["echo-latest"]
     with pytest.raises(openai.NotFoundError) as exc:
         await openai_client.models.retrieve("nope")
-    assert exc.value.response.json() == {"error": "invalid_model", "message": "The model 'nope' does not exist"}
+    assert exc.value.response.json() == {
+        "error": "invalid_model",
+        "message": "The model 'nope' does not exist",
+    }
 
 
 async def test_request_id_echoed_or_generated(router: RunningRouter) -> None:
@@ -166,11 +182,14 @@ async def test_request_id_echoed_or_generated(router: RunningRouter) -> None:
 
 
 async def test_served_headers(router: RunningRouter) -> None:
-    async with aiohttp.ClientSession() as s, s.post(
-        router.base_url + "/chat/completions",
-        headers={"Authorization": f"Bearer {router.key}"},
-        json={"model": "echo", "messages": [{"role": "user", "content": "x"}]},
-    ) as r:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(
+            router.base_url + "/chat/completions",
+            headers={"Authorization": f"Bearer {router.key}"},
+            json={"model": "echo", "messages": [{"role": "user", "content": "x"}]},
+        ) as r,
+    ):
         assert r.status == 200
         assert r.headers["X-VibeRouter-Provider"] == "echo"
         assert r.headers["X-VibeRouter-Deployment"] == "echo/echo-1"
@@ -186,6 +205,9 @@ async def test_timeout_maps_to_timeout_error(tmp_path: Path) -> None:
                 model="echo", messages=[{"role": "user", "content": "[[echo:hang]] hi"}]
             )
         assert exc.value.status_code == 504
-        assert exc.value.response.json() == {"error": "timeout", "message": "The model provider did not answer in time"}
+        assert exc.value.response.json() == {
+            "error": "timeout",
+            "message": "The model provider did not answer in time",
+        }
     finally:
         await router.stop()

@@ -14,8 +14,12 @@ from router_core.errors import ALL_CODES
 from tests.router_harness import RunningRouter, router_settings, start_router
 
 
-async def post(router: RunningRouter, body: bytes | dict[str, Any], key: str | None = None,
-               headers: dict[str, str] | None = None) -> tuple[int, Any, Any]:
+async def post(
+    router: RunningRouter,
+    body: bytes | dict[str, Any],
+    key: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, Any, Any]:
     h = {"Authorization": f"Bearer {key if key is not None else router.key}"}
     h.update(headers or {})
     async with aiohttp.ClientSession() as s:
@@ -55,14 +59,20 @@ async def test_empty_body(router: RunningRouter) -> None:
         ({"model": "echo", "messages": []}, "$.messages"),
         ({"messages": [{"role": "user", "content": "x"}]}, "model"),
         ({**OK, "temperature": 3}, "$.temperature"),
-        ({**OK, "tools": [{"type": "function", "function": {"name": "bad name!"}}]},
-         "$.tools[0].function.name"),
+        (
+            {**OK, "tools": [{"type": "function", "function": {"name": "bad name!"}}]},
+            "$.tools[0].function.name",
+        ),
         ({**OK, "stream_options": {"include_usage": True}}, "$.stream_options"),
-        ({"model": "echo", "messages": [{"role": "tool", "content": "x"}]},
-         "$.messages[0].tool_call_id"),
+        (
+            {"model": "echo", "messages": [{"role": "tool", "content": "x"}]},
+            "$.messages[0].tool_call_id",
+        ),
     ],
 )
-async def test_wrong_types_name_the_field(router: RunningRouter, payload: dict[str, Any], path: str) -> None:
+async def test_wrong_types_name_the_field(
+    router: RunningRouter, payload: dict[str, Any], path: str
+) -> None:
     status, body, _ = await post(router, payload)
     assert status == 400
     assert_error(body, "invalid_request")
@@ -83,7 +93,8 @@ async def test_unknown_model(router: RunningRouter) -> None:
 
 async def test_upstream_failure_is_model_error(router: RunningRouter) -> None:
     status, body, _ = await post(
-        router, {"model": "echo", "messages": [{"role": "user", "content": "[[echo:status=500]] hi"}]}
+        router,
+        {"model": "echo", "messages": [{"role": "user", "content": "[[echo:status=500]] hi"}]},
     )
     assert status == 502
     assert_error(body, "model_error")
@@ -92,12 +103,18 @@ async def test_upstream_failure_is_model_error(router: RunningRouter) -> None:
 
 async def test_mid_stream_error_is_one_event_then_end(router: RunningRouter) -> None:
     h = {"Authorization": f"Bearer {router.key}"}
-    async with aiohttp.ClientSession() as s, s.post(
-        router.base_url + "/chat/completions",
-        headers=h,
-        json={"model": "echo", "stream": True,
-              "messages": [{"role": "user", "content": "[[echo:error-midstream]] a b c d e"}]},
-    ) as r:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(
+            router.base_url + "/chat/completions",
+            headers=h,
+            json={
+                "model": "echo",
+                "stream": True,
+                "messages": [{"role": "user", "content": "[[echo:error-midstream]] a b c d e"}],
+            },
+        ) as r,
+    ):
         assert r.status == 200
         text = (await r.read()).decode()
     events = [e for e in text.split("\n\n") if e]
@@ -109,7 +126,8 @@ async def test_mid_stream_error_is_one_event_then_end(router: RunningRouter) -> 
 
 async def test_mid_stream_error_raises_in_sdk(openai_client: openai.AsyncOpenAI) -> None:
     stream = await openai_client.chat.completions.create(
-        model="echo", stream=True,
+        model="echo",
+        stream=True,
         messages=[{"role": "user", "content": "[[echo:error-midstream]] a b c"}],
     )
     with pytest.raises(openai.APIError):
@@ -130,7 +148,9 @@ async def test_401_codes_through_the_sdk(router: RunningRouter) -> None:
     assert status == 401
     assert_error(body, "invalid_api_key")
 
-    key, secret = await state.accounts.create_key(router.account_id, "exp", expires_at=time.time() - 1)
+    key, secret = await state.accounts.create_key(
+        router.account_id, "exp", expires_at=time.time() - 1
+    )
     assert_error((await code_for(secret))[1], "expired_api_key")
 
     key, secret = await state.accounts.create_key(router.account_id, "rev")
@@ -146,9 +166,10 @@ async def test_401_codes_through_the_sdk(router: RunningRouter) -> None:
 @pytest.mark.parametrize("header", [None, "", "Basic abc", "Bearer", "Bearer    "])
 async def test_missing_or_malformed_header(router: RunningRouter, header: str | None) -> None:
     h = {} if header is None else {"Authorization": header}
-    async with aiohttp.ClientSession() as s, s.post(
-        router.base_url + "/chat/completions", headers=h, json=OK
-    ) as r:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(router.base_url + "/chat/completions", headers=h, json=OK) as r,
+    ):
         assert r.status == 401
         assert_error(await r.json(), "invalid_api_key")
 
@@ -162,9 +183,10 @@ async def test_allowed_models_glob(router: RunningRouter) -> None:
     assert_error(body, "invalid_model")
     status, _, _ = await post(router, {**OK, "model": "echo/echo-1"}, key=secret)
     assert status == 200
-    async with aiohttp.ClientSession() as s, s.get(
-        router.base_url + "/models", headers={"Authorization": f"Bearer {secret}"}
-    ) as r:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.get(router.base_url + "/models", headers={"Authorization": f"Bearer {secret}"}) as r,
+    ):
         ids = {m["id"] for m in (await r.json())["data"]}
     assert ids == {"echo/echo-1"}
 

@@ -105,7 +105,10 @@ def test_installed_plugin_is_discovered_and_serves(shout_plugin: None, tmp_path:
     # A fresh process, as an operator would start after `pip install`.
     out = subprocess.run(
         [sys.executable, "-m", "router_core.cli", "plugins", "--json"],
-        check=True, capture_output=True, text=True, timeout=60,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
     ).stdout
     plugins = {p["name"]: p for p in json.loads(out)}
     assert plugins["shout"]["version"] == "9.9.1"

@@ -42,7 +42,12 @@ def test_every_split_gives_the_same_events(name: str, framing: str, count: int) 
 
 def test_sse_fields() -> None:
     events = decode_all("sse", [(DATA / "framing_anthropic.sse").read_bytes()])
-    assert [e.event for e in events] == ["message_start", "ping", "content_block_delta", "message_stop"]
+    assert [e.event for e in events] == [
+        "message_start",
+        "ping",
+        "content_block_delta",
+        "message_stop",
+    ]
     assert events[2].data == '{"type":"content_block_delta","delta":{"text":"café: \\"x\\""}}'
     openai = decode_all("sse", [(DATA / "framing_openai.sse").read_bytes()])
     assert openai[-1].data == "[DONE]"  # the comment line was dropped, not an event

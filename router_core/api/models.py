@@ -16,7 +16,9 @@ class Pricing(Struct, kw_only=True):
     completion_per_mtok: float = 0.0
 
     def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
-        return (prompt_tokens * self.prompt_per_mtok + completion_tokens * self.completion_per_mtok) / 1e6
+        return (
+            prompt_tokens * self.prompt_per_mtok + completion_tokens * self.completion_per_mtok
+        ) / 1e6
 
 
 class Capabilities(Struct, kw_only=True):

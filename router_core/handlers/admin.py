@@ -89,8 +89,13 @@ async def create_account(request: web.Request) -> web.Response:
     data: AccountIn = _decode(await request.read(), AccountIn)
     svc = request.app[STATE].accounts
     account = await svc.create_account(
-        data.name, rpm=data.rpm, rpd=data.rpd, tpm=data.tpm, concurrency=data.concurrency,
-        quota_tokens=data.quota_tokens, quota_cost_usd=data.quota_cost_usd,
+        data.name,
+        rpm=data.rpm,
+        rpd=data.rpd,
+        tpm=data.tpm,
+        concurrency=data.concurrency,
+        quota_tokens=data.quota_tokens,
+        quota_cost_usd=data.quota_cost_usd,
         quota_period=data.quota_period,
     )
     return json_response(account_view(account), status=201)
@@ -135,8 +140,14 @@ async def create_key(request: web.Request) -> web.Response:
     data: KeyIn = _decode(await request.read(), KeyIn)
     try:
         key, secret = await request.app[STATE].accounts.create_key(
-            data.account_id, data.name, expires_at=data.expires_at, rpm=data.rpm, rpd=data.rpd,
-            tpm=data.tpm, concurrency=data.concurrency, allowed_models=data.allowed_models,
+            data.account_id,
+            data.name,
+            expires_at=data.expires_at,
+            rpm=data.rpm,
+            rpd=data.rpd,
+            tpm=data.tpm,
+            concurrency=data.concurrency,
+            allowed_models=data.allowed_models,
         )
     except NotFound as exc:
         raise _not_found(exc) from exc

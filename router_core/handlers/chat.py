@@ -38,7 +38,9 @@ def decode_request(body: bytes) -> ChatRequest:
         raise InvalidRequest(f"Malformed JSON: {exc}") from exc
 
 
-def resolve_targets(state: RouterState, principal: Principal, req: ChatRequest) -> tuple[Route, list[Target]]:
+def resolve_targets(
+    state: RouterState, principal: Principal, req: ChatRequest
+) -> tuple[Route, list[Target]]:
     """The primary route and the ordered targets (route deployments, then the
     client's ``models`` fallbacks), limited to what the key may use."""
     names = [req.model]
@@ -52,8 +54,12 @@ def resolve_targets(state: RouterState, principal: Principal, req: ChatRequest) 
         route = state.catalog.resolve(name)
         if route is None or not principal.models.allows(route.name):
             if name == req.model:
-                raise InvalidModel(f"The model {name!r} does not exist or is not available to this key")
-            raise InvalidModel(f"The fallback model {name!r} does not exist or is not available to this key")
+                raise InvalidModel(
+                    f"The model {name!r} does not exist or is not available to this key"
+                )
+            raise InvalidModel(
+                f"The fallback model {name!r} does not exist or is not available to this key"
+            )
         primary = primary or route
         for t in route.targets:
             if t.deployment.id not in seen:
@@ -127,7 +133,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
                 total_tokens=prompt_estimate + outcome.completion_chars // 4,
             )
         if outcome.first_chunk_at is not None:
-            m.ttft_c.get(req.model, provider).observe(outcome.first_chunk_at - t_start)  # type: ignore[attr-defined]
+            m.ttft_c.get(req.model, provider).observe(outcome.first_chunk_at - t_start)
         if outcome.error is not None:
             fields["stream_error"] = outcome.error.code
             fields["error_detail"] = outcome.error.detail
@@ -149,11 +155,11 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
             fields["completion_tokens"] = usage.completion_tokens
         fields["provider"] = provider
         fields["served_model"] = served_model
-        m.request_duration_c.get(req.model, provider, "true" if req.stream else "false").observe(  # type: ignore[attr-defined]
+        m.request_duration_c.get(req.model, provider, "true" if req.stream else "false").observe(
             time.monotonic() - t_start
         )
         overhead = max(0.0, time.monotonic() - t_start - call.upstream_wait)
-        m.overhead_c.get("true" if req.stream else "false").observe(overhead)  # type: ignore[attr-defined]
+        m.overhead_c.get("true" if req.stream else "false").observe(overhead)
 
 
 def _served_headers(headers: dict[str, str], target: Target, call: CallLog, t_start: float) -> None:
@@ -167,10 +173,10 @@ def _account(
     state: RouterState, principal: Principal, model: str, provider: str, usage: Usage, cost: float
 ) -> None:
     m = state.metrics
-    m.tokens_c.get(model, "prompt").inc(usage.prompt_tokens)  # type: ignore[attr-defined]
-    m.tokens_c.get(model, "completion").inc(usage.completion_tokens)  # type: ignore[attr-defined]
+    m.tokens_c.get(model, "prompt").inc(usage.prompt_tokens)
+    m.tokens_c.get(model, "completion").inc(usage.completion_tokens)
     if cost:
-        m.cost_c.get(model).inc(cost)  # type: ignore[attr-defined]
+        m.cost_c.get(model).inc(cost)
     state.ledger.record(
         UsageEvent(
             ts=time.time(),

@@ -13,12 +13,14 @@ from router_core.state import STATE
 _encoder = msgspec.json.Encoder()
 
 #: Fields the handler adds to the request's single log line (read by the middleware).
-LOG_FIELDS = web.RequestKey("viberouter_log_fields", dict)  # type: ignore[var-annotated]
+LOG_FIELDS: web.RequestKey[dict[str, Any]] = web.RequestKey("viberouter_log_fields", dict)
 #: Headers every response to this request carries (rate limits, provider ...).
-EXTRA_HEADERS = web.RequestKey("viberouter_extra_headers", dict)  # type: ignore[var-annotated]
+EXTRA_HEADERS: web.RequestKey[dict[str, str]] = web.RequestKey("viberouter_extra_headers", dict)
 
 
-def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+def json_response(
+    obj: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
     """msgspec-encoded JSON response."""
     return web.Response(
         body=_encoder.encode(obj),

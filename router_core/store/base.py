@@ -143,6 +143,7 @@ class Store(Protocol):
     async def update_key(self, key: ApiKey) -> ApiKey:
         """Replace an existing key's fields (revoke, rotate, limits); raises NotFound."""
         ...
+
     async def touch_keys(self, last_used: dict[str, float]) -> None:
         """Batch-update last_used_at for many keys."""
         ...
@@ -151,6 +152,7 @@ class Store(Protocol):
     async def record_usage(self, events: Sequence[UsageEvent]) -> None:
         """Add events to the per-day aggregates (atomic per event batch)."""
         ...
+
     async def query_usage(
         self,
         account_id: str | None = None,

@@ -96,9 +96,7 @@ def schema_version(conn: sqlite3.Connection) -> int:
     return int(version)
 
 
-def migrate(
-    conn: sqlite3.Connection, migrations: tuple[Migration, ...] = MIGRATIONS
-) -> int:
+def migrate(conn: sqlite3.Connection, migrations: tuple[Migration, ...] = MIGRATIONS) -> int:
     """Apply the missing steps in one transaction; return the resulting version.
 
     ``conn`` must be in autocommit mode (``isolation_level=None``) so the explicit

@@ -377,4 +377,3 @@ class RedisStore:
             )
             for (day, acct, key, model), m in sorted(rows.items())
         ]  # fmt: skip
-

@@ -1,0 +1,358 @@
+"""A fake Anthropic Messages API for tests: strict request checks, canned replies.
+
+Reusable beyond this plugin's tests (e.g. end-to-end through the router)::
+
+    fake = FakeAnthropic(replies=[FakeReply.from_file(path_to_sse, chunk_size=7)])
+    server = await aiohttp_server(create_app(fake))
+    # point the provider's base_url at str(server.make_url(""))
+
+Every request to ``POST /v1/messages`` is recorded in ``fake.received`` and checked
+against the Messages API shape (headers, required fields, alternating roles that
+start with ``user``, tool_result right after tool_use, no empty text blocks, system
+only at the top level, no unknown top-level fields). A bad request is answered like
+Anthropic would (400 ``invalid_request_error`` / 401 ``authentication_error``) and
+its problems are kept in ``fake.rejected``. A good one gets the next ``FakeReply``
+(the last one repeats), or whatever ``responder`` returns. Only aiohttp and the
+standard library are imported, so it can be loaded by path from anywhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+MESSAGES_PATH = "/v1/messages"
+
+KNOWN_TOP_LEVEL = frozenset(
+    {
+        "model",
+        "messages",
+        "max_tokens",
+        "system",
+        "metadata",
+        "stop_sequences",
+        "stream",
+        "temperature",
+        "top_p",
+        "top_k",
+        "tools",
+        "tool_choice",
+        "thinking",
+        "service_tier",
+        "container",
+        "mcp_servers",
+        "output_config",
+        "context_management",
+    }
+)
+USER_BLOCKS = frozenset({"text", "image", "document", "tool_result", "search_result"})
+ASSISTANT_BLOCKS = frozenset(
+    {"text", "tool_use", "thinking", "redacted_thinking", "server_tool_use"}
+)
+
+
+@dataclass
+class FakeReply:
+    """One canned answer. ``content_type`` defaults to SSE when the body starts with
+    ``event:``, else JSON; ``chunk_size`` writes the body in pieces of that many bytes
+    (splitting lines and UTF-8 sequences the way networks do)."""
+
+    body: bytes
+    status: int = 200
+    content_type: str | None = None
+    chunk_size: int | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_file(cls, path: str | Path, **kwargs: Any) -> FakeReply:
+        """A reply whose body is the bytes of ``path``."""
+        return cls(body=Path(path).read_bytes(), **kwargs)
+
+    def media_type(self) -> str:
+        """The Content-Type header to send."""
+        if self.content_type is not None:
+            return self.content_type
+        if self.body.lstrip().startswith(b"event:"):
+            return "text/event-stream; charset=utf-8"
+        return "application/json"
+
+
+@dataclass
+class FakeAnthropic:
+    """Configuration and recorded traffic of one fake upstream."""
+
+    replies: list[FakeReply] = field(default_factory=list)
+    #: the key clients must send as ``x-api-key``; ``None`` accepts any.
+    api_key: str | None = "test-key"
+    #: overrides ``replies``: called with each valid request body.
+    responder: Callable[[dict[str, Any]], FakeReply] | None = None
+    received: list[dict[str, Any]] = field(default_factory=list)
+    received_headers: list[dict[str, str]] = field(default_factory=list)
+    rejected: list[list[str]] = field(default_factory=list)
+    _served: int = 0
+
+    def next_reply(self, body: dict[str, Any]) -> FakeReply:
+        """The reply for a valid request."""
+        if self.responder is not None:
+            return self.responder(body)
+        if not self.replies:
+            raise RuntimeError("FakeAnthropic has no replies configured")
+        reply = self.replies[min(self._served, len(self.replies) - 1)]
+        self._served += 1
+        return reply
+
+
+FAKE_KEY = web.AppKey("fake_anthropic", FakeAnthropic)
+
+
+def create_app(fake: FakeAnthropic) -> web.Application:
+    """An aiohttp application serving ``POST /v1/messages`` from ``fake``."""
+    app = web.Application()
+    app[FAKE_KEY] = fake
+    app.router.add_post(MESSAGES_PATH, _handle_messages)
+    return app
+
+
+def anthropic_error(status: int, error_type: str, message: str) -> web.Response:
+    """An error answer in Anthropic's envelope."""
+    body = {"type": "error", "error": {"type": error_type, "message": message}}
+    return web.json_response(body, status=status, headers={"request-id": "req_fake"})
+
+
+async def _handle_messages(request: web.Request) -> web.StreamResponse:
+    fake = request.app[FAKE_KEY]
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    fake.received_headers.append(headers)
+    if fake.api_key is not None and headers.get("x-api-key") != fake.api_key:
+        fake.rejected.append(["x-api-key: invalid"])
+        return anthropic_error(401, "authentication_error", "invalid x-api-key")
+    try:
+        body = json.loads(await request.read())
+    except ValueError:
+        fake.rejected.append(["body: not JSON"])
+        return anthropic_error(400, "invalid_request_error", "There was an issue with the JSON")
+    if isinstance(body, dict):
+        fake.received.append(body)
+    problems = check_headers(headers) + check_messages_request(body)
+    if problems:
+        fake.rejected.append(problems)
+        return anthropic_error(400, "invalid_request_error", "; ".join(problems))
+    return await _send(request, fake.next_reply(body))
+
+
+async def _send(request: web.Request, reply: FakeReply) -> web.StreamResponse:
+    response = web.StreamResponse(status=reply.status, headers=dict(reply.headers))
+    response.content_type = reply.media_type().split(";")[0]
+    if "charset" in reply.media_type():
+        response.charset = "utf-8"
+    await response.prepare(request)
+    size = reply.chunk_size or len(reply.body) or 1
+    for start in range(0, len(reply.body), size):
+        await response.write(reply.body[start : start + size])
+        await asyncio.sleep(0)  # let each piece leave as its own write
+    await response.write_eof()
+    return response
+
+
+# ---------------------------------------------------------------- validation
+
+
+def check_headers(headers: Mapping[str, str]) -> list[str]:
+    """Problems with the request headers (lower-cased names)."""
+    problems = []
+    if not headers.get("anthropic-version"):
+        problems.append("anthropic-version: header is required")
+    if not headers.get("content-type", "").startswith("application/json"):
+        problems.append("content-type: must be application/json")
+    return problems
+
+
+def check_messages_request(body: Any) -> list[str]:
+    """Problems with a Messages API request body; empty when it is well formed."""
+    if not isinstance(body, dict):
+        return ["body: must be a JSON object"]
+    problems = [
+        f"{key}: Extra inputs are not permitted" for key in body if key not in KNOWN_TOP_LEVEL
+    ]
+    if not isinstance(body.get("model"), str) or not body["model"]:
+        problems.append("model: Field required")
+    max_tokens = body.get("max_tokens")
+    if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
+        problems.append("max_tokens: Field required (integer >= 1)")
+    problems += _check_sampling(body)
+    problems += _check_system(body.get("system"))
+    problems += _check_tools(body)
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        problems.append("messages: Field required (non-empty list)")
+        return problems
+    return problems + _check_turns(messages)
+
+
+def _check_sampling(body: dict[str, Any]) -> list[str]:
+    problems = []
+    for name in ("temperature", "top_p"):
+        value = body.get(name)
+        if value is not None and not (isinstance(value, int | float) and 0 <= value <= 1):
+            problems.append(f"{name}: must be a number between 0 and 1")
+    top_k = body.get("top_k")
+    if top_k is not None and (not isinstance(top_k, int) or top_k < 1):
+        problems.append("top_k: must be an integer >= 1")
+    stops = body.get("stop_sequences")
+    if stops is not None and not (
+        isinstance(stops, list) and all(isinstance(s, str) for s in stops)
+    ):
+        problems.append("stop_sequences: must be a list of strings")
+    if "stream" in body and not isinstance(body["stream"], bool):
+        problems.append("stream: must be a boolean")
+    metadata = body.get("metadata")
+    if metadata is not None and (not isinstance(metadata, dict) or set(metadata) - {"user_id"}):
+        problems.append("metadata: only user_id is allowed")
+    return problems
+
+
+def _check_system(system: Any) -> list[str]:
+    if system is None or (isinstance(system, str) and system):
+        return []
+    if not isinstance(system, list) or not system:
+        return ["system: must be a non-empty string or list of text blocks"]
+    return [
+        f"system.{i}: must be a text block with non-empty text"
+        for i, block in enumerate(system)
+        if not (isinstance(block, dict) and block.get("type") == "text" and block.get("text"))
+    ]
+
+
+def _check_tools(body: dict[str, Any]) -> list[str]:
+    problems = []
+    tools = body.get("tools")
+    names: set[str] = set()
+    if tools is not None:
+        if not isinstance(tools, list):
+            return ["tools: must be a list"]
+        for i, tool in enumerate(tools):
+            schema = tool.get("input_schema") if isinstance(tool, dict) else None
+            if not isinstance(tool, dict) or not isinstance(tool.get("name"), str):
+                problems.append(f"tools.{i}.name: Field required")
+                continue
+            names.add(tool["name"])
+            if not isinstance(schema, dict) or schema.get("type") != "object":
+                problems.append(f"tools.{i}.input_schema.type: must be 'object'")
+    choice = body.get("tool_choice")
+    if choice is not None:
+        kind = choice.get("type") if isinstance(choice, dict) else None
+        if kind not in ("auto", "any", "tool", "none"):
+            problems.append("tool_choice.type: must be auto, any, tool or none")
+        elif kind == "tool" and choice.get("name") not in names:
+            problems.append("tool_choice.name: must name one of the tools")
+        if tools is None:
+            problems.append("tool_choice: requires tools")
+    return problems
+
+
+def _check_turns(messages: list[Any]) -> list[str]:
+    problems: list[str] = []
+    pending_tool_use: list[str] = []  # ids the next user turn must answer first
+    previous_role = ""
+    for i, message in enumerate(messages):
+        where = f"messages.{i}"
+        role = message.get("role") if isinstance(message, dict) else None
+        if role not in ("user", "assistant"):
+            problems.append(f"{where}.role: must be user or assistant (system is top-level)")
+            continue
+        if i == 0 and role != "user":
+            problems.append(f"{where}.role: the first message must use the user role")
+        if role == previous_role:
+            problems.append(f"{where}.role: roles must alternate between user and assistant")
+        previous_role = role
+        blocks = _blocks(message.get("content"), where, problems)
+        allowed = USER_BLOCKS if role == "user" else ASSISTANT_BLOCKS
+        for j, block in enumerate(blocks):
+            problems += _check_block(block, f"{where}.content.{j}", allowed)
+        results = _leading_tool_results(blocks)
+        if pending_tool_use and results != pending_tool_use:
+            problems.append(
+                f"{where}: tool_use ids were found without tool_result blocks immediately "
+                f"after: {pending_tool_use} (got {results})"
+            )
+        elif results and not pending_tool_use:
+            problems.append(f"{where}: tool_result blocks must follow a tool_use turn")
+        if len(results) != sum(1 for b in blocks if b.get("type") == "tool_result"):
+            problems.append(f"{where}: tool_result blocks must come before other content")
+        pending_tool_use = [str(b.get("id")) for b in blocks if b.get("type") == "tool_use"]
+    if pending_tool_use and previous_role == "assistant":
+        # A trailing tool_use turn is a prefill that cannot be continued.
+        problems.append("messages: the last assistant tool_use has no tool_result")
+    return problems
+
+
+def _blocks(content: Any, where: str, problems: list[str]) -> list[dict[str, Any]]:
+    if isinstance(content, str):
+        if not content:
+            problems.append(f"{where}.content: must be non-empty")
+            return []
+        return [{"type": "text", "text": content}]
+    if not isinstance(content, list) or not content:
+        problems.append(f"{where}.content: must be a non-empty string or list")
+        return []
+    if not all(isinstance(b, dict) for b in content):
+        problems.append(f"{where}.content: every block must be an object")
+        return []
+    return content
+
+
+def _leading_tool_results(blocks: list[dict[str, Any]]) -> list[str]:
+    ids = []
+    for block in blocks:
+        if block.get("type") != "tool_result":
+            break
+        ids.append(block.get("tool_use_id", ""))
+    return ids
+
+
+def _check_block(block: dict[str, Any], where: str, allowed: frozenset[str]) -> list[str]:
+    kind = block.get("type")
+    if kind not in allowed:
+        return [f"{where}.type: {kind!r} is not allowed in this role"]
+    if kind == "text" and not (isinstance(block.get("text"), str) and block["text"]):
+        return [f"{where}.text: text content blocks must be non-empty"]
+    if kind == "image":
+        source = block.get("source")
+        ok = isinstance(source, dict) and (
+            (source.get("type") == "base64" and source.get("media_type") and source.get("data"))
+            or (source.get("type") == "url" and source.get("url"))
+        )
+        return [] if ok else [f"{where}.source: invalid image source"]
+    if kind == "tool_use":
+        ok = isinstance(block.get("id"), str) and isinstance(block.get("name"), str)
+        if not ok or not isinstance(block.get("input"), dict):
+            return [f"{where}: tool_use needs id, name and an object input"]
+    if kind == "tool_result":
+        content = block.get("content")
+        if not isinstance(block.get("tool_use_id"), str):
+            return [f"{where}.tool_use_id: Field required"]
+        if isinstance(content, list):
+            return [
+                f"{where}.content.{k}.text: text content blocks must be non-empty"
+                for k, inner in enumerate(content)
+                if isinstance(inner, dict) and inner.get("type") == "text" and not inner.get("text")
+            ]
+    return []
+
+
+__all__ = [
+    "FAKE_KEY",
+    "MESSAGES_PATH",
+    "FakeAnthropic",
+    "FakeReply",
+    "anthropic_error",
+    "check_headers",
+    "check_messages_request",
+    "create_app",
+]

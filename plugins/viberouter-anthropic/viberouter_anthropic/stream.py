@@ -1,0 +1,214 @@
+"""Anthropic stream events -> canonical chunks (wire-formats §3.4 state machine).
+
+One translator per stream. It owns the Anthropic-block -> OpenAI-tool index map
+(dense from 0; the Anthropic block index counts text blocks too and must never
+leak), whether each tool call got a non-empty argument fragment, the stop reason
+and the cumulative usage.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from router_core.plugin_api import (
+    ChatCompletionChunk,
+    ChunkChoice,
+    Delta,
+    FunctionDelta,
+    ModelError,
+    ToolCallDelta,
+    UpstreamEvent,
+    new_completion_id,
+    new_tool_call_id,
+    now,
+)
+
+from .errors import error_for
+from .mapping import FinishReason, finish_reason, merge_usage, usage_from
+from .wire import (
+    AnthropicUsage,
+    ContentBlockDelta,
+    ContentBlockStart,
+    ContentBlockStop,
+    ErrorEnvelope,
+    EventType,
+    MessageDelta,
+    MessageStart,
+)
+
+_DECODERS: dict[str, msgspec.json.Decoder[Any]] = {
+    "message_start": msgspec.json.Decoder(MessageStart),
+    "content_block_start": msgspec.json.Decoder(ContentBlockStart),
+    "content_block_delta": msgspec.json.Decoder(ContentBlockDelta),
+    "content_block_stop": msgspec.json.Decoder(ContentBlockStop),
+    "message_delta": msgspec.json.Decoder(MessageDelta),
+    "error": msgspec.json.Decoder(ErrorEnvelope),
+}
+_type_decoder = msgspec.json.Decoder(EventType)
+
+
+class AnthropicStreamTranslator:
+    """Feeds on Anthropic SSE events, emits OpenAI-shaped chunks.
+
+    ``completion_id`` and ``created`` are injectable so tests can pin them; every
+    chunk of a stream shares them. ``include_usage`` only decides whether content
+    chunks carry ``"usage": null`` like OpenAI's; the usage chunk is always emitted.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        include_usage: bool = False,
+        completion_id: str | None = None,
+        created: int | None = None,
+    ) -> None:
+        self._id = completion_id or new_completion_id()
+        self._created = now() if created is None else created
+        self._model = model
+        self._usage_field: msgspec.UnsetType | None = None if include_usage else msgspec.UNSET
+        self._role_sent = False
+        self._finished = False
+        self._tool_index: dict[int, int] = {}  # Anthropic block index -> OpenAI tool index
+        self._args_seen: dict[int, bool] = {}  # Anthropic block index -> non-empty fragment?
+        self._stop_reason: str | None = None
+        self._usage = AnthropicUsage()
+
+    # ------------------------------------------------------------ protocol
+
+    def feed(self, event: UpstreamEvent) -> list[ChatCompletionChunk]:
+        """Translate one upstream event; an ``error`` event raises its RouterError."""
+        if self._finished:  # nothing is valid after message_stop
+            return []
+        kind = event.event or self._decode(_type_decoder, event).type
+        if kind == "message_stop":
+            return self._on_message_stop()
+        decoder = _DECODERS.get(kind)
+        if decoder is None:  # ping, and event types newer than this plugin
+            return []
+        payload = self._decode(decoder, event)
+        if isinstance(payload, ContentBlockDelta):
+            return self._on_delta(payload)
+        if isinstance(payload, ContentBlockStart):
+            return self._on_block_start(payload)
+        if isinstance(payload, ContentBlockStop):
+            return self._on_block_stop(payload)
+        if isinstance(payload, MessageStart):
+            merge_usage(self._usage, payload.message.usage)
+            return self._role_chunk()
+        if isinstance(payload, MessageDelta):
+            if payload.delta.stop_reason is not None:
+                self._stop_reason = payload.delta.stop_reason
+            merge_usage(self._usage, payload.usage)
+            return []
+        if isinstance(payload, ErrorEnvelope):
+            raise error_for(payload.error)
+        return []
+
+    def close(self) -> list[ChatCompletionChunk]:
+        """End of body: nothing more if ``message_stop`` came, else ``ModelError``."""
+        if not self._finished:
+            raise ModelError(
+                "The model provider's stream ended early",
+                detail=f"anthropic stream ended without message_stop (model {self._model})",
+            )
+        return []
+
+    # ------------------------------------------------------------ events
+
+    def _on_block_start(self, event: ContentBlockStart) -> list[ChatCompletionChunk]:
+        block = event.content_block
+        out = self._role_chunk()
+        if block.type == "tool_use":
+            tool_index = len(self._tool_index)
+            self._tool_index[event.index] = tool_index
+            self._args_seen[event.index] = False
+            call = ToolCallDelta(
+                index=tool_index,
+                id=block.id or new_tool_call_id(),
+                type="function",
+                function=FunctionDelta(name=block.name, arguments=""),
+            )
+            out.append(self._chunk(Delta(tool_calls=[call])))
+        elif block.type == "text" and block.text:
+            out.append(self._chunk(Delta(content=block.text)))
+        elif block.type == "thinking" and block.thinking:
+            out.append(self._chunk(Delta(reasoning_content=block.thinking)))
+        return out
+
+    def _on_delta(self, event: ContentBlockDelta) -> list[ChatCompletionChunk]:
+        delta = event.delta
+        if delta.type == "text_delta" and delta.text:
+            return [*self._role_chunk(), self._chunk(Delta(content=delta.text))]
+        if delta.type == "thinking_delta" and delta.thinking:
+            return [*self._role_chunk(), self._chunk(Delta(reasoning_content=delta.thinking))]
+        if delta.type == "input_json_delta" and delta.partial_json:
+            tool_index = self._tool_index.get(event.index)
+            if tool_index is None:  # arguments for a block that never started
+                return []
+            self._args_seen[event.index] = True
+            return [self._arguments(tool_index, delta.partial_json)]
+        # signature_delta, citations_delta, empty fragments: nothing for the client.
+        return []
+
+    def _on_block_stop(self, event: ContentBlockStop) -> list[ChatCompletionChunk]:
+        tool_index = self._tool_index.get(event.index)
+        if tool_index is None or self._args_seen[event.index]:
+            return []
+        # A zero-argument tool streams only "": give clients something json.loads accepts.
+        self._args_seen[event.index] = True
+        return [self._arguments(tool_index, "{}")]
+
+    def _on_message_stop(self) -> list[ChatCompletionChunk]:
+        self._finished = True
+        reason: FinishReason = finish_reason(
+            self._stop_reason, made_tool_calls=bool(self._tool_index)
+        )
+        out = self._role_chunk()
+        out.append(self._chunk(Delta(), finish=reason))
+        out.append(
+            ChatCompletionChunk(
+                id=self._id,
+                created=self._created,
+                model=self._model,
+                choices=[],
+                usage=usage_from(self._usage),
+            )
+        )
+        return out
+
+    # ------------------------------------------------------------ helpers
+
+    def _role_chunk(self) -> list[ChatCompletionChunk]:
+        if self._role_sent:
+            return []
+        self._role_sent = True
+        return [self._chunk(Delta(role="assistant", content=""))]
+
+    def _arguments(self, tool_index: int, fragment: str) -> ChatCompletionChunk:
+        call = ToolCallDelta(index=tool_index, function=FunctionDelta(arguments=fragment))
+        return self._chunk(Delta(tool_calls=[call]))
+
+    def _chunk(self, delta: Delta, finish: FinishReason | None = None) -> ChatCompletionChunk:
+        return ChatCompletionChunk(
+            id=self._id,
+            created=self._created,
+            model=self._model,
+            choices=[ChunkChoice(delta=delta, finish_reason=finish)],
+            usage=self._usage_field,
+        )
+
+    @staticmethod
+    def _decode(decoder: msgspec.json.Decoder[Any], event: UpstreamEvent) -> Any:
+        try:
+            return decoder.decode(event.data)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise ModelError(
+                "The model provider sent a malformed stream event",
+                detail=f"anthropic {event.event or 'event'}: {exc}",
+            ) from exc
+
+
+__all__ = ["AnthropicStreamTranslator"]

@@ -1,0 +1,1 @@
+"""The account dashboard served at /dashboard."""
