@@ -10,6 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from router_core.accounts import AccountService
 from router_core.auth import Authenticator
 from router_core.catalog import Catalog
+from router_core.dashboard import routes as dashboard_routes
 from router_core.dispatch import Dispatcher
 from router_core.handlers import admin, chat, health, models
 from router_core.installed import InstalledInfo
@@ -102,6 +103,8 @@ def make_app(settings: Settings, state: RouterState | None = None) -> web.Applic
     if settings.metrics.enabled and settings.metrics.listen is None:
         app.router.add_get("/metrics", metrics_handler)
     admin.add_routes(app)
+    if settings.dashboard.enabled:
+        dashboard_routes.add_routes(app)
     app.cleanup_ctx.append(_lifecycle)
     return app
 
