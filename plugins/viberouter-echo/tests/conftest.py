@@ -1,0 +1,19 @@
+"""Test setup for the echo plugin: its helper modules are importable by name."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+_HERE = Path(__file__).parent
+# --import-mode=importlib does not put test folders on sys.path; the helpers live here.
+if str(_HERE) not in sys.path:
+    sys.path.insert(0, str(_HERE))
+
+
+@pytest.fixture
+def echo_data() -> Path:
+    """This plugin's fixture folder."""
+    return _HERE / "data"

@@ -1,0 +1,91 @@
+"""The echo provider plugin: offline, deterministic, needs no key."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import msgspec
+
+from router_core.plugin_api import (
+    Capabilities,
+    ChatCompletion,
+    ChatRequest,
+    Deployment,
+    LocalResponse,
+    ModelCard,
+    ProviderPlugin,
+    RouterError,
+    StreamTranslator,
+    UpstreamRequest,
+    decode_completion,
+    error_for_status,
+    json_encode,
+    upstream_message,
+)
+from viberouter_echo.local_upstream import ECHO_URL, serve
+from viberouter_echo.settings import EchoSettings
+from viberouter_echo.translator import EchoStreamTranslator
+
+
+class EchoProvider(ProviderPlugin):
+    """Answers every request in-process by echoing the last user message (or calling a
+    tool, or failing on request); the default provider so the router runs with no keys."""
+
+    settings_type: ClassVar[type[msgspec.Struct] | None] = EchoSettings
+
+    def __init__(self, settings: Any = None) -> None:
+        super().__init__(settings if settings is not None else EchoSettings())
+        self._settings: EchoSettings = self.settings
+
+    def models(self) -> list[ModelCard]:
+        """One free card per configured model id."""
+        caps = Capabilities(tools=True, streaming=True, vision=False, json_mode=True)
+        return [
+            ModelCard(
+                id=model,
+                owned_by="viberouter",
+                context_length=self._settings.context_length,
+                max_output_tokens=self._settings.max_output_tokens,
+                capabilities=caps,
+            )
+            for model in self._settings.models
+        ]
+
+    def build_request(
+        self,
+        request: ChatRequest,
+        deployment: Deployment,
+        *,
+        extras: msgspec.Struct | None = None,
+    ) -> UpstreamRequest:
+        """The canonical request, addressed to the in-process upstream. Refuses nothing."""
+        body = msgspec.structs.replace(
+            request, model=deployment.model, models=None, transforms=None
+        )
+        return UpstreamRequest(
+            method="POST",
+            url=ECHO_URL,
+            headers={"content-type": "application/json"},
+            body=json_encode(body),
+            framing="sse" if request.stream else "json",
+        )
+
+    def parse_response(
+        self, request: ChatRequest, deployment: Deployment, body: bytes
+    ) -> ChatCompletion:
+        """The echo upstream already answers in the canonical shape."""
+        return decode_completion(body)
+
+    def stream_translator(self, request: ChatRequest, deployment: Deployment) -> StreamTranslator:
+        """A fresh pass-through translator."""
+        return EchoStreamTranslator()
+
+    def map_error(self, status: int, headers: Mapping[str, str], body: bytes) -> RouterError:
+        """Classify by status, with the message from the OpenAI error body."""
+        lowered = {k.lower(): v for k, v in headers.items()}
+        return error_for_status(status, lowered, upstream_message(body))
+
+    def serve_local(self, request: UpstreamRequest) -> LocalResponse:
+        """Answer in-process, pausing ``delay_ms`` between streamed tokens."""
+        return serve(request, self._settings.delay_ms / 1000.0)

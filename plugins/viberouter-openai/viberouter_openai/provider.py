@@ -1,0 +1,65 @@
+"""The OpenAI provider plugin: OpenAI and any OpenAI-compatible server."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import msgspec
+
+from router_core.plugin_api import (
+    ChatCompletion,
+    ChatRequest,
+    Deployment,
+    ModelCard,
+    ProviderPlugin,
+    RouterError,
+    StreamTranslator,
+    UpstreamRequest,
+)
+from viberouter_openai.catalog import default_cards
+from viberouter_openai.errors import error_for, fault_from_body
+from viberouter_openai.request import build_upstream_request
+from viberouter_openai.response import parse_completion
+from viberouter_openai.settings import OpenAIExtras, OpenAISettings
+from viberouter_openai.translator import OpenAIStreamTranslator
+
+
+class OpenAIProvider(ProviderPlugin):
+    """Speaks ``POST {base_url}/chat/completions``; forwards every OpenAI field, so it
+    refuses nothing itself and lets the upstream's 400 explain what it cannot do."""
+
+    settings_type: ClassVar[type[msgspec.Struct] | None] = OpenAISettings
+    extra_params: ClassVar[type[msgspec.Struct] | None] = OpenAIExtras
+
+    def __init__(self, settings: Any = None) -> None:
+        super().__init__(settings if settings is not None else OpenAISettings())
+        self._settings: OpenAISettings = self.settings
+
+    def models(self) -> list[ModelCard]:
+        """The built-in OpenAI cards, or the configured ``models`` list."""
+        return default_cards(self._settings.owned_by, self._settings.models)
+
+    def build_request(
+        self,
+        request: ChatRequest,
+        deployment: Deployment,
+        *,
+        extras: msgspec.Struct | None = None,
+    ) -> UpstreamRequest:
+        """The OpenAI request (see ``request.request_body`` for what changes)."""
+        return build_upstream_request(self._settings, request, deployment, extras)
+
+    def parse_response(
+        self, request: ChatRequest, deployment: Deployment, body: bytes
+    ) -> ChatCompletion:
+        """Tolerant decode of a 2xx body."""
+        return parse_completion(body, deployment.model)
+
+    def stream_translator(self, request: ChatRequest, deployment: Deployment) -> StreamTranslator:
+        """A fresh normaliser for one stream."""
+        return OpenAIStreamTranslator(deployment.model)
+
+    def map_error(self, status: int, headers: Mapping[str, str], body: bytes) -> RouterError:
+        """Classify by status plus the error envelope's ``code`` / ``type``."""
+        return error_for(status, fault_from_body(body), headers)

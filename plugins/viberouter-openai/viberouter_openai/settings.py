@@ -1,0 +1,34 @@
+"""The OpenAI provider's ``settings`` table and the request extras it honours."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+
+
+class OpenAISettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Where and how to call an OpenAI-compatible ``/chat/completions`` endpoint.
+
+    ``api_key`` arrives already resolved from ``env:NAME`` by the core; ``headers`` are
+    added to every request (after the built-in ones, so they can override them);
+    ``models`` limits the advertised cards to these ids (ids the built-in catalogue
+    does not know get a generic card), which suits vLLM, llama.cpp or Ollama servers.
+    """
+
+    base_url: Annotated[str, msgspec.Meta(min_length=1)] = "https://api.openai.com/v1"
+    api_key: str | None = None
+    headers: dict[str, str] = msgspec.field(default_factory=dict)
+    organization: str | None = None
+    project: str | None = None
+    models: list[str] | None = None
+    owned_by: str = "openai"
+
+
+class OpenAIExtras(msgspec.Struct, omit_defaults=True, kw_only=True):
+    """Sampling fields many OpenAI-compatible servers (vLLM, llama.cpp, OpenRouter)
+    accept beyond the OpenAI API; forwarded only when the client set them."""
+
+    top_k: Annotated[int, msgspec.Meta(ge=-1)] | None = None
+    min_p: Annotated[float, msgspec.Meta(ge=0, le=1)] | None = None
+    repetition_penalty: Annotated[float, msgspec.Meta(gt=0)] | None = None
