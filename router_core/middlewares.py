@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from typing import Any
@@ -70,6 +71,9 @@ async def router_middleware(request: web.Request, handler: Handler) -> web.Strea
         fields["error_detail"] = err.detail
         _count_refusal(request, err)
         return error_response(err, extra)
+    except asyncio.CancelledError:
+        status, code = 499, "client_closed"  # nginx's convention for a client that left
+        raise
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -101,9 +101,12 @@ async def relay(
     headers: Mapping[str, str],
     include_usage: bool,
     keepalive: float,
-) -> tuple[ClientStream, StreamOutcome]:
-    """Commit the 200 + SSE headers and forward every chunk as it arrives."""
-    out = StreamOutcome()
+    out: StreamOutcome,
+) -> ClientStream:
+    """Commit the 200 + SSE headers and forward every chunk as it arrives.
+
+    ``out`` is filled as the stream goes, so the caller can account for a stream
+    the client abandoned (the handler is cancelled then)."""
     stream = ClientStream(headers=headers, keepalive=keepalive)
     resp = opened.response
     try:
@@ -135,7 +138,7 @@ async def relay(
             except RouterError as exc:  # the upstream failed mid-stream
                 out.error = exc
                 await stream.send_bytes(error_frame(exc))
-                return stream, out
+                return stream
             except (ConnectionResetError, asyncio.CancelledError):
                 raise
             except Exception as exc:
@@ -144,12 +147,14 @@ async def relay(
                 log.exception("stream_failed")
                 out.error = ServerError(detail=f"{exc.__class__.__name__}: {exc}")
                 await stream.send_bytes(error_frame(out.error))
-                return stream, out
+                return stream
         await stream.send_bytes(DONE)
-    except ConnectionResetError:
+    except (ConnectionResetError, asyncio.CancelledError) as exc:
         out.disconnected = True
+        if isinstance(exc, asyncio.CancelledError):
+            raise
     finally:
         resp.release()
         if stream.prepared:
             stream.stop_streaming()
-    return stream, out
+    return stream

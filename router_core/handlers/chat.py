@@ -21,7 +21,7 @@ from router_core.limits.base import Admission
 from router_core.limits.headers import rate_limit_headers
 from router_core.state import STATE, RouterState
 from router_core.store.base import UsageEvent
-from router_core.streaming import relay
+from router_core.streaming import StreamOutcome, relay
 
 _decoder = msgspec.json.Decoder(ChatRequest)
 
@@ -95,6 +95,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     usage: Usage | None = None
     provider = targets[0].deployment.provider
     served_model = req.model
+    outcome: StreamOutcome | None = None
     m.in_flight.inc()
     try:
         if not req.stream:
@@ -114,38 +115,26 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         _served_headers(extra_headers, target, call, t_start)
         fields["attempts"] = call.summary()
         m.open_streams.inc()
+        outcome = StreamOutcome()
         try:
-            stream, outcome = await relay(
+            return await relay(
                 request,
                 opened,
                 headers=extra_headers,
                 include_usage=req.include_usage,
                 keepalive=state.settings.server.sse_keepalive_s,
+                out=outcome,
             )
         finally:
             m.open_streams.dec()
-        usage = outcome.usage
-        if usage is None:
-            # interrupted stream: bill what was streamed (estimate), nothing more
-            usage = Usage(
-                prompt_tokens=prompt_estimate,
-                completion_tokens=outcome.completion_chars // 4,
-                total_tokens=prompt_estimate + outcome.completion_chars // 4,
-            )
-        if outcome.first_chunk_at is not None:
-            m.ttft_c.get(req.model, provider).observe(outcome.first_chunk_at - t_start)
-        if outcome.error is not None:
-            fields["stream_error"] = outcome.error.code
-            fields["error_detail"] = outcome.error.detail
-        if outcome.disconnected:
-            m.client_disconnects.inc()
-            fields["client_disconnected"] = True
-        return stream
     except RouterError:
         fields["attempts"] = call.summary()
         raise
     finally:
         m.in_flight.dec()
+        if outcome is not None:
+            usage = _stream_usage(state, fields, outcome, req.model, provider, prompt_estimate,
+                                  t_start)
         used = usage.total_tokens if usage else 0
         cost = card.pricing.cost(usage.prompt_tokens, usage.completion_tokens) if usage else 0.0
         await state.limiter.settle(admission, principal.limits, used, cost)
@@ -160,6 +149,36 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         )
         overhead = max(0.0, time.monotonic() - t_start - call.upstream_wait)
         m.overhead_c.get("true" if req.stream else "false").observe(overhead)
+
+
+def _stream_usage(
+    state: RouterState,
+    fields: dict[str, Any],
+    outcome: StreamOutcome,
+    model: str,
+    provider: str,
+    prompt_estimate: int,
+    t_start: float,
+) -> Usage:
+    """Usage of a finished or abandoned stream (estimated when no usage chunk came)."""
+    m = state.metrics
+    if outcome.first_chunk_at is not None:
+        m.ttft_c.get(model, provider).observe(outcome.first_chunk_at - t_start)
+    if outcome.error is not None:
+        fields["stream_error"] = outcome.error.code
+        fields["error_detail"] = outcome.error.detail
+    if outcome.disconnected:
+        m.client_disconnects.inc()
+        fields["client_disconnected"] = True
+    if outcome.usage is not None:
+        return outcome.usage
+    # interrupted stream: bill what was streamed (estimate), nothing more
+    completion = outcome.completion_chars // 4
+    return Usage(
+        prompt_tokens=prompt_estimate,
+        completion_tokens=completion,
+        total_tokens=prompt_estimate + completion,
+    )
 
 
 def _served_headers(headers: dict[str, str], target: Target, call: CallLog, t_start: float) -> None:
