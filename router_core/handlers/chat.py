@@ -18,7 +18,7 @@ from router_core.errors import InvalidModel, InvalidRequest, RouterError
 from router_core.guards import check_context, check_messages, estimate_prompt_tokens, output_budget
 from router_core.handlers.common import EXTRA_HEADERS, LOG_FIELDS, authenticate, json_response
 from router_core.limits.base import Admission
-from router_core.limits.headers import rate_limit_headers
+from router_core.limits.headers import rate_limit_headers, refusal_headers
 from router_core.state import STATE, RouterState
 from router_core.store.base import UsageEvent
 from router_core.streaming import StreamOutcome, relay
@@ -86,9 +86,13 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     check_context(req, card, prompt_estimate)
     reserve = prompt_estimate + output_budget(req, card)
 
-    admission: Admission = await state.limiter.acquire(
-        principal.key.id, principal.account.id, principal.limits, reserve
-    )
+    try:
+        admission: Admission = await state.limiter.acquire(
+            principal.key.id, principal.account.id, principal.limits, reserve
+        )
+    except RouterError as refused:
+        extra_headers.update(refusal_headers(principal.limits, refused.retry_after, time.time()))
+        raise
     extra_headers.update(rate_limit_headers(admission, time.time()))
     m = state.metrics
     call = CallLog()

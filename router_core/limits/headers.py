@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from router_core.limits.base import Admission
+from router_core.limits.base import Admission, LimitSpec
 
 
 def duration(seconds: float) -> str:
@@ -55,3 +55,19 @@ def retry_headers(retry_after: float | None, *, should_retry: bool) -> dict[str,
     if not should_retry:
         h["x-should-retry"] = "false"
     return h
+
+
+def refusal_headers(spec: LimitSpec, retry_after: float | None, now: float) -> dict[str, str]:
+    """Where a refused client stands: the request limit with nothing remaining."""
+    limit = spec.rpm if spec.rpm is not None else spec.rpd
+    if limit is None:
+        return {}
+    reset = now + (retry_after or 0.0)
+    return {
+        "X-RateLimit-Limit": str(limit),
+        "X-RateLimit-Remaining": "0",
+        "X-RateLimit-Reset": str(math.ceil(reset)),
+        "x-ratelimit-limit-requests": str(limit),
+        "x-ratelimit-remaining-requests": "0",
+        "x-ratelimit-reset-requests": duration(max(0.0, reset - now)),
+    }
