@@ -139,6 +139,7 @@ class AccountService:
         """On an empty store: a demo account and key; returns the secret, else None."""
         if await self.store.list_accounts():
             return None
-        account = await self.create_account("demo")
+        # Limits set (and generous) so the demo shows the rate-limit headers at work.
+        account = await self.create_account("demo", rpm=600, tpm=1_000_000, concurrency=64)
         _, secret = await self.create_key(account.id, "demo")
         return secret
