@@ -51,8 +51,20 @@ def test_accounts_and_keys_lifecycle(cli_config: Path, capsys: pytest.CaptureFix
     account = json.loads(out)
     assert account["name"] == "acme" and account["rpm"] == 60 and account["tpm"] is None
 
-    code, out, _ = run(capsys, cli_config, "keys", "create", account["id"], "--name", "ci",
-                       "--expires", "30d", "--model", "echo*", "--json")
+    code, out, _ = run(
+        capsys,
+        cli_config,
+        "keys",
+        "create",
+        account["id"],
+        "--name",
+        "ci",
+        "--expires",
+        "30d",
+        "--model",
+        "echo*",
+        "--json",
+    )
     assert code == EXIT_OK
     created = json.loads(out)
     secret = created["secret"]
@@ -95,8 +107,9 @@ def test_accounts_and_keys_lifecycle(cli_config: Path, capsys: pytest.CaptureFix
         ("keys", "create", "acct_nope"),
     ],
 )
-def test_unknown_ids_exit_3(cli_config: Path, capsys: pytest.CaptureFixture[str],
-                            argv: tuple[str, ...]) -> None:
+def test_unknown_ids_exit_3(
+    cli_config: Path, capsys: pytest.CaptureFixture[str], argv: tuple[str, ...]
+) -> None:
     code, out, err = run(capsys, cli_config, *argv)
     assert code == EXIT_NOT_FOUND
     assert "_nope" in err and out == ""
@@ -115,7 +128,9 @@ def test_check_config_ok(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert code == EXIT_OK and "OK (1 providers" in out
 
 
-def test_missing_plugin_names_the_package(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_plugin_names_the_package(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     cfg = tmp_path / "missing.toml"
     cfg.write_text('[providers.x]\nplugin = "nonexistent"\n')
     code, _, err = run(capsys, cfg, "check-config")

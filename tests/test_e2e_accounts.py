@@ -20,12 +20,18 @@ from tests.services import RedisServer
 ADMIN = "admin-token-for-tests"
 
 
-async def admin(router_url: str, method: str, path: str, token: str | None = ADMIN,
-                body: dict[str, Any] | None = None) -> tuple[int, Any]:
+async def admin(
+    router_url: str,
+    method: str,
+    path: str,
+    token: str | None = ADMIN,
+    body: dict[str, Any] | None = None,
+) -> tuple[int, Any]:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    async with aiohttp.ClientSession() as s, s.request(
-        method, router_url + "/admin/v1" + path, headers=headers, json=body
-    ) as r:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.request(method, router_url + "/admin/v1" + path, headers=headers, json=body) as r,
+    ):
         return r.status, await r.json(content_type=None)
 
 
@@ -79,8 +85,9 @@ async def test_admin_api_lifecycle(tmp_path: Path) -> None:
 
         status, body = await admin(router.url, "POST", "/keys/key_missing/revoke")
         assert status == 404 and body["error"] == "invalid_request"
-        status, acct2 = await admin(router.url, "PATCH", f"/accounts/{acct['id']}",
-                                    body={"status": "inactive", "tpm": 5000})
+        status, acct2 = await admin(
+            router.url, "PATCH", f"/accounts/{acct['id']}", body={"status": "inactive", "tpm": 5000}
+        )
         assert status == 200 and acct2["status"] == "inactive" and acct2["tpm"] == 5000
     finally:
         await router.stop()
@@ -94,7 +101,9 @@ async def test_usage_totals_after_concurrent_burst(tmp_path: Path) -> None:
         async def one(i: int) -> int:
             if i % 2:
                 stream = await client.chat.completions.create(
-                    model="echo", stream=True, stream_options={"include_usage": True},
+                    model="echo",
+                    stream=True,
+                    stream_options={"include_usage": True},
                     messages=[{"role": "user", "content": "word " * (i % 7 + 1)}],
                 )
                 total = 0
@@ -159,11 +168,18 @@ def test_two_processes_share_keys_and_revocations(
     secret = cli_json(cfg, capsys, "keys", "create", acct["id"])["secret"]
     routers = [start_router_process(cfg, tmp_path), start_router_process(cfg, tmp_path)]
     try:
-        clients = [openai.OpenAI(base_url=r.base_url, api_key=secret, max_retries=0) for r in routers]
+        clients = [
+            openai.OpenAI(base_url=r.base_url, api_key=secret, max_retries=0) for r in routers
+        ]
         for c in clients:
-            assert c.chat.completions.create(
-                model="echo", messages=[{"role": "user", "content": "hi"}]
-            ).choices[0].message.content == "hi"
+            assert (
+                c.chat.completions.create(
+                    model="echo", messages=[{"role": "user", "content": "hi"}]
+                )
+                .choices[0]
+                .message.content
+                == "hi"
+            )
         # a key created after start-up is seen by both processes at once (no negative cache hit)
         fresh = cli_json(cfg, capsys, "keys", "create", acct["id"])["secret"]
         for r in routers:

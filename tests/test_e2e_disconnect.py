@@ -77,8 +77,11 @@ async def test_client_disconnect_closes_upstream(
     up, port = slow_upstream
     router = await start(tmp_path, port)
     try:
-        body = {"model": "slow/slow-1", "stream": True,
-                "messages": [{"role": "user", "content": "go"}]}
+        body = {
+            "model": "slow/slow-1",
+            "stream": True,
+            "messages": [{"role": "user", "content": "go"}],
+        }
         headers = {"Authorization": f"Bearer {router.key}"}
         session = aiohttp.ClientSession()
         resp = await session.post(router.base_url + "/chat/completions", json=body, headers=headers)

@@ -20,13 +20,19 @@ from tests.services import RedisServer
 MSG = [{"role": "user", "content": "hi"}]
 
 
-async def call(router: RunningRouter, key: str, body: dict[str, Any] | None = None,
-               ) -> tuple[int, dict[str, str], Any]:
-    async with aiohttp.ClientSession() as s, s.post(
-        router.base_url + "/chat/completions",
-        headers={"Authorization": f"Bearer {key}"},
-        json=body or {"model": "echo", "messages": MSG},
-    ) as r:
+async def call(
+    router: RunningRouter,
+    key: str,
+    body: dict[str, Any] | None = None,
+) -> tuple[int, dict[str, str], Any]:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(
+            router.base_url + "/chat/completions",
+            headers={"Authorization": f"Bearer {key}"},
+            json=body or {"model": "echo", "messages": MSG},
+        ) as r,
+    ):
         return r.status, dict(r.headers), await r.read()
 
 
@@ -98,11 +104,18 @@ async def test_abandoned_stream_gives_tokens_back(tmp_path: Path) -> None:
     try:
         acct = await router.state.accounts.create_account("a")
         _, key = await router.state.accounts.create_key(acct.id, "k", tpm=1000, concurrency=1)
-        body = {"model": "echo", "max_tokens": 900, "stream": True,
-                "messages": [{"role": "user", "content": "w " * 50}]}
+        body = {
+            "model": "echo",
+            "max_tokens": 900,
+            "stream": True,
+            "messages": [{"role": "user", "content": "w " * 50}],
+        }
         session = aiohttp.ClientSession()
-        resp = await session.post(router.base_url + "/chat/completions", json=body,
-                                  headers={"Authorization": f"Bearer {key}"})
+        resp = await session.post(
+            router.base_url + "/chat/completions",
+            json=body,
+            headers={"Authorization": f"Bearer {key}"},
+        )
         assert resp.status == 200
         await resp.content.readuntil(b"\n\n")
         resp.close()
@@ -164,15 +177,19 @@ async def test_many_streams_half_abandoned_release_everything(tmp_path: Path) ->
     try:
         acct = await router.state.accounts.create_account("many")
         _, key = await router.state.accounts.create_key(acct.id, "k", concurrency=200)
-        body = {"model": "echo", "stream": True,
-                "messages": [{"role": "user", "content": "x " * 20}]}
+        body = {
+            "model": "echo",
+            "stream": True,
+            "messages": [{"role": "user", "content": "x " * 20}],
+        }
         headers = {"Authorization": f"Bearer {key}"}
         conn = aiohttp.TCPConnector(limit=0)
         async with aiohttp.ClientSession(connector=conn) as s:
 
             async def one(i: int) -> bool:
-                resp = await s.post(router.base_url + "/chat/completions", json=body,
-                                    headers=headers)
+                resp = await s.post(
+                    router.base_url + "/chat/completions", json=body, headers=headers
+                )
                 assert resp.status == 200
                 if i % 2:
                     await resp.content.readuntil(b"\n\n")
@@ -191,19 +208,25 @@ async def test_many_streams_half_abandoned_release_everything(tmp_path: Path) ->
         assert router.state.metrics.in_flight._value.get() == 0
         assert router.state.metrics.open_streams._value.get() == 0
         # every concurrency slot came back: 200 more at once still pass
-        statuses = [s for s, _, _ in await asyncio.gather(
-            *(call(router, key, {**body, "stream": False}) for _ in range(200)))]
+        statuses = [
+            s
+            for s, _, _ in await asyncio.gather(
+                *(call(router, key, {**body, "stream": False}) for _ in range(200))
+            )
+        ]
         assert statuses == [200] * 200
     finally:
         await router.stop()
 
 
 @pytest.mark.parametrize("mode", ["fail_open", "fail_closed"])
-async def test_redis_outage(tmp_path: Path, redis_proc: RedisServer, redis_url: str,
-                            mode: str) -> None:
+async def test_redis_outage(
+    tmp_path: Path, redis_proc: RedisServer, redis_url: str, mode: str
+) -> None:
     extra = f'\n[limits]\non_backend_error = "{mode}"\n'
-    settings = router_settings(tmp_path, backend="redis", redis_url=redis_url, ttl=60,
-                               extra_toml=extra)
+    settings = router_settings(
+        tmp_path, backend="redis", redis_url=redis_url, ttl=60, extra_toml=extra
+    )
     router = await start_router(settings, create_key=False)
     try:
         acct = await router.state.accounts.create_account("o")
@@ -236,7 +259,10 @@ def test_workers_refuse_embedded_backend(tmp_path: Path) -> None:
     cfg.write_text('[providers.echo]\nplugin = "echo"\n')
     out = subprocess.run(
         [sys.executable, "-m", "router_core.cli", "--config", str(cfg), "serve", "--workers", "2"],
-        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
     )
     assert out.returncode == 4
     assert 'needs state.backend = "redis"' in out.stderr
@@ -265,8 +291,13 @@ def test_two_workers_share_one_limit(tmp_path: Path, redis_proc: RedisServer) ->
     acct = json.loads(buf.getvalue())
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
-        assert main(["--config", str(cfg), "keys", "create", acct["id"], "--rpm", "10", "--json"],
-                    environ={}) == 0
+        assert (
+            main(
+                ["--config", str(cfg), "keys", "create", acct["id"], "--rpm", "10", "--json"],
+                environ={},
+            )
+            == 0
+        )
     key = json.loads(buf.getvalue())["secret"]
     proc = start_router_process(cfg, tmp_path, args=("--workers", "2"))
     try:
