@@ -29,6 +29,9 @@ FINISH = (
 )
 
 
+STREAM_BODY = {"model": "ls/ls-1", "stream": True, "messages": [{"role": "user", "content": "x"}]}
+
+
 class LockStep:
     """Sends chunk n only after the test has seen chunk n-1 through the router."""
 

@@ -149,7 +149,10 @@ admin_token = "env:ADMIN"
 plugin = "echo"
 [providers.up]
 plugin = "echo"
-settings = { api_key = "env:UP_KEY", nested = { client_secret = "nest3d-s3cret" }, base_url = "https://up.example" }
+[providers.up.settings]
+api_key = "env:UP_KEY"
+base_url = "https://up.example"
+nested = { client_secret = "nest3d-s3cret" }
 """,
         {"ADMIN": "admin-tok-123", "UP_KEY": "upstream-key-456"},
     )
