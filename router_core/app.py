@@ -69,7 +69,7 @@ def build_state(
         catalog=catalog,
         metrics=metrics,
         upstream=upstream,
-        dispatcher=Dispatcher(upstream, settings.upstream, metrics),
+        dispatcher=Dispatcher(upstream, settings.upstream, metrics, routing=settings.routing),
         store=store,
         auth=auth,
         accounts=AccountService(store, auth),

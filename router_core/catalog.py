@@ -11,7 +11,13 @@ import msgspec
 
 from router_core.api.models import ModelCard
 from router_core.plugin_api import Deployment, ProviderPlugin
-from router_core.settings import ModelOverride, Settings, TargetSettings
+from router_core.settings import (
+    DeploymentTimeouts,
+    ModelOverride,
+    RouteStrategy,
+    Settings,
+    TargetSettings,
+)
 
 
 class CatalogError(Exception):
@@ -19,12 +25,29 @@ class CatalogError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Resolved per-deployment timeouts, in seconds."""
+
+    first_token_s: float
+    idle_s: float
+    total_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class Target:
-    """One deployment of a route, with its plugin and routing knobs."""
+    """One deployment of a route, with its plugin and routing knobs.
+
+    Targets of one route with equal ``rank`` form a pool that the route's
+    ``strategy`` orders per request; ``route`` keeps pools of different routes apart
+    when a client's ``models`` fallbacks add more routes behind the first."""
 
     deployment: Deployment
     plugin: ProviderPlugin
     weight: float = 1.0
+    rank: int = 0
+    route: str = ""
+    strategy: RouteStrategy = "ordered"
+    timeouts: Timeouts = Timeouts(60.0, 120.0, 600.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +55,19 @@ class Route:
     name: str
     targets: tuple[Target, ...]
     card: ModelCard
+    strategy: RouteStrategy = "ordered"
+
+
+def _merge(base: Timeouts, *layers: DeploymentTimeouts | None) -> Timeouts:
+    """``base`` overridden by each set field of ``layers`` (later layers win)."""
+    first, idle, total = base.first_token_s, base.idle_s, base.total_s
+    for layer in layers:
+        if layer is None:
+            continue
+        first = layer.first_token_s if layer.first_token_s is not None else first
+        idle = layer.idle_s if layer.idle_s is not None else idle
+        total = layer.total_s if layer.total_s is not None else total
+    return Timeouts(first, idle, total)
 
 
 def _apply(card: ModelCard, o: ModelOverride, model_id: str, provider: str) -> ModelCard:
@@ -57,6 +93,8 @@ class Catalog:
         self.deployments: dict[str, Target] = {}
         self.routes: dict[str, Route] = {}
         public: list[str] = []
+        up = settings.upstream
+        defaults = Timeouts(up.first_byte_timeout_s, up.idle_timeout_s, up.total_timeout_s)
         for pname, plugin in plugins.items():
             pconf = settings.providers[pname]
             cards = {c.id: c for c in plugin.models()}
@@ -69,7 +107,8 @@ class Catalog:
                 did = f"{pname}/{mid}"
                 card = msgspec.structs.replace(card, id=did, provider=pname)
                 dep = Deployment(id=did, provider=pname, model=upstream_id, card=card)
-                self.deployments[did] = Target(dep, plugin)
+                tm = _merge(defaults, pconf.timeouts, found.timeouts if found else None)
+                self.deployments[did] = Target(dep, plugin, route=did, timeouts=tm)
                 if pconf.expose_models:
                     public.append(did)
         for did in public:
@@ -77,21 +116,36 @@ class Catalog:
             self.routes[did] = Route(did, (t,), t.deployment.card)
         for rname, rconf in settings.routes.items():
             targets: list[Target] = []
-            for entry in rconf.deployments:
-                tname = entry if isinstance(entry, str) else entry.target
-                weight = entry.weight if isinstance(entry, TargetSettings) else 1.0
+            for i, entry in enumerate(rconf.deployments):
+                ts = entry if isinstance(entry, TargetSettings) else TargetSettings(target=entry)
+                tname = ts.target
                 known = self.deployments.get(tname)
                 if known is None:
                     raise CatalogError(
                         f"routes.{rname}: no provider offers {tname!r}; add it under "
                         f'[providers.{tname.split("/", 1)[0]}.models."{tname.split("/", 1)[1]}"]'
                     )
-                targets.append(Target(known.deployment, known.plugin, weight))
+                rank = ts.rank
+                if rank is None:
+                    rank = i if rconf.strategy == "ordered" else 0
+                targets.append(
+                    Target(
+                        known.deployment,
+                        known.plugin,
+                        ts.weight,
+                        rank,
+                        rname,
+                        rconf.strategy,
+                        _merge(known.timeouts, ts.timeouts),
+                    )
+                )
+            # stable: equal ranks keep their config order
+            targets.sort(key=lambda t: t.rank)
             first = targets[0].deployment.card
             card = msgspec.structs.replace(
                 first, id=rname, aliases=list(rconf.aliases), owned_by=first.owned_by
             )
-            route = Route(rname, tuple(targets), card)
+            route = Route(rname, tuple(targets), card, rconf.strategy)
             self.routes[rname] = route
             for alias in rconf.aliases:
                 self.routes[alias] = route

@@ -1,42 +1,62 @@
-"""Pick a deployment, call upstream, retry / fall back, time out.
+"""Pick a deployment, call upstream, retry / fall back, cool down, time out.
 
 The core does all I/O here; plugins only build requests and translate answers.
 A request may be retried or moved to the next deployment only while nothing has
 reached the client: for streams, until the stream is committed (first chunks
-translated, or the keep-alive delay passed).
+translated, or the keep-alive delay passed). After that a failure is one error
+event and the end of the stream (streaming.py), never a silent restart.
+
+Per request: the balancer orders the targets (tiers kept, equal ranks balanced),
+open circuits are skipped, each deployment gets ``upstream.retries`` extra attempts
+on retryable failures (exponential backoff with jitter, upstream Retry-After up to
+``routing.max_retry_wait_s``), and ``routing.max_attempts`` plus
+``upstream.total_timeout_s`` bound the whole.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
 import msgspec
+import structlog
 
 from router_core.api.chat import ChatCompletion, ChatCompletionChunk, ChatRequest
+from router_core.balancer import Balancer, Lease
 from router_core.catalog import Target
+from router_core.circuit import Breaker, Breakers, CircuitState
 from router_core.errors import (
     InvalidRequest,
     ModelError,
+    RateLimitExceeded,
     RouterError,
     UpstreamTimeout,
 )
 from router_core.metrics import Metrics
 from router_core.plugin_api import StreamTranslator, UpstreamRequest
-from router_core.settings import UpstreamSettings
+from router_core.settings import RoutingSettings, UpstreamSettings
 from router_core.upstream import EventDecoder, UpstreamClient, UpstreamResponse, make_decoder
 
-#: Longest upstream Retry-After the dispatcher waits out before moving on.
-MAX_RETRY_WAIT_S = 5.0
+log = structlog.get_logger("viberouter.dispatch")
+
+#: Failures that say something about the deployment's health (they feed its circuit);
+#: the others (invalid request, context length, content filter) are the request's own.
+HEALTH_ERRORS: tuple[type[RouterError], ...] = (ModelError, UpstreamTimeout, RateLimitExceeded)
+
+#: Outcome recorded for a deployment skipped because its circuit is open.
+CIRCUIT_OPEN = "circuit_open"
 
 
 @dataclass(slots=True)
 class Attempt:
+    """One upstream attempt (or a skipped deployment) of a request."""
+
     deployment: str
-    outcome: str  # "ok" or an error code
+    outcome: str  # "ok", an error code, or CIRCUIT_OPEN
     seconds: float
 
 
@@ -48,7 +68,110 @@ class CallLog:
     upstream_wait: float = 0.0  # seconds spent waiting on upstreams
 
     def summary(self) -> str:
+        """``deployment:outcome`` per attempt, comma separated (the log's ``attempts``)."""
         return ",".join(f"{a.deployment}:{a.outcome}" for a in self.attempts)
+
+    @property
+    def upstream_attempts(self) -> int:
+        """Requests actually sent upstream (skipped deployments excluded)."""
+        return sum(1 for a in self.attempts if a.outcome != CIRCUIT_OPEN)
+
+
+class _StreamBody:
+    """The rest of a committed upstream stream, read under the deployment's idle,
+    first-token and total timeouts. Its end (or failure) settles the deployment's
+    in-flight count and circuit; dropping it unfinished settles the count too."""
+
+    __slots__ = (
+        "_breaker",
+        "_deadline",
+        "_dispatcher",
+        "_first_deadline",
+        "_idle",
+        "_it",
+        "_lease",
+        "_pending",
+        "_t0",
+        "_target",
+    )
+
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        target: Target,
+        it: AsyncIterator[bytes],
+        pending: asyncio.Future[bytes] | None,
+        lease: Lease,
+        breaker: Breaker | None,
+        t0: float,
+        first_deadline: float | None,
+        deadline: float,
+    ) -> None:
+        self._dispatcher = dispatcher
+        self._target = target
+        self._it = it
+        self._pending = pending  # a read started while pre-reading, not yet answered
+        self._lease: Lease | None = lease
+        self._breaker = breaker
+        self._t0 = t0
+        self._first_deadline = first_deadline  # set while no chunk has been translated
+        self._deadline = deadline
+        self._idle = target.timeouts.idle_s
+
+    def __aiter__(self) -> _StreamBody:
+        return self
+
+    async def __anext__(self) -> bytes:
+        now = time.monotonic()
+        first = self._first_deadline
+        limit = min(first if first is not None else now + self._idle, self._deadline) - now
+        pending, self._pending = self._pending, None
+        try:
+            async with asyncio.timeout(max(0.0, limit)):
+                raw = await (pending if pending is not None else self._it.__anext__())
+        except StopAsyncIteration:
+            self.close()
+            raise
+        except TimeoutError as exc:
+            if first is not None:
+                detail = "no first token in time"
+            elif time.monotonic() >= self._deadline:
+                detail = "deployment total timeout"
+            else:
+                detail = "idle timeout between upstream chunks"
+            err = UpstreamTimeout(detail=detail)
+            self._fail(err)
+            raise err from exc
+        except RouterError as exc:
+            self._fail(exc)
+            raise
+        if first is not None:
+            self._first_deadline = None
+            self._dispatcher.balancer.observe_ttft(
+                self._target.deployment.id, time.monotonic() - self._t0
+            )
+        return raw
+
+    def _fail(self, exc: RouterError) -> None:
+        dep = self._target.deployment
+        self._dispatcher.metrics.upstream_errors_c.get(dep.provider, dep.id, exc.code).inc()
+        if self._breaker is not None and isinstance(exc, HEALTH_ERRORS):
+            self._breaker.failure()
+        self.close()
+
+    def close(self) -> None:
+        """Give the deployment's in-flight slot back (idempotent)."""
+        if self._pending is not None:
+            self._pending.cancel()
+            self._pending = None
+        if self._lease is not None:
+            self._lease.release()
+            self._lease = None
+
+    def __del__(self) -> None:
+        # A client that went away leaves the body unread: settle when it is dropped.
+        if self._lease is not None:
+            self._lease.release()
 
 
 @dataclass(slots=True)
@@ -63,15 +186,38 @@ class OpenStream:
     ended: bool  # the upstream body already ended while pre-reading
     chunks: AsyncIterator[bytes]  # the rest of the upstream body
 
+    def close(self) -> None:
+        """Release the upstream connection and the deployment's in-flight slot."""
+        self.response.release()
+        if isinstance(self.chunks, _StreamBody):
+            self.chunks.close()
+
 
 class Dispatcher:
     """Runs a request against a route's targets with retries and fallbacks."""
 
-    def __init__(self, upstream: UpstreamClient, settings: UpstreamSettings, metrics: Metrics):
+    def __init__(
+        self,
+        upstream: UpstreamClient,
+        settings: UpstreamSettings,
+        metrics: Metrics,
+        *,
+        routing: RoutingSettings | None = None,
+        rng: random.Random | None = None,
+    ):
         self._upstream = upstream
         self._settings = settings
-        self._metrics = metrics
+        self.metrics = metrics
+        self.routing = routing or RoutingSettings()
+        self._rng = rng or random.Random()
+        self.balancer = Balancer(self.routing.latency_ewma_alpha, self._rng)
+        self.breakers = Breakers(self.routing.circuit, self._circuit_changed)
         self._extras_decoders: dict[type[msgspec.Struct], msgspec.json.Decoder[msgspec.Struct]] = {}
+
+    def _circuit_changed(self, deployment_id: str, state: CircuitState) -> None:
+        provider = deployment_id.partition("/")[0]
+        self.metrics.circuit_state_c.get(provider, deployment_id).set(int(state))
+        log.warning("circuit_state", deployment=deployment_id, state=state.name.lower())
 
     def _extras(self, target: Target, raw_body: bytes) -> msgspec.Struct | None:
         typ = target.plugin.extra_params
@@ -86,6 +232,10 @@ class Dispatcher:
         except msgspec.ValidationError as exc:
             raise InvalidRequest(f"Invalid request: {exc}") from exc
 
+    def _backoff(self, attempt: int) -> float:
+        base = self._settings.retry_backoff_s * 2.0**attempt
+        return min(self.routing.retry_backoff_max_s, base) * (0.5 + self._rng.random())
+
     async def _attempts(
         self,
         targets: Sequence[Target],
@@ -97,29 +247,43 @@ class Dispatcher:
     ) -> tuple[Target, ChatCompletion | OpenStream]:
         last: RouterError | None = None
         retries = max(0, self._settings.retries)
-        m = self._metrics
-        for ti, target in enumerate(targets):
+        budget = self.routing.max_attempts
+        m = self.metrics
+        skipped: list[Breaker] = []
+        sent_any = False
+        for target in self.balancer.order(targets):
+            if budget <= 0 or deadline - time.monotonic() <= 0:
+                break
             dep = target.deployment
-            if ti > 0:
-                m.fallbacks_c.get(request.model).inc()
+            breaker = self.breakers.get(dep.id) if self.breakers.enabled else None
+            if breaker is not None and not breaker.acquire():
+                log.attempts.append(Attempt(dep.id, CIRCUIT_OPEN, 0.0))
+                skipped.append(breaker)
+                continue
             try:
                 upstream_req = target.plugin.build_request(
                     request, dep, extras=self._extras(target, raw_body)
                 )
             except InvalidRequest as exc:
+                if breaker is not None:
+                    breaker.abandon()
                 log.attempts.append(Attempt(dep.id, exc.code, 0.0))
                 last = exc
                 continue
+            if sent_any:
+                m.fallbacks_c.get(request.model).inc()
+            sent_any = True
             for attempt in range(retries + 1):
+                remaining = deadline - time.monotonic()
+                if budget <= 0 or remaining <= 0:
+                    break
+                budget -= 1
                 if attempt:
                     m.retries_c.get(dep.provider, dep.id).inc()
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise last or UpstreamTimeout(detail="request time budget exhausted")
                 t0 = time.monotonic()
                 try:
                     result = await self._once(
-                        target, request, upstream_req, remaining, commit_delay
+                        target, breaker, request, upstream_req, remaining, commit_delay
                     )
                 except RouterError as exc:
                     spent = time.monotonic() - t0
@@ -127,56 +291,109 @@ class Dispatcher:
                     log.attempts.append(Attempt(dep.id, exc.code, round(spent, 4)))
                     m.upstream_errors_c.get(dep.provider, dep.id, exc.code).inc()
                     last = exc
-                    if not exc.retryable or attempt == retries:
+                    if breaker is not None:
+                        if isinstance(exc, HEALTH_ERRORS):
+                            breaker.failure()
+                        else:
+                            breaker.success()  # it answered; the request was at fault
+                        if breaker.state is not CircuitState.CLOSED:
+                            break  # a failed probe, or the circuit just opened
+                    if not exc.retryable or attempt == retries or budget <= 0:
                         break
-                    wait = self._settings.retry_backoff_s * (2**attempt) * (0.5 + random.random())
+                    wait = self._backoff(attempt)
                     if exc.retry_after is not None:
-                        if exc.retry_after > MAX_RETRY_WAIT_S:
+                        if exc.retry_after > self.routing.max_retry_wait_s:
                             break  # not worth waiting here: next deployment
                         wait = max(wait, exc.retry_after)
                     if time.monotonic() + wait >= deadline:
                         break
                     await asyncio.sleep(wait)
                     continue
+                except asyncio.CancelledError:
+                    if breaker is not None:
+                        breaker.abandon()
+                    raise
                 spent = time.monotonic() - t0
                 log.upstream_wait += spent
                 log.attempts.append(Attempt(dep.id, "ok", round(spent, 4)))
                 m.upstream_duration_c.get(dep.provider, dep.id).observe(spent)
+                if breaker is not None:
+                    breaker.success()
                 return target, result
-        assert last is not None
-        raise last
+        if last is not None:
+            raise last
+        if skipped:
+            wait = max(1, math.ceil(min(b.reopens_in() for b in skipped)))
+            raise ModelError(
+                "No deployment of this model is available right now; try again shortly",
+                detail="every deployment's circuit is open",
+                status=503,
+                retry_after=float(wait),
+                headers={"Retry-After": str(wait)},
+            )
+        raise UpstreamTimeout(detail="request time budget exhausted before any attempt")
 
     async def _once(
         self,
         target: Target,
+        breaker: Breaker | None,
         request: ChatRequest,
         upstream_req: UpstreamRequest,
-        budget: float,
+        remaining: float,
         commit_delay: float,
     ) -> ChatCompletion | OpenStream:
-        s = self._settings
-        resp = await self._upstream.send(
-            target.plugin,
-            upstream_req,
-            first_byte_timeout=min(s.first_byte_timeout_s, budget),
-            idle_timeout=s.idle_timeout_s,
-        )
-        keep = False
+        tm = target.timeouts
+        t0 = time.monotonic()
+        budget = min(remaining, tm.total_s)
+        deadline = t0 + budget
+        lease = self.balancer.lease(target.deployment.id)
+        resp: UpstreamResponse | None = None
+        handed = False  # resp belongs to the returned OpenStream
+        leased = False  # lease belongs to the stream body
         try:
+            resp = await self._upstream.send(
+                target.plugin,
+                upstream_req,
+                first_byte_timeout=min(tm.first_token_s, budget),
+                idle_timeout=tm.idle_s,
+            )
             if not 200 <= resp.status < 300:
-                body = await resp.read()
+                async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                    body = await resp.read()
                 raise target.plugin.map_error(resp.status, resp.headers, body)
             if not request.stream:
-                async with asyncio.timeout(budget):
+                async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
                     body = await resp.read()
-                return target.plugin.parse_response(request, target.deployment, body)
-            opened = await self._pre_read(target, request, resp, upstream_req.framing, commit_delay)
-            keep = True
+                completion = target.plugin.parse_response(request, target.deployment, body)
+                self.balancer.observe_ttft(target.deployment.id, time.monotonic() - t0)
+                return completion
+            first_deadline = min(t0 + tm.first_token_s, deadline)
+            opened, pending = await self._pre_read(
+                target, request, resp, upstream_req.framing, commit_delay, first_deadline
+            )
+            handed = True
+            if opened.first_chunks:
+                self.balancer.observe_ttft(target.deployment.id, time.monotonic() - t0)
+            if not opened.ended:
+                opened.chunks = _StreamBody(
+                    self,
+                    target,
+                    opened.chunks,
+                    pending,
+                    lease,
+                    breaker,
+                    t0,
+                    None if opened.first_chunks else first_deadline,
+                    deadline,
+                )
+                leased = True
             return opened
         except TimeoutError as exc:
-            raise UpstreamTimeout(detail="total timeout") from exc
+            raise UpstreamTimeout(detail="deployment total timeout") from exc
         finally:
-            if not keep:
+            if not leased:
+                lease.release()
+            if resp is not None and not handed:
                 resp.release()
 
     async def _pre_read(
@@ -186,33 +403,50 @@ class Dispatcher:
         resp: UpstreamResponse,
         framing: str,
         commit_delay: float,
-    ) -> OpenStream:
+        first_deadline: float,
+    ) -> tuple[OpenStream, asyncio.Future[bytes] | None]:
         """Translate until the first chunks (errors here can still fail over), or
-        until ``commit_delay`` passes with the upstream silent."""
+        until ``commit_delay`` passes with the upstream silent; then the read in
+        progress (if any) is handed over, not cancelled, since cancelling a read
+        would end the body's iterator. No chunk by the first-token deadline is a
+        timeout (also still failing over)."""
         decoder = make_decoder(framing, self._settings.max_event_bytes)
         translator = target.plugin.stream_translator(request, target.deployment)
         chunks: list[ChatCompletionChunk] = []
         it = resp.iter_chunks().__aiter__()
         ended = False
-        deadline = time.monotonic() + commit_delay
-        while not chunks:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            try:
-                async with asyncio.timeout(remaining):
-                    raw = await it.__anext__()
-            except TimeoutError:
-                break
-            except StopAsyncIteration:
-                for ev in decoder.close():
+        commit_at = time.monotonic() + commit_delay
+        pending: asyncio.Future[bytes] | None = None
+        try:
+            while not chunks:
+                now = time.monotonic()
+                if now >= first_deadline:
+                    raise UpstreamTimeout(detail="no first token in time")
+                if now >= commit_at:
+                    break
+                if pending is None:
+                    pending = asyncio.ensure_future(it.__anext__())
+                done, _ = await asyncio.wait(
+                    (pending,), timeout=min(commit_at, first_deadline) - now
+                )
+                if not done:
+                    continue  # the loop head tells a commit from a first-token timeout
+                read, pending = pending, None
+                try:
+                    raw = read.result()
+                except StopAsyncIteration:
+                    for ev in decoder.close():
+                        chunks.extend(translator.feed(ev))
+                    chunks.extend(translator.close())
+                    ended = True
+                    break
+                for ev in decoder.feed(raw):
                     chunks.extend(translator.feed(ev))
-                chunks.extend(translator.close())
-                ended = True
-                break
-            for ev in decoder.feed(raw):
-                chunks.extend(translator.feed(ev))
-        return OpenStream(target, resp, decoder, translator, chunks, ended, it)
+        except BaseException:
+            if pending is not None:
+                pending.cancel()
+            raise
+        return OpenStream(target, resp, decoder, translator, chunks, ended, it), pending
 
     async def complete(
         self, targets: Sequence[Target], request: ChatRequest, raw_body: bytes, log: CallLog

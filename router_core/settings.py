@@ -45,12 +45,13 @@ class ServerSettings(Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 class UpstreamSettings(Struct, forbid_unknown_fields=True, kw_only=True):
+    #: Seconds to open a TCP (and TLS) connection to an upstream.
     connect_timeout_s: float = 10.0
     #: Until the upstream's status and headers arrive.
     first_byte_timeout_s: float = 60.0
     #: Longest silence between two reads of a streamed body.
     idle_timeout_s: float = 120.0
-    #: Whole request, first byte to last.
+    #: Whole request, first byte to last: the budget of all its attempts together.
     total_timeout_s: float = 600.0
     #: Pooled connections in total and per upstream host (0 = unlimited per host).
     pool_size: int = 2048
@@ -59,6 +60,7 @@ class UpstreamSettings(Struct, forbid_unknown_fields=True, kw_only=True):
     max_event_bytes: int = 8 * 1024 * 1024
     #: Extra attempts on the same deployment for retryable failures before falling back.
     retries: int = 1
+    #: First backoff before a retry; doubles on each retry, with jitter (x0.5 to x1.5).
     retry_backoff_s: float = 0.2
 
 
@@ -94,9 +96,25 @@ class MetricsSettings(Struct, forbid_unknown_fields=True, kw_only=True):
     listen: str | None = None
 
 
+class DeploymentTimeouts(Struct, forbid_unknown_fields=True, kw_only=True):
+    """Per-deployment timeouts; an unset field falls back to the next level
+    (route target, then model, then provider, then ``[upstream]``). Each expiry is
+    the ``timeout`` error, retried or failed over while nothing reached the client."""
+
+    #: Seconds from sending the request until the first token: the status line for
+    #: JSON answers, the first translated chunk for streams.
+    first_token_s: float | None = None
+    #: Longest silence between two chunks of a streamed answer (or body reads).
+    idle_s: float | None = None
+    #: One attempt on this deployment, send to last byte (streams included).
+    total_s: float | None = None
+
+
 class ModelOverride(Struct, forbid_unknown_fields=True, kw_only=True):
     """Overrides (or adds) one model card of a provider."""
 
+    #: Timeouts for this deployment ("<provider>/<model>") wherever it is used.
+    timeouts: DeploymentTimeouts | None = None
     upstream_id: str | None = None
     context_length: int | None = None
     max_output_tokens: int | None = None
@@ -114,18 +132,67 @@ class ProviderSettings(Struct, forbid_unknown_fields=True, kw_only=True):
     models: dict[str, ModelOverride] = field(default_factory=dict)
     #: Publish each of this provider's models as "<provider>/<model>".
     expose_models: bool = True
+    #: Timeouts for every model of this provider (a model's own ``timeouts`` win).
+    timeouts: DeploymentTimeouts | None = None
 
 
 class TargetSettings(Struct, forbid_unknown_fields=True, kw_only=True):
     """One deployment of a route: "<provider>/<model>" plus its routing knobs."""
 
     target: str
+    #: Share of traffic among deployments of equal rank (strategy "weighted"); > 0.
     weight: float = 1.0
+    #: Fallback tier: lower ranks are tried first, equal ranks are balanced by the
+    #: route's strategy. Unset: the position in the list for "ordered", 0 otherwise.
+    rank: int | None = None
+    #: Timeouts for this deployment on this route only (win over the model's).
+    timeouts: DeploymentTimeouts | None = None
+
+
+#: How a route orders deployments of equal rank: "ordered" keeps the config order
+#: (pure fallback); "weighted" draws by ``weight``; "least_in_flight" prefers the fewest
+#: requests in progress; "lowest_latency" prefers the lowest moving average of time to
+#: first token.
+RouteStrategy = Literal["ordered", "weighted", "least_in_flight", "lowest_latency"]
 
 
 class RouteSettings(Struct, forbid_unknown_fields=True, kw_only=True):
+    #: Ordered deployments: "<provider>/<model>" or a table with ``target`` and knobs.
     deployments: list[str | TargetSettings]
+    #: Other names clients may use for this route.
     aliases: list[str] = field(default_factory=list)
+    #: Load-balancing strategy among deployments of equal rank (see RouteStrategy).
+    strategy: RouteStrategy = "ordered"
+
+
+class CircuitSettings(Struct, forbid_unknown_fields=True, kw_only=True):
+    """Per-deployment circuit breaker (state kept in each router process)."""
+
+    #: Turn the breaker off: every deployment is always tried.
+    enabled: bool = True
+    #: Failures (5xx, timeouts, resets, 429s, malformed answers) within ``window_s``
+    #: that open the circuit.
+    failures: int = 5
+    #: Sliding window, in seconds, over which failures are counted.
+    window_s: float = 30.0
+    #: Seconds an open circuit refuses traffic before one probe request may try it
+    #: (half-open); the probe's success closes it, its failure opens it again.
+    cooldown_s: float = 30.0
+
+
+class RoutingSettings(Struct, forbid_unknown_fields=True, kw_only=True):
+    """Retry budget and failure handling shared by every route."""
+
+    #: Most upstream attempts for one request, retries and fallbacks together.
+    max_attempts: int = 6
+    #: Cap of the exponential backoff between two attempts on one deployment.
+    retry_backoff_max_s: float = 2.0
+    #: Longest upstream Retry-After waited out before retrying the same deployment;
+    #: a longer one moves on to the next deployment at once.
+    max_retry_wait_s: float = 5.0
+    #: Smoothing factor of the time-to-first-token moving average ("lowest_latency").
+    latency_ewma_alpha: float = 0.3
+    circuit: CircuitSettings = field(default_factory=CircuitSettings)
 
 
 class Settings(Struct, forbid_unknown_fields=True, kw_only=True):
@@ -140,6 +207,7 @@ class Settings(Struct, forbid_unknown_fields=True, kw_only=True):
     dashboard: DashboardSettings = field(default_factory=DashboardSettings)
     providers: dict[str, ProviderSettings] = field(default_factory=dict)
     routes: dict[str, RouteSettings] = field(default_factory=dict)
+    routing: RoutingSettings = field(default_factory=RoutingSettings)
     #: Where the file was read from (filled by load_settings).
     source: str = "<defaults>"
 
@@ -209,11 +277,26 @@ def parse_settings(text: str, environ: Mapping[str, str], source: str = "<string
     return settings
 
 
+def _check_routing(settings: Settings) -> None:
+    r, src = settings.routing, settings.source
+    if r.max_attempts < 1:
+        raise ConfigError(f"{src}: routing.max_attempts must be at least 1")
+    if not 0.0 < r.latency_ewma_alpha <= 1.0:
+        raise ConfigError(f"{src}: routing.latency_ewma_alpha must be in (0, 1]")
+    if r.circuit.failures < 1:
+        raise ConfigError(f"{src}: routing.circuit.failures must be at least 1")
+
+
 def _check_references(settings: Settings) -> None:
+    _check_routing(settings)
     for rname, route in settings.routes.items():
         if not route.deployments:
             raise ConfigError(f"{settings.source}: routes.{rname}.deployments is empty")
         for i, entry in enumerate(route.deployments):
+            if isinstance(entry, TargetSettings) and entry.weight <= 0:
+                raise ConfigError(
+                    f"{settings.source}: routes.{rname}.deployments[{i}].weight must be > 0"
+                )
             target = target_name(entry)
             provider, sep, model = target.partition("/")
             if not sep or not model:

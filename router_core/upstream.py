@@ -252,6 +252,7 @@ class UpstreamClient:
         *,
         first_byte_timeout: float,
         idle_timeout: float,
+        connect_timeout: float | None = None,
     ) -> UpstreamResponse:
         """Send ``req`` and wait for status + headers. Connection failures and
         timeouts become RouterErrors (retryable)."""
@@ -272,7 +273,17 @@ class UpstreamClient:
         try:
             async with asyncio.timeout(first_byte_timeout):
                 resp = await self._session.request(
-                    req.method, req.url, data=req.body, headers=req.headers
+                    req.method,
+                    req.url,
+                    data=req.body,
+                    headers=req.headers,
+                    timeout=self._timeout
+                    if connect_timeout is None and idle_timeout == self._settings.idle_timeout_s
+                    else aiohttp.ClientTimeout(
+                        total=None,
+                        connect=connect_timeout or self._settings.connect_timeout_s,
+                        sock_read=idle_timeout,
+                    ),
                 )
         except TimeoutError as exc:
             raise UpstreamTimeout(detail=f"no answer from {_host(req.url)} in time") from exc

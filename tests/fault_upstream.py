@@ -34,6 +34,7 @@ from typing import Any, Literal
 
 import openai
 from aiohttp import web
+from openai.types.chat import ChatCompletionMessageParam
 
 from router_core.dispatch import Dispatcher
 from router_core.settings import Settings
@@ -303,7 +304,7 @@ def provider_toml(name: str, up: FaultUpstream, *models: str, model_extra: str =
     return "\n".join(lines) + "\n"
 
 
-async def start_routed(settings: Settings, **key_kwargs: object) -> RunningRouter:
+async def start_routed(settings: Settings, **key_kwargs: Any) -> RunningRouter:
     """The real router (tests/router_harness.py), its dispatcher using ``[routing]``."""
     router = await start_router(settings, **key_kwargs)
     st = router.state
@@ -320,7 +321,7 @@ async def start_routed(settings: Settings, **key_kwargs: object) -> RunningRoute
 #: provider name -> the model it offers (deployment "<provider>/<model>")
 MODELS = {"a": "m1", "b": "m2", "c": "m3"}
 SMART = '[routes.smart]\ndeployments = ["a/m1", "b/m2"]\n'
-HELLO = [{"role": "user", "content": "hi"}]
+HELLO: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hi"}]
 
 
 @dataclass

@@ -6,6 +6,7 @@ import random
 from collections import Counter
 
 import pytest
+from viberouter_echo import EchoProvider
 
 from router_core.api.models import ModelCard
 from router_core.balancer import Balancer
@@ -13,7 +14,6 @@ from router_core.catalog import Catalog, Target, Timeouts
 from router_core.circuit import Breaker, CircuitState, route_status
 from router_core.plugin_api import Deployment
 from router_core.settings import CircuitSettings, ConfigError, RouteStrategy, parse_settings
-from viberouter_echo import EchoProvider
 
 
 class Clock:
@@ -30,7 +30,7 @@ def breaker(clock: Clock, changes: list[CircuitState]) -> Breaker:
 
 
 def test_breaker_opens_after_n_failures_in_window() -> None:
-    clock, changes = Clock(), []
+    clock, changes = Clock(), list[CircuitState]()
     b = breaker(clock, changes)
     b.failure()
     clock.now += 11  # the first failure leaves the window
@@ -45,7 +45,7 @@ def test_breaker_opens_after_n_failures_in_window() -> None:
 
 
 def test_breaker_half_open_lets_one_probe_then_closes() -> None:
-    clock, changes = Clock(), []
+    clock, changes = Clock(), list[CircuitState]()
     b = breaker(clock, changes)
     for _ in range(3):
         b.failure()
@@ -59,7 +59,7 @@ def test_breaker_half_open_lets_one_probe_then_closes() -> None:
 
 
 def test_breaker_failed_probe_reopens_and_abandoned_probe_frees_the_slot() -> None:
-    clock, changes = Clock(), []
+    clock, changes = Clock(), list[CircuitState]()
     b = breaker(clock, changes)
     for _ in range(3):
         b.failure()
@@ -92,7 +92,7 @@ def _target(name: str, rank: int = 0, weight: float = 1.0, strategy: str = "weig
 def test_weighted_follows_weights_and_keeps_tiers() -> None:
     bal = Balancer(rng=random.Random(7))
     targets = [_target("a/x", 0, 3.0), _target("b/x", 0, 1.0), _target("c/x", 1)]
-    firsts = Counter()
+    firsts: Counter[str] = Counter()
     for _ in range(4000):
         order = bal.order(targets)
         assert order[-1].deployment.id == "c/x"  # the lower tier always last
