@@ -337,6 +337,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--since", help="YYYY-MM-DD (UTC)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(fn=_with_store(_usage))
+
+    # Imported here: the dashboard's CLI module imports _with_store from this module.
+    from router_core.dashboard.cli import add_members_parser
+
+    add_members_parser(sub)
     return parser
 
 

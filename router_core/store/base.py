@@ -116,6 +116,35 @@ class UsageRow:
     cost_usd: float
 
 
+@dataclass(frozen=True, slots=True)
+class Member:
+    """A person who signs in to an account's dashboard.
+
+    ``email`` is stored lower-cased and is unique across accounts; ``password_hash``
+    is a self-describing slow-KDF string (see ``router_core.dashboard.passwords``).
+    """
+
+    id: str
+    account_id: str
+    email: str
+    password_hash: str
+    created_at: float
+    last_login_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DashboardSession:
+    """A signed-in browser. ``id_hash`` is ``sha256(cookie value)``: a leaked store
+    does not hand out live sessions."""
+
+    id_hash: str
+    member_id: str
+    account_id: str
+    csrf_token: str
+    created_at: float
+    expires_at: float
+
+
 class NotFound(LookupError):
     """An id that does not exist (CLI and admin API turn it into exit 2 / HTTP 404)."""
 
@@ -159,3 +188,54 @@ class Store(Protocol):
         key_id: str | None = None,
         since_day: str | None = None,
     ) -> list[UsageRow]: ...
+
+    # dashboard members
+    async def create_member(self, member: Member) -> Member:
+        """Insert a member; NotFound for an unknown account, ValueError if the id or
+        email is taken."""
+        ...
+
+    async def get_member(self, member_id: str) -> Member | None: ...
+    async def get_member_by_email(self, email: str) -> Member | None:
+        """The member with this (lower-cased) email, or None."""
+        ...
+
+    async def list_members(self, account_id: str | None = None) -> list[Member]:
+        """All members, or one account's, oldest first."""
+        ...
+
+    async def update_member(self, member: Member) -> Member:
+        """Replace a member's fields (the email may change, the id may not); raises
+        NotFound, or ValueError if the new email is taken."""
+        ...
+
+    async def delete_member(self, member_id: str) -> None:
+        """Remove a member and every session of theirs; raises NotFound."""
+        ...
+
+    # dashboard sessions
+    async def create_session(self, session: DashboardSession) -> None:
+        """Store a session (and drop expired ones on the way)."""
+        ...
+
+    async def get_session(self, id_hash: str, now: float) -> DashboardSession | None:
+        """The session unless unknown or expired at ``now``."""
+        ...
+
+    async def delete_session(self, id_hash: str) -> None:
+        """Forget a session (sign-out); unknown ids are ignored."""
+        ...
+
+    # sign-in throttling
+    async def login_failures(self, subject: str) -> tuple[int, float]:
+        """``(failed attempts, time of the last one)`` for a subject; ``(0, 0.0)`` if none."""
+        ...
+
+    async def add_login_failure(self, subject: str, now: float, forget_after: float) -> int:
+        """Count one failed attempt and return the new count; a subject idle for
+        ``forget_after`` seconds starts again from zero."""
+        ...
+
+    async def clear_login_failures(self, subject: str) -> None:
+        """Forget a subject's failures (after a successful sign-in)."""
+        ...

@@ -85,6 +85,36 @@ MIGRATIONS: tuple[Migration, ...] = (
         "per-account usage queries without a full ledger scan",
         ("CREATE INDEX usage_daily_account_day ON usage_daily (account_id, day)",),
     ),
+    Migration(
+        4,
+        "dashboard members, sessions and sign-in throttling",
+        (
+            """CREATE TABLE members (
+                id            TEXT PRIMARY KEY,
+                account_id    TEXT NOT NULL REFERENCES accounts (id),
+                email         TEXT NOT NULL UNIQUE,
+                password_hash TEXT NOT NULL,
+                created_at    REAL NOT NULL,
+                last_login_at REAL
+            )""",
+            "CREATE INDEX members_account ON members (account_id)",
+            """CREATE TABLE dashboard_sessions (
+                id_hash    TEXT PRIMARY KEY,
+                member_id  TEXT NOT NULL REFERENCES members (id) ON DELETE CASCADE,
+                account_id TEXT NOT NULL,
+                csrf_token TEXT NOT NULL,
+                created_at REAL NOT NULL,
+                expires_at REAL NOT NULL
+            ) WITHOUT ROWID""",
+            "CREATE INDEX dashboard_sessions_expiry ON dashboard_sessions (expires_at)",
+            "CREATE INDEX dashboard_sessions_member ON dashboard_sessions (member_id)",
+            """CREATE TABLE login_failures (
+                subject  TEXT PRIMARY KEY,
+                failures INTEGER NOT NULL,
+                last_at  REAL NOT NULL
+            ) WITHOUT ROWID""",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

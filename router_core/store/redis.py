@@ -9,6 +9,11 @@ Layout (``vr:`` is the default prefix):
 * ``vr:usage:{YYYY-MM-DD}``: per-day hash, field = JSON ``[account, key, model, metric]``,
   incremented with HINCRBY / HINCRBYFLOAT; ``vr:usage_days`` is a sorted set of the
   days (all score 0, so lexical order = date order) for ``since_day`` queries.
+* ``vr:member:{id}`` hash, ``vr:members`` and ``vr:account_members:{account_id}`` sets,
+  ``vr:member_email`` hash ``email -> member id`` (keeps emails unique).
+* ``vr:session:{sha256 of the cookie}`` hash that Redis expires itself at the session's
+  end; ``vr:member_sessions:{member_id}`` set of those hashes (to end them all at once).
+* ``vr:login_failures:{subject}`` hash ``failures``, ``last_at``, expiring when idle.
 
 Writes that must check before they write (create, update) run as WATCH/MULTI
 transactions, so two processes racing on one record cannot both win.
@@ -30,6 +35,8 @@ from router_core.store.base import (
     Account,
     AccountStatus,
     ApiKey,
+    DashboardSession,
+    Member,
     NotFound,
     UsageEvent,
     UsageRow,
@@ -125,6 +132,24 @@ def _decode_key(h: Hash) -> ApiKey:
         tpm=_opt_int(h, "tpm"),
         concurrency=_opt_int(h, "concurrency"),
         allowed_models=tuple(json.loads(h["allowed_models"])),
+    )
+
+
+def _encode_member(m: Member) -> Fields:
+    h: Fields = {}
+    for name in ("id", "account_id", "email", "password_hash", "created_at", "last_login_at"):
+        _put(h, name, getattr(m, name))
+    return h
+
+
+def _decode_member(h: Hash) -> Member:
+    return Member(
+        id=h["id"],
+        account_id=h["account_id"],
+        email=h["email"],
+        password_hash=h["password_hash"],
+        created_at=float(h["created_at"]),
+        last_login_at=_opt_float(h, "last_login_at"),
     )
 
 
@@ -377,3 +402,169 @@ class RedisStore:
             )
             for (day, acct, key, model), m in sorted(rows.items())
         ]  # fmt: skip
+
+    # dashboard members
+
+    def _member_key(self, member_id: str) -> str:
+        return f"{self._p}member:{member_id}"
+
+    async def create_member(self, member: Member) -> Member:
+        """Insert a member; NotFound for an unknown account, ValueError if the id or
+        email is taken."""
+        name = self._member_key(member.id)
+        account = self._account_key(member.account_id)
+        index = f"{self._p}member_email"
+
+        async def tx(pipe: Pipeline) -> None:
+            if not await pipe.exists(account):
+                raise NotFound(f"account {member.account_id!r}")
+            if await pipe.exists(name) or await pipe.hexists(index, member.email):
+                raise ValueError(f"member {member.email!r} already exists")
+            _multi(pipe)
+            pipe.hset(name, mapping=_encode_member(member))
+            pipe.hset(index, member.email, member.id)
+            pipe.sadd(f"{self._p}members", member.id)
+            pipe.sadd(f"{self._p}account_members:{member.account_id}", member.id)
+
+        await self._r.transaction(tx, name, account, index)
+        return member
+
+    async def get_member(self, member_id: str) -> Member | None:
+        """The member, or None."""
+        h = cast(Hash, await self._r.hgetall(self._member_key(member_id)))
+        return _decode_member(h) if h else None
+
+    async def get_member_by_email(self, email: str) -> Member | None:
+        """The member with this (lower-cased) email, or None."""
+        member_id = cast(str | None, await self._r.hget(f"{self._p}member_email", email))
+        if member_id is None:
+            return None
+        member = await self.get_member(member_id)
+        return member if member is not None and member.email == email else None
+
+    async def list_members(self, account_id: str | None = None) -> list[Member]:
+        """All members, or one account's, oldest first."""
+        ids_set = (
+            f"{self._p}members" if account_id is None else f"{self._p}account_members:{account_id}"
+        )
+        ids = cast(set[str], await self._r.smembers(ids_set))
+        hashes = await self._hashes([self._member_key(i) for i in sorted(ids)])
+        return sorted((_decode_member(h) for h in hashes), key=lambda m: (m.created_at, m.id))
+
+    async def update_member(self, member: Member) -> Member:
+        """Replace a member's fields; NotFound, or ValueError if the email is taken."""
+        name = self._member_key(member.id)
+        account = self._account_key(member.account_id)
+        index = f"{self._p}member_email"
+
+        async def tx(pipe: Pipeline) -> None:
+            old = cast(Hash, await pipe.hgetall(name))
+            if not old:
+                raise NotFound(f"member {member.id!r}")
+            if not await pipe.exists(account):
+                raise NotFound(f"account {member.account_id!r}")
+            owner = cast(str | None, await pipe.hget(index, member.email))
+            if owner is not None and owner != member.id:
+                raise ValueError(f"member {member.email!r} already exists")
+            _multi(pipe)
+            pipe.delete(name)
+            pipe.hset(name, mapping=_encode_member(member))
+            if old["email"] != member.email:
+                pipe.hdel(index, old["email"])
+                pipe.hset(index, member.email, member.id)
+            if old["account_id"] != member.account_id:
+                pipe.srem(f"{self._p}account_members:{old['account_id']}", member.id)
+                pipe.sadd(f"{self._p}account_members:{member.account_id}", member.id)
+
+        await self._r.transaction(tx, name, account, index)
+        return member
+
+    async def delete_member(self, member_id: str) -> None:
+        """Remove a member and every session of theirs; raises NotFound."""
+        name = self._member_key(member_id)
+        sessions = f"{self._p}member_sessions:{member_id}"
+
+        async def tx(pipe: Pipeline) -> None:
+            old = cast(Hash, await pipe.hgetall(name))
+            if not old:
+                raise NotFound(f"member {member_id!r}")
+            live = cast(set[str], await pipe.smembers(sessions))
+            _multi(pipe)
+            pipe.delete(name, sessions, *(f"{self._p}session:{h}" for h in live))
+            pipe.hdel(f"{self._p}member_email", old["email"])
+            pipe.srem(f"{self._p}members", member_id)
+            pipe.srem(f"{self._p}account_members:{old['account_id']}", member_id)
+
+        await self._r.transaction(tx, name, sessions)
+
+    # dashboard sessions
+
+    async def create_session(self, session: DashboardSession) -> None:
+        """Store a session; Redis drops it at ``expires_at``."""
+        name = f"{self._p}session:{session.id_hash}"
+        index = f"{self._p}member_sessions:{session.member_id}"
+        expire_ms = int(session.expires_at * 1000)
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.hset(
+                name,
+                mapping={
+                    "member_id": session.member_id,
+                    "account_id": session.account_id,
+                    "csrf_token": session.csrf_token,
+                    "created_at": repr(session.created_at),
+                    "expires_at": repr(session.expires_at),
+                },
+            )
+            pipe.pexpireat(name, expire_ms)
+            pipe.sadd(index, session.id_hash)
+            # The index outlives none of its sessions by much: push its expiry forward.
+            pipe.pexpireat(index, expire_ms, gt=True)
+            pipe.pexpireat(index, expire_ms, nx=True)
+            await pipe.execute()
+
+    async def get_session(self, id_hash: str, now: float) -> DashboardSession | None:
+        """The session unless unknown or expired at ``now``."""
+        h = cast(Hash, await self._r.hgetall(f"{self._p}session:{id_hash}"))
+        if not h or float(h["expires_at"]) <= now:
+            return None
+        return DashboardSession(
+            id_hash=id_hash,
+            member_id=h["member_id"],
+            account_id=h["account_id"],
+            csrf_token=h["csrf_token"],
+            created_at=float(h["created_at"]),
+            expires_at=float(h["expires_at"]),
+        )
+
+    async def delete_session(self, id_hash: str) -> None:
+        """Forget a session; unknown ids are ignored."""
+        name = f"{self._p}session:{id_hash}"
+        member_id = cast(str | None, await self._r.hget(name, "member_id"))
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.delete(name)
+            if member_id is not None:
+                pipe.srem(f"{self._p}member_sessions:{member_id}", id_hash)
+            await pipe.execute()
+
+    # sign-in throttling
+
+    async def login_failures(self, subject: str) -> tuple[int, float]:
+        """``(failed attempts, time of the last one)``; ``(0, 0.0)`` if none."""
+        h = cast(Hash, await self._r.hgetall(f"{self._p}login_failures:{subject}"))
+        if not h:
+            return 0, 0.0
+        return int(h.get("failures", 0)), float(h.get("last_at", 0.0))
+
+    async def add_login_failure(self, subject: str, now: float, forget_after: float) -> int:
+        """Count one failed attempt; Redis expires a subject idle for ``forget_after`` s."""
+        name = f"{self._p}login_failures:{subject}"
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.hincrby(name, "failures", 1)
+            pipe.hset(name, "last_at", repr(float(now)))
+            pipe.pexpire(name, max(1, int(forget_after * 1000)))
+            count, _, _ = await pipe.execute()
+        return int(count)
+
+    async def clear_login_failures(self, subject: str) -> None:
+        """Forget a subject's failures."""
+        await self._r.delete(f"{self._p}login_failures:{subject}")

@@ -20,6 +20,8 @@ from router_core.store.base import (
     Account,
     AccountStatus,
     ApiKey,
+    DashboardSession,
+    Member,
     NotFound,
     UsageEvent,
     UsageRow,
@@ -36,6 +38,8 @@ _KEY_COLUMNS = (
     "id, account_id, name, prefix, secret_hash, created_at, expires_at, revoked_at,"
     " last_used_at, rpm, rpd, tpm, concurrency, allowed_models"
 )
+_MEMBER_COLUMNS = "id, account_id, email, password_hash, created_at, last_login_at"
+_SESSION_COLUMNS = "id_hash, member_id, account_id, csrf_token, created_at, expires_at"
 
 # Day is computed by SQLite so a batch is one executemany; 'unixepoch' dates are UTC.
 _UPSERT_USAGE = """
@@ -95,6 +99,14 @@ def _key(row: sqlite3.Row) -> ApiKey:
         concurrency=row["concurrency"],
         allowed_models=tuple(json.loads(row["allowed_models"])),
     )
+
+
+def _member(row: sqlite3.Row) -> Member:
+    return Member(*tuple(row))
+
+
+def _member_params(m: Member) -> tuple[object, ...]:
+    return (m.account_id, m.email, m.password_hash, m.created_at, m.last_login_at, m.id)
 
 
 def _account_params(a: Account) -> tuple[object, ...]:
@@ -407,3 +419,164 @@ class SqliteStore:
             return [UsageRow(*tuple(r)) for r in conn.execute(sql, args).fetchall()]
 
         return await self._run(op)
+
+    # dashboard members
+
+    async def create_member(self, member: Member) -> Member:
+        """Insert a member; NotFound for an unknown account, ValueError if the id or
+        email is taken."""
+
+        def op(conn: sqlite3.Connection) -> None:
+            with _Tx(conn):
+                _require_account(conn, member.account_id)
+                try:
+                    conn.execute(
+                        "INSERT INTO members (account_id, email, password_hash, created_at,"
+                        " last_login_at, id) VALUES (?, ?, ?, ?, ?, ?)",
+                        _member_params(member),
+                    )
+                except sqlite3.IntegrityError as exc:
+                    raise ValueError(f"member {member.email!r} already exists") from exc
+
+        await self._run(op)
+        return member
+
+    async def get_member(self, member_id: str) -> Member | None:
+        """The member, or None."""
+        return await self._one_member("id", member_id)
+
+    async def get_member_by_email(self, email: str) -> Member | None:
+        """The member with this (lower-cased) email, or None."""
+        return await self._one_member("email", email)
+
+    async def _one_member(self, column: str, value: str) -> Member | None:
+        sql = f"SELECT {_MEMBER_COLUMNS} FROM members WHERE {column} = ?"
+
+        def op(conn: sqlite3.Connection) -> Member | None:
+            row = conn.execute(sql, (value,)).fetchone()
+            return None if row is None else _member(row)
+
+        return await self._run(op)
+
+    async def list_members(self, account_id: str | None = None) -> list[Member]:
+        """All members, or one account's, oldest first."""
+        where, args = ("", ()) if account_id is None else (" WHERE account_id = ?", (account_id,))
+        sql = f"SELECT {_MEMBER_COLUMNS} FROM members{where} ORDER BY created_at, id"
+
+        def op(conn: sqlite3.Connection) -> list[Member]:
+            return [_member(r) for r in conn.execute(sql, args).fetchall()]
+
+        return await self._run(op)
+
+    async def update_member(self, member: Member) -> Member:
+        """Replace a member's fields; NotFound, or ValueError if the email is taken."""
+
+        def op(conn: sqlite3.Connection) -> None:
+            with _Tx(conn):
+                _require_account(conn, member.account_id)
+                try:
+                    cur = conn.execute(
+                        "UPDATE members SET account_id = ?, email = ?, password_hash = ?,"
+                        " created_at = ?, last_login_at = ? WHERE id = ?",
+                        _member_params(member),
+                    )
+                except sqlite3.IntegrityError as exc:
+                    raise ValueError(f"member {member.email!r} already exists") from exc
+                if cur.rowcount == 0:
+                    raise NotFound(f"member {member.id!r}")
+
+        await self._run(op)
+        return member
+
+    async def delete_member(self, member_id: str) -> None:
+        """Remove a member and every session of theirs; raises NotFound."""
+
+        def op(conn: sqlite3.Connection) -> None:
+            with _Tx(conn):
+                conn.execute("DELETE FROM dashboard_sessions WHERE member_id = ?", (member_id,))
+                cur = conn.execute("DELETE FROM members WHERE id = ?", (member_id,))
+                if cur.rowcount == 0:
+                    raise NotFound(f"member {member_id!r}")
+
+        await self._run(op)
+
+    # dashboard sessions
+
+    async def create_session(self, session: DashboardSession) -> None:
+        """Store a session and drop expired ones (sessions are few; the index makes it cheap)."""
+
+        def op(conn: sqlite3.Connection) -> None:
+            with _Tx(conn):
+                conn.execute(
+                    "DELETE FROM dashboard_sessions WHERE expires_at <= ?", (session.created_at,)
+                )
+                conn.execute(
+                    f"INSERT INTO dashboard_sessions ({_SESSION_COLUMNS})"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        session.id_hash, session.member_id, session.account_id,
+                        session.csrf_token, session.created_at, session.expires_at,
+                    ),
+                )  # fmt: skip
+
+        await self._run(op)
+
+    async def get_session(self, id_hash: str, now: float) -> DashboardSession | None:
+        """The session unless unknown or expired at ``now``."""
+
+        def op(conn: sqlite3.Connection) -> DashboardSession | None:
+            row = conn.execute(
+                f"SELECT {_SESSION_COLUMNS} FROM dashboard_sessions"
+                " WHERE id_hash = ? AND expires_at > ?",
+                (id_hash, now),
+            ).fetchone()
+            return None if row is None else DashboardSession(*tuple(row))
+
+        return await self._run(op)
+
+    async def delete_session(self, id_hash: str) -> None:
+        """Forget a session; unknown ids are ignored."""
+
+        def op(conn: sqlite3.Connection) -> None:
+            with _Tx(conn):
+                conn.execute("DELETE FROM dashboard_sessions WHERE id_hash = ?", (id_hash,))
+
+        await self._run(op)
+
+    # sign-in throttling
+
+    async def login_failures(self, subject: str) -> tuple[int, float]:
+        """``(failed attempts, time of the last one)``; ``(0, 0.0)`` if none."""
+
+        def op(conn: sqlite3.Connection) -> tuple[int, float]:
+            row = conn.execute(
+                "SELECT failures, last_at FROM login_failures WHERE subject = ?", (subject,)
+            ).fetchone()
+            return (0, 0.0) if row is None else (int(row[0]), float(row[1]))
+
+        return await self._run(op)
+
+    async def add_login_failure(self, subject: str, now: float, forget_after: float) -> int:
+        """Count one failed attempt; a subject idle for ``forget_after`` s restarts at 1."""
+
+        def op(conn: sqlite3.Connection) -> int:
+            with _Tx(conn):
+                conn.execute("DELETE FROM login_failures WHERE last_at <= ?", (now - forget_after,))
+                row = conn.execute(
+                    "INSERT INTO login_failures (subject, failures, last_at) VALUES (?, 1, ?)"
+                    " ON CONFLICT (subject) DO UPDATE SET failures = failures + 1,"
+                    " last_at = excluded.last_at RETURNING failures",
+                    (subject, now),
+                ).fetchone()
+                return int(row[0])
+
+        return await self._run(op)
+
+    async def clear_login_failures(self, subject: str) -> None:
+        """Forget a subject's failures."""
+
+        def op(conn: sqlite3.Connection) -> None:
+            with _Tx(conn):
+                conn.execute("DELETE FROM login_failures WHERE subject = ?", (subject,))
+
+        await self._run(op)
