@@ -21,7 +21,7 @@ serve: $(STAMP)
 	$(BIN)/viberouter serve
 
 lint: $(STAMP)
-	$(BIN)/ruff check router_core plugins tests bench
+	$(BIN)/ruff check router_core plugins tests bench docs
 	$(BIN)/mypy router_core
 
 test: $(STAMP)

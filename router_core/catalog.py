@@ -31,6 +31,7 @@ class Timeouts:
     first_token_s: float
     idle_s: float
     total_s: float
+    connect_s: float | None = None  # None: the [upstream] connect_timeout_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,13 +62,15 @@ class Route:
 def _merge(base: Timeouts, *layers: DeploymentTimeouts | None) -> Timeouts:
     """``base`` overridden by each set field of ``layers`` (later layers win)."""
     first, idle, total = base.first_token_s, base.idle_s, base.total_s
+    connect = base.connect_s
     for layer in layers:
         if layer is None:
             continue
         first = layer.first_token_s if layer.first_token_s is not None else first
         idle = layer.idle_s if layer.idle_s is not None else idle
         total = layer.total_s if layer.total_s is not None else total
-    return Timeouts(first, idle, total)
+        connect = layer.connect_s if layer.connect_s is not None else connect
+    return Timeouts(first, idle, total, connect)
 
 
 def _apply(card: ModelCard, o: ModelOverride, model_id: str, provider: str) -> ModelCard:

@@ -356,6 +356,7 @@ class Dispatcher:
                 upstream_req,
                 first_byte_timeout=min(tm.first_token_s, budget),
                 idle_timeout=tm.idle_s,
+                connect_timeout=tm.connect_s,
             )
             if not 200 <= resp.status < 300:
                 async with asyncio.timeout(max(0.0, deadline - time.monotonic())):

@@ -28,7 +28,11 @@ class ConfigError(Exception):
 
 
 class ServerSettings(Struct, forbid_unknown_fields=True, kw_only=True):
+    """The HTTP listener: address and limits on client requests."""
+
+    #: Address to listen on (0.0.0.0 for every interface).
     host: str = "127.0.0.1"
+    #: TCP port to listen on.
     port: int = 8080
     #: Largest accepted request body; larger bodies get 413 invalid_request.
     max_body_bytes: int = 4 * 1024 * 1024
@@ -45,6 +49,8 @@ class ServerSettings(Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 class UpstreamSettings(Struct, forbid_unknown_fields=True, kw_only=True):
+    """Calls to providers: timeouts, connection pool, retries."""
+
     #: Seconds to open a TCP (and TLS) connection to an upstream.
     connect_timeout_s: float = 10.0
     #: Until the upstream's status and headers arrive.
@@ -55,6 +61,7 @@ class UpstreamSettings(Struct, forbid_unknown_fields=True, kw_only=True):
     total_timeout_s: float = 600.0
     #: Pooled connections in total and per upstream host (0 = unlimited per host).
     pool_size: int = 2048
+    #: Pooled connections per upstream host (0 = unlimited).
     pool_per_host: int = 0
     #: Largest single upstream event (SSE event / NDJSON line) or JSON body accepted.
     max_event_bytes: int = 8 * 1024 * 1024
@@ -65,12 +72,19 @@ class UpstreamSettings(Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 class StateSettings(Struct, forbid_unknown_fields=True, kw_only=True):
+    """Where accounts, keys, usage and limit counters live."""
+
+    #: "embedded" (SQLite and in-process limits, one process) or "redis" (shared by every process; required by `serve --workers`).
     backend: Literal["embedded", "redis"] = "embedded"
+    #: SQLite file for accounts, keys and usage (backend "embedded").
     sqlite_path: str = "viberouter.db"
+    #: Redis URL for accounts, keys, usage and limit counters (backend "redis").
     redis_url: str = "redis://127.0.0.1:6379/0"
 
 
 class AuthSettings(Struct, forbid_unknown_fields=True, kw_only=True):
+    """API key authentication and the admin API."""
+
     #: Seconds a key lookup is cached in process (changes made elsewhere show up within it).
     cache_ttl_s: float = 5.0
     #: Token for /admin/v1; None turns the admin API off (404).
@@ -80,17 +94,27 @@ class AuthSettings(Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 class LimitsSettings(Struct, forbid_unknown_fields=True, kw_only=True):
+    """How rate limits and quotas are enforced."""
+
+    #: When the limits backend fails: refuse the request ("fail_closed") or let it through unlimited ("fail_open").
     on_backend_error: Literal["fail_open", "fail_closed"] = "fail_closed"
 
 
 class LoggingSettings(Struct, forbid_unknown_fields=True, kw_only=True):
+    """Log format and level."""
+
+    #: "console", "json", or "auto" (console on a terminal, JSON otherwise).
     format: Literal["auto", "console", "json"] = "auto"
+    #: Lowest level logged.
     level: Literal["debug", "info", "warning", "error"] = "info"
     #: One log line per request.
     access_log: bool = True
 
 
 class MetricsSettings(Struct, forbid_unknown_fields=True, kw_only=True):
+    """Prometheus metrics."""
+
+    #: Serve Prometheus metrics.
     enabled: bool = True
     #: "host:port" for a separate metrics listener; None serves /metrics on the main port.
     listen: str | None = None
@@ -108,6 +132,8 @@ class DeploymentTimeouts(Struct, forbid_unknown_fields=True, kw_only=True):
     idle_s: float | None = None
     #: One attempt on this deployment, send to last byte (streams included).
     total_s: float | None = None
+    #: Seconds to open a TCP (and TLS) connection to the upstream.
+    connect_s: float | None = None
 
 
 class ModelOverride(Struct, forbid_unknown_fields=True, kw_only=True):
@@ -115,19 +141,27 @@ class ModelOverride(Struct, forbid_unknown_fields=True, kw_only=True):
 
     #: Timeouts for this deployment ("<provider>/<model>") wherever it is used.
     timeouts: DeploymentTimeouts | None = None
+    #: The id the upstream expects, when it differs from the published name.
     upstream_id: str | None = None
+    #: Context window in tokens.
     context_length: int | None = None
+    #: Most tokens the model generates in one answer.
     max_output_tokens: int | None = None
     pricing: Pricing | None = None
+    #: What the model supports.
     capabilities: Capabilities | None = None
+    #: "owned_by" in /v1/models.
     owned_by: str | None = None
+    #: "created" (Unix time) in /v1/models.
     created: int | None = None
 
 
 class ProviderSettings(Struct, forbid_unknown_fields=True, kw_only=True):
+    #: Entry point name of the provider plugin (group viberouter.providers), e.g. "openai".
     plugin: str
     #: Enable this provider only when this environment variable is set and non-empty.
     when_env: str | None = None
+    #: The plugin's own settings table, validated by the plugin (see its README).
     settings: dict[str, Any] = field(default_factory=dict)
     models: dict[str, ModelOverride] = field(default_factory=dict)
     #: Publish each of this provider's models as "<provider>/<model>".
@@ -139,6 +173,7 @@ class ProviderSettings(Struct, forbid_unknown_fields=True, kw_only=True):
 class TargetSettings(Struct, forbid_unknown_fields=True, kw_only=True):
     """One deployment of a route: "<provider>/<model>" plus its routing knobs."""
 
+    #: "<provider>/<model>": a provider instance and one of its models.
     target: str
     #: Share of traffic among deployments of equal rank (strategy "weighted"); > 0.
     weight: float = 1.0
@@ -205,7 +240,9 @@ class Settings(Struct, forbid_unknown_fields=True, kw_only=True):
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     guards: GuardSettings = field(default_factory=GuardSettings)
     dashboard: DashboardSettings = field(default_factory=DashboardSettings)
+    #: Provider instances by name; each uses one installed plugin.
     providers: dict[str, ProviderSettings] = field(default_factory=dict)
+    #: Model names clients use, each an ordered list of deployments.
     routes: dict[str, RouteSettings] = field(default_factory=dict)
     routing: RoutingSettings = field(default_factory=RoutingSettings)
     #: Where the file was read from (filled by load_settings).

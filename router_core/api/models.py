@@ -12,7 +12,9 @@ ModelStatus = Literal["available", "degraded", "unavailable"]
 class Pricing(Struct, kw_only=True):
     """Prices in US dollars per million tokens."""
 
+    #: US dollars per million prompt tokens.
     prompt_per_mtok: float = 0.0
+    #: US dollars per million completion tokens.
     completion_per_mtok: float = 0.0
 
     def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
@@ -22,9 +24,15 @@ class Pricing(Struct, kw_only=True):
 
 
 class Capabilities(Struct, kw_only=True):
+    """What a model supports."""
+
+    #: Accepts tools and returns tool calls.
     tools: bool = False
+    #: Can stream.
     streaming: bool = True
+    #: Accepts image parts.
     vision: bool = False
+    #: Honours response_format json_object / json_schema.
     json_mode: bool = False
 
 
