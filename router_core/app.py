@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 
 from router_core.accounts import AccountService
 from router_core.auth import Authenticator
@@ -17,6 +17,7 @@ from router_core.installed import InstalledInfo
 from router_core.ledger import UsageLedger
 from router_core.limits.factory import make_limiter
 from router_core.metrics import Metrics
+from router_core.metrics_server import metrics_handler
 from router_core.middlewares import router_middleware
 from router_core.plugin_api import ProviderPlugin
 from router_core.plugin_loader import discover, load_providers
@@ -49,7 +50,12 @@ def build_state(
         }
     )
     catalog = Catalog(settings, plugins)
-    metrics = Metrics(registry)
+    metrics = Metrics(
+        registry,
+        tenant_labels=settings.metrics.tenant_labels,
+        tenant_cap=settings.metrics.tenant_cap,
+    )
+    metrics.init_deployments((t.deployment.provider, did) for did, t in catalog.deployments.items())
     upstream = UpstreamClient(settings.upstream)
     if store is None:
         store = (
@@ -74,15 +80,8 @@ def build_state(
         auth=auth,
         accounts=AccountService(store, auth),
         limiter=limiter,
-        ledger=UsageLedger(store),
+        ledger=UsageLedger(store, on_error=metrics.backend_error_hook("store")),
         installed=info,
-    )
-
-
-async def metrics_handler(request: web.Request) -> web.Response:
-    registry = request.app[STATE].metrics.registry
-    return web.Response(
-        body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
     )
 
 

@@ -42,6 +42,8 @@ from router_core.settings import RoutingSettings, UpstreamSettings
 from router_core.upstream import EventDecoder, UpstreamClient, UpstreamResponse, make_decoder
 
 log = structlog.get_logger("viberouter.dispatch")
+#: Upstream failures, one event per failed attempt (``log`` is shadowed in _attempts).
+upstream_log = structlog.get_logger("viberouter.upstream")
 
 #: Failures that say something about the deployment's health (they feed its circuit);
 #: the others (invalid request, context length, content filter) are the request's own.
@@ -290,6 +292,16 @@ class Dispatcher:
                     log.upstream_wait += spent
                     log.attempts.append(Attempt(dep.id, exc.code, round(spent, 4)))
                     m.upstream_errors_c.get(dep.provider, dep.id, exc.code).inc()
+                    upstream_log.warning(
+                        "upstream_failed",
+                        provider=dep.provider,
+                        deployment=dep.id,
+                        attempt=attempt,
+                        code=exc.code,
+                        status=exc.http_status,
+                        detail=exc.detail,
+                        seconds=round(spent, 4),
+                    )
                     last = exc
                     if breaker is not None:
                         if isinstance(exc, HEALTH_ERRORS):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 
 import structlog
 
@@ -15,8 +16,14 @@ log = structlog.get_logger("viberouter.ledger")
 class UsageLedger:
     """Collects usage events in memory and writes them in batches."""
 
-    def __init__(self, store: Store, interval: float = 1.0) -> None:
+    def __init__(
+        self,
+        store: Store,
+        interval: float = 1.0,
+        on_error: Callable[[str, BaseException], None] | None = None,
+    ) -> None:
         self._store = store
+        self._on_error = on_error
         self._interval = interval
         self._events: list[UsageEvent] = []
         self._touched: dict[str, float] = {}
@@ -53,6 +60,8 @@ class UsageLedger:
                 for k, v in touched.items():
                     self._touched.setdefault(k, v)
                 log.error("usage_flush_failed", error=str(exc), queued=len(self._events))
+                if self._on_error is not None:
+                    self._on_error("ledger_flush", exc)
 
     async def close(self) -> None:
         if self._task is not None:

@@ -1,71 +1,197 @@
-"""structlog set-up: console in a terminal, JSON otherwise; secrets redacted."""
+"""structlog set-up: console in a terminal, JSON otherwise; secrets redacted.
+
+Every event, the router's own and those of libraries logging through the standard
+library (aiohttp, asyncio), passes through ``SecretRedactor`` before it is rendered.
+It redacts, wherever they appear in a value (nested dicts and lists, exception text
+included): the router's API keys, bearer/basic credentials, provider key shapes
+(``sk-...``, Google's ``AIza...``), credentials in URLs (``user:pass@``, ``?key=``),
+header-style ``x-api-key: ...`` pairs, every value of a field whose name says it is
+a secret, and the exact secrets the config holds (admin token, provider keys).
+"""
 
 from __future__ import annotations
 
 import logging
 import re
 import sys
-from collections.abc import MutableMapping
-from typing import Any
+from collections.abc import Iterable, Mapping, MutableMapping
+from typing import TYPE_CHECKING, Any, TextIO
 
 import structlog
 
-# Bearer tokens and our own key format, wherever they appear in a log value.
-_SECRET_RE = re.compile(r"(vr-[A-Za-z0-9_\-]{8,})|(Bearer\s+\S+)|(sk-[A-Za-z0-9_\-]{8,})")
-_SECRET_FIELDS = frozenset(
-    {"authorization", "api_key", "secret", "token", "admin_token", "password"}
+if TYPE_CHECKING:
+    from router_core.settings import Settings
+
+REDACTED = "[REDACTED]"
+
+# One alternation, compiled once; groups named keep_* survive the substitution.
+_SECRET_RE = re.compile(
+    r"(?P<vr>vr-[A-Za-z0-9_\-]{8,})"
+    r"|(?P<sk>\bsk-[A-Za-z0-9_\-]{8,})"
+    r"|(?P<google>\bAIza[0-9A-Za-z_\-]{20,})"
+    r"|(?P<keep_scheme>\b(?i:bearer|basic)\s+)[A-Za-z0-9._~+/=\-]{4,}"
+    r"|(?P<keep_header>\b(?i:authorization|x-api-key|api-key|x-goog-api-key)[\"']?\s*[:=]\s*"
+    r"[\"']?)(?:(?i:bearer|basic)\s+)?[^\s\"',;}]+"
+    r"|(?P<keep_query>[?&](?i:key|api_key|apikey|token|access_token|sig|signature)=)[^&#\s\"']+"
+    r"|(?P<keep_userinfo>://[^/\s:@]*:)[^@\s/]+@"
 )
+_SECRET_NAMES = frozenset(
+    {
+        "authorization",
+        "proxy_authorization",
+        "api_key",
+        "apikey",
+        "key",
+        "secret",
+        "token",
+        "password",
+        "passwd",
+        "cookie",
+        "set_cookie",
+        "x_api_key",
+        "x_goog_api_key",
+    }
+)
+_SECRET_SUFFIXES = ("_secret", "_password", "_api_key", "_apikey", "_token", "_private_key")
+_PLAIN = (int, float, bool, type(None))
 
 
-def _scrub(value: Any) -> Any:
-    if isinstance(value, str):
-        return (
-            _SECRET_RE.sub("[REDACTED]", value)
-            if ("vr-" in value or "Bearer" in value or "sk-" in value)
-            else value
-        )
-    if isinstance(value, dict):
-        return {
-            k: ("[REDACTED]" if str(k).lower() in _SECRET_FIELDS else _scrub(v))
-            for k, v in value.items()
-        }
-    if isinstance(value, (list, tuple)):
-        return [_scrub(v) for v in value]
-    return value
+def is_secret_name(name: str) -> bool:
+    """True for field names whose values are secrets (``api_key``, ``X-Api-Key``,
+    ``admin_token`` ...); ``key_id`` or ``prompt_tokens`` are not."""
+    n = name.lower().replace("-", "_")
+    return n in _SECRET_NAMES or n.endswith(_SECRET_SUFFIXES)
 
 
-def redact_secrets(
-    logger: Any, method: str, event_dict: MutableMapping[str, Any]
-) -> MutableMapping[str, Any]:
-    """structlog processor: no API key, bearer token or secret field reaches a log."""
-    for k in list(event_dict):
-        if k.lower() in _SECRET_FIELDS:
-            event_dict[k] = "[REDACTED]"
-        else:
-            event_dict[k] = _scrub(event_dict[k])
-    return event_dict
+def _replace(m: re.Match[str]) -> str:
+    for group in ("keep_scheme", "keep_header", "keep_query"):
+        kept = m.group(group)
+        if kept is not None:
+            return kept + REDACTED
+    kept = m.group("keep_userinfo")
+    if kept is not None:
+        return kept + REDACTED + "@"
+    return REDACTED
 
 
-def configure_logging(fmt: str = "auto", level: str = "info") -> None:
-    """Configure structlog for the process (console renderer on a TTY, else JSON)."""
-    use_console = fmt == "console" or (fmt == "auto" and sys.stderr.isatty())
-    renderer: Any = (
-        structlog.dev.ConsoleRenderer(colors=True)
-        if use_console
-        else structlog.processors.JSONRenderer()
-    )
+class SecretRedactor:
+    """structlog processor: no API key, credential or configured secret reaches a log."""
+
+    def __init__(self, known: Iterable[str] = ()) -> None:
+        # Longest first, so a secret that contains another is replaced whole.
+        self._known = tuple(sorted({s for s in known if len(s) >= 4}, key=len, reverse=True))
+
+    def scrub_str(self, value: str) -> str:
+        """``value`` with every secret in it replaced."""
+        for secret in self._known:
+            if secret in value:
+                value = value.replace(secret, REDACTED)
+        return _SECRET_RE.sub(_replace, value)
+
+    def scrub(self, value: Any) -> Any:
+        """``value`` (of any type) with every secret in it replaced."""
+        if isinstance(value, _PLAIN):
+            return value
+        if isinstance(value, str):
+            return self.scrub_str(value)
+        if isinstance(value, Mapping):
+            return {
+                k: (REDACTED if is_secret_name(str(k)) else self.scrub(v)) for k, v in value.items()
+            }
+        if isinstance(value, (list, tuple, set, frozenset)):
+            return [self.scrub(v) for v in value]
+        if isinstance(value, (bytes, bytearray)):
+            return self.scrub_str(bytes(value).decode("utf-8", "replace"))
+        # Anything else is rendered through str() (JSON) or repr() (console); keep the
+        # object unless its text holds a secret.
+        text = str(value)
+        cleaned = self.scrub_str(text)
+        return value if cleaned == text else cleaned
+
+    def __call__(
+        self, logger: Any, method: str, event_dict: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
+        for k in list(event_dict):
+            if k.startswith("_"):
+                continue  # structlog internals (_record, _from_structlog)
+            event_dict[k] = REDACTED if is_secret_name(k) else self.scrub(event_dict[k])
+        return event_dict
+
+
+#: The redactor for events logged before configure_logging (no known secrets).
+redact_secrets = SecretRedactor()
+
+
+def settings_secrets(settings: Settings) -> list[str]:
+    """The exact secrets a config holds: the admin token and every provider setting
+    whose name says it is a secret (after ``env:`` resolution)."""
+    found: list[str] = []
+    if settings.auth.admin_token:
+        found.append(settings.auth.admin_token)
+
+    def walk(node: Any, secret: bool) -> None:
+        if isinstance(node, str):
+            if secret and node:
+                found.append(node)
+        elif isinstance(node, Mapping):
+            for k, v in node.items():
+                walk(v, secret or is_secret_name(str(k)))
+        elif isinstance(node, (list, tuple)):
+            for v in node:
+                walk(v, secret)
+
+    for provider in settings.providers.values():
+        walk(provider.settings, False)
+    return found
+
+
+def _renderer(fmt: str, stream: TextIO) -> Any:
+    use_console = fmt == "console" or (fmt == "auto" and stream.isatty())
+    if use_console:
+        return structlog.dev.ConsoleRenderer(colors=stream.isatty())
+    return structlog.processors.JSONRenderer()
+
+
+def configure_logging(
+    fmt: str = "auto",
+    level: str = "info",
+    *,
+    secrets: Iterable[str] = (),
+    stream: TextIO | None = None,
+    cache: bool = True,
+) -> SecretRedactor:
+    """Configure structlog and the standard library's root logger for the process.
+
+    ``fmt``: "console", "json", or "auto" (console on a terminal, JSON otherwise).
+    ``secrets``: exact strings to redact besides the shapes the redactor knows.
+    ``stream``: where lines go (stderr by default). ``cache=False`` lets a later call
+    reconfigure loggers already used (tests). Returns the redactor in use.
+    """
+    out = stream if stream is not None else sys.stderr
+    redactor = SecretRedactor(secrets)
+    renderer = _renderer(fmt, out)
+    numeric = getattr(logging, level.upper(), logging.INFO)
+    # Exceptions are formatted before redaction so their text is scrubbed too.
+    shared: list[Any] = [
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        redactor,
+    ]
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            redact_secrets,
-            renderer,
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(
-            getattr(logging, level.upper(), logging.INFO)
-        ),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-        cache_logger_on_first_use=True,
+        processors=[structlog.contextvars.merge_contextvars, *shared, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        logger_factory=structlog.PrintLoggerFactory(file=out),
+        cache_logger_on_first_use=cache,
     )
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(numeric)
+    return redactor

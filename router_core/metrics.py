@@ -1,17 +1,28 @@
 """Every Prometheus metric, defined once, on a registry the app owns.
 
-Label sets are bounded: model, provider, deployment, status, code, type. Keys and
-accounts are never labels. Label children are cached so the hot path does one
-dict lookup per observation.
+Names carry the ``viberouter_`` prefix and their unit; counters are exposed with
+``_total``. Label sets are bounded: model (routed models only), provider,
+deployment, status, code, type, stream, backend, kind. Keys and accounts are
+labels only on the ``viberouter_tenant_*`` family, which exists only when the
+operator turns it on, and then for at most ``tenant_cap`` tenants. Label children
+are cached so the hot path does one dict lookup per observation; every cache is
+capped too, so a bug upstream of a label cannot grow memory or series without bound.
+
+With several worker processes, ``PROMETHEUS_MULTIPROC_DIR`` switches
+prometheus-client to its multiprocess mode (serve.py sets it); ``exposition()``
+then merges every worker's values.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Generic, TypeVar
+import os
+import platform
+from collections.abc import Callable, Iterable
+from typing import Generic, Literal, TypeVar
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.metrics import MetricWrapperBase
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from router_core import __version__
 
@@ -20,35 +31,148 @@ DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120, 300, 600)
 TTFT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60)
 OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1)
 
+#: Most label children one metric keeps; later label sets share the OTHER child.
+CHILDREN_CAP = 5000
+#: The label value that stands for "over the cap".
+OTHER = "_other"
+#: Label values the router knows in advance, exposed at 0 so panels and alerts see them.
+RATE_LIMIT_CODES = ("rate_limit_exceeded", "quota_exceeded", "concurrent_requests")
+BACKEND_ERROR_KINDS = (("limiter", "acquire"), ("limiter", "settle"), ("store", "ledger_flush"))
+
+CIRCUIT_CLOSED, CIRCUIT_HALF_OPEN, CIRCUIT_OPEN = 0, 1, 2
+
+TenantMode = Literal["off", "account", "key"]
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
 M = TypeVar("M", bound=MetricWrapperBase)
 
 
 class _Cached(Generic[M]):
-    """Caches ``metric.labels(*values)`` children by label tuple."""
+    """Caches ``metric.labels(*values)`` children by label tuple, at most ``cap`` of them."""
 
-    __slots__ = ("_children", "_metric")
+    __slots__ = ("_cap", "_children", "_metric")
 
-    def __init__(self, metric: M) -> None:
+    def __init__(self, metric: M, cap: int = CHILDREN_CAP) -> None:
         self._metric = metric
+        self._cap = cap
         self._children: dict[tuple[str, ...], M] = {}
 
     def get(self, *values: str) -> M:
         child = self._children.get(values)
         if child is None:
+            if len(self._children) >= self._cap:
+                values = (OTHER,) * len(values)
+                child = self._children.get(values)
+                if child is not None:
+                    return child
             child = self._metric.labels(*values)
             self._children[values] = child
         return child
 
 
+class _RequestChildren(_Cached[Counter]):
+    """``viberouter_requests_total`` children: the model label names a model only once
+    the request was routed (it has a provider). Before that the name is whatever the
+    client sent (an unknown model, a typo, even a pasted key), so it is left empty."""
+
+    __slots__ = ()
+
+    def get(self, *values: str) -> Counter:
+        model, provider, status, code = values
+        return super().get(model if provider else "", provider, status, code)
+
+
+class TenantMetrics:
+    """Optional per-account or per-key series (``metrics.tenant_labels``), capped.
+
+    The first ``cap`` distinct tenants seen get their own series; later ones are
+    counted under ``account="_other", key="_other"``. In ``account`` mode the key
+    label is empty. Ids are the store's ids, never key secrets.
+    """
+
+    def __init__(self, mode: TenantMode, cap: int, registry: CollectorRegistry) -> None:
+        self.mode = mode
+        self.cap = max(0, cap)
+        self._seen: set[tuple[str, str]] = set()
+        self.requests: _Cached[Counter] | None = None
+        self.tokens: _Cached[Counter] | None = None
+        self.cost: _Cached[Counter] | None = None
+        if mode == "off":
+            return
+        self.requests = _Cached(
+            Counter(
+                "viberouter_tenant_requests",
+                "Served chat requests per tenant (opt-in, capped)",
+                ["account", "key"],
+                registry=registry,
+            )
+        )
+        self.tokens = _Cached(
+            Counter(
+                "viberouter_tenant_tokens",
+                "Tokens per tenant and type (opt-in, capped)",
+                ["account", "key", "type"],
+                registry=registry,
+            )
+        )
+        self.cost = _Cached(
+            Counter(
+                "viberouter_tenant_cost_usd",
+                "Cost per tenant in US dollars (opt-in, capped)",
+                ["account", "key"],
+                registry=registry,
+            )
+        )
+
+    def labels(self, account_id: str, key_id: str) -> tuple[str, str]:
+        """The (account, key) label values for a tenant, folded into OTHER past the cap."""
+        tenant = (account_id, key_id if self.mode == "key" else "")
+        if tenant in self._seen:
+            return tenant
+        if len(self._seen) < self.cap:
+            self._seen.add(tenant)
+            return tenant
+        return (OTHER, OTHER)
+
+    def observe(
+        self,
+        account_id: str,
+        key_id: str,
+        prompt_tokens: int,
+        completion_tokens: int,
+        cost: float,
+    ) -> None:
+        """Count one served request and its usage for its tenant (no-op when off)."""
+        if self.requests is None or self.tokens is None or self.cost is None:
+            return
+        account, key = self.labels(account_id, key_id)
+        self.requests.get(account, key).inc()
+        self.tokens.get(account, key, "prompt").inc(prompt_tokens)
+        self.tokens.get(account, key, "completion").inc(completion_tokens)
+        if cost:
+            self.cost.get(account, key).inc(cost)
+
+
+def multiprocess_dir() -> str | None:
+    """The multiprocess directory when prometheus-client runs in multiprocess mode."""
+    return os.environ.get(MULTIPROC_ENV) or None
+
+
 class Metrics:
     """The router's metrics on one registry (one per app, so tests can build many)."""
 
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+    def __init__(
+        self,
+        registry: CollectorRegistry | None = None,
+        *,
+        tenant_labels: TenantMode = "off",
+        tenant_cap: int = 100,
+    ) -> None:
         self.registry = registry or CollectorRegistry()
         r = self.registry
         self.requests = Counter(
             "viberouter_requests",
-            "Chat requests finished, by outcome",
+            "Chat requests finished, by routed model, provider, HTTP status and error code",
             ["model", "provider", "status", "code"],
             registry=r,
         )
@@ -75,14 +199,14 @@ class Metrics:
         )
         self.upstream_duration = Histogram(
             "viberouter_upstream_duration_seconds",
-            "Upstream call time until status and headers",
+            "Successful upstream call time until the answer was accepted",
             ["provider", "deployment"],
             buckets=DURATION_BUCKETS,
             registry=r,
         )
         self.upstream_errors = Counter(
             "viberouter_upstream_errors",
-            "Failed upstream attempts",
+            "Failed upstream attempts, by error code",
             ["provider", "deployment", "code"],
             registry=r,
         )
@@ -114,11 +238,13 @@ class Metrics:
             "viberouter_in_flight_requests",
             "Chat requests being served",
             registry=r,
+            multiprocess_mode="livesum",
         )
         self.open_streams = Gauge(
             "viberouter_open_streams",
             "SSE streams open to clients",
             registry=r,
+            multiprocess_mode="livesum",
         )
         self.rate_limited = Counter(
             "viberouter_rate_limited",
@@ -132,6 +258,7 @@ class Metrics:
             "2 open (unavailable)",
             ["provider", "deployment"],
             registry=r,
+            multiprocess_mode="livemax",
         )
         self.backend_errors = Counter(
             "viberouter_backend_errors",
@@ -144,10 +271,18 @@ class Metrics:
             "Clients that went away before the response ended",
             registry=r,
         )
-        self.build = Info("viberouter_build", "Build information", registry=r)
-        self.build.info({"version": __version__})
+        # A gauge, not an Info: Info does not work in multiprocess mode.
+        self.build = Gauge(
+            "viberouter_build_info",
+            "Build information; always 1",
+            ["version", "python"],
+            registry=r,
+            multiprocess_mode="livemax",
+        )
+        self.build.labels(__version__, platform.python_version()).set(1)
+        self.tenants = TenantMetrics(tenant_labels, tenant_cap, r)
 
-        self.requests_c = _Cached(self.requests)
+        self.requests_c = _RequestChildren(self.requests)
         self.request_duration_c = _Cached(self.request_duration)
         self.ttft_c = _Cached(self.ttft)
         self.overhead_c = _Cached(self.overhead)
@@ -160,6 +295,17 @@ class Metrics:
         self.fallbacks_c = _Cached(self.fallbacks)
         self.backend_errors_c = _Cached(self.backend_errors)
         self.circuit_state_c = _Cached(self.circuit_state)
+        for code in RATE_LIMIT_CODES:
+            self.rate_limited_c.get(code)
+        for backend, kind in BACKEND_ERROR_KINDS:
+            self.backend_errors_c.get(backend, kind)
+        self._multiproc_registry: CollectorRegistry | None = None
+
+    def init_deployments(self, deployments: Iterable[tuple[str, str]]) -> None:
+        """Expose every (provider, deployment) at start-up: circuit closed, no errors yet."""
+        for provider, deployment in deployments:
+            self.circuit_state_c.get(provider, deployment).set(CIRCUIT_CLOSED)
+            self.retries_c.get(provider, deployment)
 
     def backend_error_hook(self, backend: str) -> Callable[[str, BaseException], None]:
         """A callback for limiter/store backends to count their failures."""
@@ -168,3 +314,15 @@ class Metrics:
             self.backend_errors_c.get(backend, kind).inc()
 
         return hook
+
+    def exposition(self) -> bytes:
+        """The text exposition for /metrics: this registry, or in multiprocess mode
+        every worker's values merged from the shared directory."""
+        path = multiprocess_dir()
+        if path is None:
+            return generate_latest(self.registry)
+        if self._multiproc_registry is None:
+            reg = CollectorRegistry()
+            MultiProcessCollector(reg, path=path)  # type: ignore[no-untyped-call]
+            self._multiproc_registry = reg
+        return generate_latest(self._multiproc_registry)

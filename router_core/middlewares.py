@@ -54,6 +54,9 @@ async def router_middleware(request: web.Request, handler: Handler) -> web.Strea
     rid = request.headers.get("X-Request-ID")
     if not rid or len(rid) > 128 or not rid.isprintable():
         rid = secrets.token_hex(12)
+    # Every event logged while serving this request (dispatch, streaming) carries its id;
+    # aiohttp runs each request in its own task, so the binding ends with it.
+    structlog.contextvars.bind_contextvars(request_id=rid)
     fields: dict[str, Any] = {}
     extra: dict[str, str] = {"X-Request-ID": rid}
     request[LOG_FIELDS] = fields

@@ -1,16 +1,29 @@
-"""Run the router: one process, or N workers on one port with SO_REUSEPORT."""
+"""Run the router: one process, or N workers on one port with SO_REUSEPORT.
+
+With N workers, metrics use prometheus-client's multiprocess mode: every worker
+writes its values to files in one directory (``PROMETHEUS_MULTIPROC_DIR``; a fresh
+temporary one unless the operator sets it), and whichever worker answers a scrape
+merges them all, so Prometheus sees one target with the sum of every worker.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
+import shutil
 import signal
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import structlog
 from aiohttp import web
 
-from router_core.logs import configure_logging
+from router_core.logs import configure_logging, settings_secrets
+from router_core.metrics import MULTIPROC_ENV
+from router_core.metrics_server import attach_metrics, parse_listen
 from router_core.settings import Settings
 
 log = structlog.get_logger("viberouter.serve")
@@ -58,13 +71,23 @@ def run_one(settings: Settings, host: str, port: int, reuse_port: bool) -> None:
     from router_core.app import make_app
 
     _use_uvloop(settings.server.uvloop)
-    configure_logging(settings.logging.format, settings.logging.level)
+    configure_logging(
+        settings.logging.format, settings.logging.level, secrets=settings_secrets(settings)
+    )
     if not check_http_parser():
         log.warning("slow_http_parser", hint="aiohttp's C extensions are not in use")
     app = make_app(settings)
     app[ADDRESS] = f"{host}:{port}"
     app.on_startup.append(_bootstrap_demo)
-    log.info("listening", host=host, port=port, backend=settings.state.backend)
+    if settings.metrics.enabled:
+        attach_metrics(app, settings.metrics.listen, reuse_port=reuse_port)
+    log.info(
+        "listening",
+        host=host,
+        port=port,
+        backend=settings.state.backend,
+        metrics=(settings.metrics.listen or "main port") if settings.metrics.enabled else "off",
+    )
     web.run_app(
         app,
         host=host,
@@ -84,6 +107,12 @@ def serve(settings: Settings, *, host: str | None, port: int | None, workers: in
     if workers < 1:
         print("viberouter: --workers must be at least 1", file=sys.stderr)
         return 2
+    if settings.metrics.enabled and settings.metrics.listen is not None:
+        try:
+            parse_listen(settings.metrics.listen)
+        except ValueError as exc:
+            print(f"viberouter: {settings.source}: {exc}", file=sys.stderr)
+            return 4
     if workers == 1:
         run_one(settings, host, port, reuse_port=False)
         return 0
@@ -95,21 +124,56 @@ def serve(settings: Settings, *, host: str | None, port: int | None, workers: in
             file=sys.stderr,
         )
         return 4
-    ctx = multiprocessing.get_context("spawn")
-    procs = [
-        ctx.Process(target=run_one, args=(settings, host, port, True), name=f"viberouter-{i}")
-        for i in range(workers)
-    ]
-    for p in procs:
-        p.start()
-
-    def stop(*_: object) -> None:
+    with multiprocess_metrics(settings.metrics.enabled) as metrics_dir:
+        ctx = multiprocessing.get_context("spawn")
+        procs = [
+            ctx.Process(target=run_one, args=(settings, host, port, True), name=f"viberouter-{i}")
+            for i in range(workers)
+        ]
         for p in procs:
-            if p.is_alive():
-                p.terminate()
+            p.start()
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    for p in procs:
-        p.join()
+        def stop(*_: object) -> None:
+            for p in procs:
+                if p.is_alive():
+                    p.terminate()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        for p in procs:
+            p.join()
+            if metrics_dir is not None and p.pid is not None:
+                mark_dead(p.pid, metrics_dir)
     return 0
+
+
+def mark_dead(pid: int, metrics_dir: str) -> None:
+    """Drop a finished worker's live gauges (in-flight, open streams) from the merge."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(pid, metrics_dir)  # type: ignore[no-untyped-call]
+
+
+@contextmanager
+def multiprocess_metrics(enabled: bool) -> Iterator[str | None]:
+    """Put spawned workers in prometheus-client's multiprocess mode for the duration.
+
+    Uses ``PROMETHEUS_MULTIPROC_DIR`` when the operator set it (they own its clean-up
+    and must empty it before a start), else a new temporary directory removed at exit.
+    The variable is set in this process's environment, which spawned workers inherit.
+    """
+    if not enabled:
+        yield None
+        return
+    given = os.environ.get(MULTIPROC_ENV)
+    if given:
+        os.makedirs(given, exist_ok=True)
+        yield given
+        return
+    path = tempfile.mkdtemp(prefix="viberouter-metrics-")
+    os.environ[MULTIPROC_ENV] = path
+    try:
+        yield path
+    finally:
+        os.environ.pop(MULTIPROC_ENV, None)
+        shutil.rmtree(path, ignore_errors=True)

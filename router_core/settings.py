@@ -118,6 +118,11 @@ class MetricsSettings(Struct, forbid_unknown_fields=True, kw_only=True):
     enabled: bool = True
     #: "host:port" for a separate metrics listener; None serves /metrics on the main port.
     listen: str | None = None
+    #: Per-tenant series (viberouter_tenant_*): "off", "account" or "key" (store ids, never
+    #: secrets). See docs/metrics.md.
+    tenant_labels: Literal["off", "account", "key"] = "off"
+    #: Most tenants with series of their own per process; the rest are counted as "_other".
+    tenant_cap: int = 100
 
 
 class DeploymentTimeouts(Struct, forbid_unknown_fields=True, kw_only=True):
