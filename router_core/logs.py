@@ -11,12 +11,15 @@ a secret, and the exact secrets the config holds (admin token, provider keys).
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import logging
 import re
 import sys
 from collections.abc import Iterable, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any, TextIO
 
+import msgspec
 import structlog
 
 if TYPE_CHECKING:
@@ -74,19 +77,52 @@ def _replace(m: re.Match[str]) -> str:
     return REDACTED
 
 
+#: Fields the router fills itself from values it generated (ids, numbers, its own
+#: names): never client text, so the per-line regex scan is skipped for them.
+TRUSTED_FIELDS = frozenset(
+    {
+        "level",
+        "timestamp",
+        "status",
+        "latency_ms",
+        "key_id",
+        "account_id",
+        "stream",
+        "provider",
+        "prompt_tokens",
+        "completion_tokens",
+        "client_disconnected",
+        "stream_error",
+    }
+)
+_CACHE_MAX = 4096
+_CACHE_LEN = 256
+
+
 class SecretRedactor:
     """structlog processor: no API key, credential or configured secret reaches a log."""
 
     def __init__(self, known: Iterable[str] = ()) -> None:
         # Longest first, so a secret that contains another is replaced whole.
         self._known = tuple(sorted({s for s in known if len(s) >= 4}, key=len, reverse=True))
+        # Short strings repeat (model names, paths): scrub each once.
+        self._cache: dict[str, str] = {}
 
     def scrub_str(self, value: str) -> str:
         """``value`` with every secret in it replaced."""
+        cached = self._cache.get(value)
+        if cached is not None:
+            return cached
+        cleaned = value
         for secret in self._known:
-            if secret in value:
-                value = value.replace(secret, REDACTED)
-        return _SECRET_RE.sub(_replace, value)
+            if secret in cleaned:
+                cleaned = cleaned.replace(secret, REDACTED)
+        cleaned = _SECRET_RE.sub(_replace, cleaned)
+        if len(value) <= _CACHE_LEN:
+            if len(self._cache) >= _CACHE_MAX:
+                self._cache.clear()
+            self._cache[value] = cleaned
+        return cleaned
 
     def scrub(self, value: Any) -> Any:
         """``value`` (of any type) with every secret in it replaced."""
@@ -112,8 +148,8 @@ class SecretRedactor:
         self, logger: Any, method: str, event_dict: MutableMapping[str, Any]
     ) -> MutableMapping[str, Any]:
         for k in list(event_dict):
-            if k.startswith("_"):
-                continue  # structlog internals (_record, _from_structlog)
+            if k in TRUSTED_FIELDS or k.startswith("_"):
+                continue  # router-generated values; structlog internals (_record ...)
             event_dict[k] = REDACTED if is_secret_name(k) else self.scrub(event_dict[k])
         return event_dict
 
@@ -145,11 +181,72 @@ def settings_secrets(settings: Settings) -> list[str]:
     return found
 
 
+_json = msgspec.json.Encoder(enc_hook=str)
+
+
+def _json_dumps(obj: Any, **_: Any) -> str:
+    return _json.encode(obj).decode()
+
+
 def _renderer(fmt: str, stream: TextIO) -> Any:
     use_console = fmt == "console" or (fmt == "auto" and stream.isatty())
     if use_console:
         return structlog.dev.ConsoleRenderer(colors=stream.isatty())
-    return structlog.processors.JSONRenderer()
+    return structlog.processors.JSONRenderer(serializer=_json_dumps)
+
+
+class BatchedLogger:
+    """Writes rendered lines in batches: at most ``delay`` seconds late, or at once
+    when ``limit`` lines are waiting or no event loop runs (CLI, start-up, shutdown).
+
+    A line per write() plus flush() per request costs a system call each; on a busy
+    router batching turns thousands of them into a few per second.
+    """
+
+    def __init__(self, out: TextIO, delay: float = 0.05, limit: int = 256) -> None:
+        self._out = out
+        self._delay = delay
+        self._limit = limit
+        self._lines: list[str] = []
+        self._scheduled = False
+
+    def msg(self, message: str) -> None:
+        self._lines.append(message)
+        if len(self._lines) >= self._limit:
+            self.flush()
+            return
+        if self._scheduled:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.flush()
+            return
+        self._scheduled = True
+        loop.call_later(self._delay, self.flush)
+
+    log = debug = info = warn = warning = error = err = critical = exception = fatal = msg
+
+    def flush(self) -> None:
+        """Write every waiting line now."""
+        self._scheduled = False
+        if not self._lines:
+            return
+        lines, self._lines = self._lines, []
+        try:
+            self._out.write("\n".join(lines) + "\n")
+            self._out.flush()
+        except (OSError, ValueError):
+            pass  # stderr closed (shutdown): nothing left to tell
+
+
+_batched: list[BatchedLogger] = []
+
+
+def flush_logs() -> None:
+    """Write every batched line now (clean shutdown)."""
+    for logger in _batched:
+        logger.flush()
 
 
 def configure_logging(
@@ -159,13 +256,15 @@ def configure_logging(
     secrets: Iterable[str] = (),
     stream: TextIO | None = None,
     cache: bool = True,
+    batch: bool = False,
 ) -> SecretRedactor:
     """Configure structlog and the standard library's root logger for the process.
 
     ``fmt``: "console", "json", or "auto" (console on a terminal, JSON otherwise).
     ``secrets``: exact strings to redact besides the shapes the redactor knows.
     ``stream``: where lines go (stderr by default). ``cache=False`` lets a later call
-    reconfigure loggers already used (tests). Returns the redactor in use.
+    reconfigure loggers already used (tests). ``batch`` writes lines in batches (at
+    most 50 ms late; flushed at exit): the server uses it. Returns the redactor in use.
     """
     out = stream if stream is not None else sys.stderr
     redactor = SecretRedactor(secrets)
@@ -178,10 +277,16 @@ def configure_logging(
         structlog.processors.format_exc_info,
         redactor,
     ]
+    factory: Any = structlog.PrintLoggerFactory(file=out)
+    if batch:
+        batched = BatchedLogger(out)
+        _batched.append(batched)
+        atexit.register(batched.flush)
+        factory = lambda *args: batched  # noqa: E731
     structlog.configure(
         processors=[structlog.contextvars.merge_contextvars, *shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(file=out),
+        logger_factory=factory,
         cache_logger_on_first_use=cache,
     )
     handler = logging.StreamHandler(out)

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 import structlog
 from aiohttp import web
 
-from router_core.logs import configure_logging, settings_secrets
+from router_core.logs import configure_logging, flush_logs, settings_secrets
 from router_core.metrics import MULTIPROC_ENV
 from router_core.metrics_server import attach_metrics, parse_listen
 from router_core.settings import Settings
@@ -67,18 +67,26 @@ async def _bootstrap_demo(app: web.Application) -> None:
         )
 
 
+async def _flush_logs(app: web.Application) -> None:
+    flush_logs()
+
+
 def run_one(settings: Settings, host: str, port: int, reuse_port: bool) -> None:
     from router_core.app import make_app
 
     _use_uvloop(settings.server.uvloop)
     configure_logging(
-        settings.logging.format, settings.logging.level, secrets=settings_secrets(settings)
+        settings.logging.format,
+        settings.logging.level,
+        secrets=settings_secrets(settings),
+        batch=True,
     )
     if not check_http_parser():
         log.warning("slow_http_parser", hint="aiohttp's C extensions are not in use")
     app = make_app(settings)
     app[ADDRESS] = f"{host}:{port}"
     app.on_startup.append(_bootstrap_demo)
+    app.on_cleanup.append(_flush_logs)
     if settings.metrics.enabled:
         attach_metrics(app, settings.metrics.listen, reuse_port=reuse_port)
     log.info(
