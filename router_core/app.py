@@ -24,8 +24,7 @@ from router_core.plugin_loader import discover, load_providers
 from router_core.settings import Settings
 from router_core.state import STATE, RouterState
 from router_core.store.base import Store
-from router_core.store.redis import RedisStore
-from router_core.store.sqlite import SqliteStore
+from router_core.store.factory import make_store
 from router_core.upstream import UpstreamClient
 
 
@@ -58,10 +57,10 @@ def build_state(
     metrics.init_deployments((t.deployment.provider, did) for did, t in catalog.deployments.items())
     upstream = UpstreamClient(settings.upstream)
     if store is None:
-        store = (
-            RedisStore(settings.state.redis_url)
-            if settings.state.backend == "redis"
-            else SqliteStore(settings.state.sqlite_path)
+        store = make_store(
+            settings.state.backend,
+            sqlite_path=settings.state.sqlite_path,
+            redis_url=settings.state.redis_url,
         )
     auth = Authenticator(store, settings.auth.cache_ttl_s)
     limiter = make_limiter(

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from router_core.limits.base import Clock, Limiter
 from router_core.limits.memory import MemoryLimiter
-from router_core.limits.redis import BackendErrorPolicy, RedisLimiter
+
+if TYPE_CHECKING:
+    from router_core.limits.redis import BackendErrorPolicy
 
 _EMBEDDED = ("embedded", "memory")
 
@@ -38,5 +41,8 @@ def make_limiter(
     if backend in _EMBEDDED:
         return MemoryLimiter(clock or time.time)
     if backend == "redis":
+        # Imported here: redis-py costs ~80 ms of start-up the embedded backend never needs.
+        from router_core.limits.redis import RedisLimiter
+
         return RedisLimiter(redis_url, on_backend_error=policy, clock=clock, on_error=on_error)
     raise ValueError(f"unknown limiter backend {backend!r}; expected 'embedded' or 'redis'")
