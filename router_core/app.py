@@ -7,12 +7,15 @@ from collections.abc import AsyncIterator, Mapping
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from router_core import filters as content_filters
+from router_core import server_limits
 from router_core.accounts import AccountService
 from router_core.auth import Authenticator
 from router_core.catalog import Catalog
 from router_core.dashboard import routes as dashboard_routes
 from router_core.dispatch import Dispatcher
 from router_core.handlers import admin, chat, health, models
+from router_core.handlers import openapi as openapi_handler
 from router_core.installed import InstalledInfo
 from router_core.ledger import UsageLedger
 from router_core.limits.factory import make_limiter
@@ -90,9 +93,14 @@ def make_app(settings: Settings, state: RouterState | None = None) -> web.Applic
     app = web.Application(
         client_max_size=settings.server.max_body_bytes,
         middlewares=[router_middleware],
-        handler_args={"max_field_size": 16 * 1024, "max_headers": 64},
+        handler_args={
+            "max_field_size": 16 * 1024,
+            "max_headers": 64,
+            **server_limits.handler_args(settings.server),
+        },
     )
     app[STATE] = state
+    content_filters.install(app, settings.guards)  # a bad filter config stops start-up
     app.router.add_post("/v1/chat/completions", chat.chat_completions)
     app.router.add_get("/v1/models", models.list_models)
     app.router.add_get("/v1/models/{model_id:.+}", models.get_model)
@@ -101,6 +109,7 @@ def make_app(settings: Settings, state: RouterState | None = None) -> web.Applic
     if settings.metrics.enabled and settings.metrics.listen is None:
         app.router.add_get("/metrics", metrics_handler)
     admin.add_routes(app)
+    openapi_handler.add_routes(app)
     if settings.dashboard.enabled:
         dashboard_routes.add_routes(app)
     app.cleanup_ctx.append(_lifecycle)

@@ -49,8 +49,8 @@ from router_core.api.chat import (
     CompletionTokensDetails,
     ContentPart,
     Delta,
-    FunctionCall,
     FilePart,
+    FunctionCall,
     FunctionDelta,
     ImagePart,
     Message,
@@ -186,6 +186,11 @@ class ProviderPlugin(abc.ABC):
         """The RouterError for a non-2xx upstream answer. Override to read the
         provider's error body; the default classifies by status alone."""
         return error_for_status(status, headers, upstream_message(body))
+
+    def count_tokens(self, request: ChatRequest, deployment: Deployment) -> int | None:
+        """The prompt's tokens by this provider's tokenizer, or None to use the core's
+        estimate (the default). Called on the request path: fast, no I/O."""
+        return None
 
     def serve_local(self, request: UpstreamRequest) -> LocalResponse:
         """Answer a ``local://`` request in-process (offline providers only)."""

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 import structlog
 from aiohttp import web
 
+from router_core import server_limits
 from router_core.logs import configure_logging, flush_logs, settings_secrets
 from router_core.metrics import MULTIPROC_ENV
 from router_core.metrics_server import attach_metrics, parse_listen
@@ -96,16 +97,8 @@ def run_one(settings: Settings, host: str, port: int, reuse_port: bool) -> None:
         backend=settings.state.backend,
         metrics=(settings.metrics.listen or "main port") if settings.metrics.enabled else "off",
     )
-    web.run_app(
-        app,
-        host=host,
-        port=port,
-        reuse_port=reuse_port,
-        handler_cancellation=True,
-        access_log=None,
-        shutdown_timeout=settings.server.shutdown_timeout_s,
-        print=None,
-        backlog=1024,
+    server_limits.run(
+        app, settings.server, host=host, port=port, reuse_port=reuse_port, backlog=1024
     )
 
 

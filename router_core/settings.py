@@ -74,7 +74,8 @@ class UpstreamSettings(Struct, forbid_unknown_fields=True, kw_only=True):
 class StateSettings(Struct, forbid_unknown_fields=True, kw_only=True):
     """Where accounts, keys, usage and limit counters live."""
 
-    #: "embedded" (SQLite and in-process limits, one process) or "redis" (shared by every process; required by `serve --workers`).
+    #: "embedded" (SQLite and in-process limits, one process) or "redis" (shared by
+    #: every process; required by `serve --workers`).
     backend: Literal["embedded", "redis"] = "embedded"
     #: SQLite file for accounts, keys and usage (backend "embedded").
     sqlite_path: str = "viberouter.db"
@@ -96,7 +97,8 @@ class AuthSettings(Struct, forbid_unknown_fields=True, kw_only=True):
 class LimitsSettings(Struct, forbid_unknown_fields=True, kw_only=True):
     """How rate limits and quotas are enforced."""
 
-    #: When the limits backend fails: refuse the request ("fail_closed") or let it through unlimited ("fail_open").
+    #: When the limits backend fails: refuse the request ("fail_closed") or let it
+    #: through unlimited ("fail_open").
     on_backend_error: Literal["fail_open", "fail_closed"] = "fail_closed"
 
 

@@ -1,6 +1,10 @@
 """SSE to the client: OpenAI chunk frames, keep-alives while the upstream is
 silent, one error event after the first byte, and the upstream closed at once
-when the client goes away (the handler is cancelled; ``finally`` releases it)."""
+when the client goes away (the handler is cancelled; ``finally`` releases it).
+
+Output content filters run here: a hit in the chunks read before the response
+starts is a plain 400 ``content_filter``; after that, the chunk that hit is not
+sent, one ``content_filter`` error event is, and the stream ends."""
 
 from __future__ import annotations
 
@@ -16,7 +20,8 @@ from aiohttp_sse import EventSourceResponse
 
 from router_core.api.chat import ChatCompletionChunk, ErrorBody, Usage
 from router_core.dispatch import OpenStream
-from router_core.errors import RouterError, ServerError
+from router_core.errors import ContentFilter, RouterError, ServerError
+from router_core.filters import OutputScanner
 
 log = structlog.get_logger("viberouter.streaming")
 _encoder = msgspec.json.Encoder()
@@ -66,9 +71,30 @@ class StreamOutcome:
     error: RouterError | None = None
     disconnected: bool = False
     finish_reasons: list[str] = field(default_factory=list)
+    #: Frames before the chunk an output filter refused (sent before the error event).
+    blocked_frames: bytes = b""
 
 
-def _frames(chunks: list[ChatCompletionChunk], include_usage: bool, out: StreamOutcome) -> bytes:
+def _scan(scanner: OutputScanner, chunk: ChatCompletionChunk) -> None:
+    for choice in chunk.choices:
+        delta = choice.delta
+        if isinstance(delta.content, str):
+            scanner.feed(choice.index, delta.content)
+        if isinstance(delta.tool_calls, list):
+            for tc in delta.tool_calls:
+                fn = tc.function
+                if not isinstance(fn, msgspec.UnsetType) and isinstance(fn.arguments, str):
+                    scanner.feed(choice.index, fn.arguments)
+
+
+def _frames(
+    chunks: list[ChatCompletionChunk],
+    include_usage: bool,
+    out: StreamOutcome,
+    scanner: OutputScanner | None = None,
+) -> bytes:
+    """The SSE frames of ``chunks``. When the scanner refuses a chunk, the frames
+    before it are kept in ``out.blocked_frames`` and ContentFilter is raised."""
     parts: list[bytes] = []
     for chunk in chunks:
         usage = chunk.usage
@@ -78,6 +104,12 @@ def _frames(chunks: list[ChatCompletionChunk], include_usage: bool, out: StreamO
                 if include_usage:
                     parts.append(b"data: " + _encoder.encode(chunk) + b"\n\n")
                 continue
+        if scanner is not None:
+            try:
+                _scan(scanner, chunk)
+            except ContentFilter:
+                out.blocked_frames = b"".join(parts)
+                raise
         chunk.usage = None if include_usage else msgspec.UNSET
         for choice in chunk.choices:
             content = choice.delta.content
@@ -102,16 +134,17 @@ async def relay(
     include_usage: bool,
     keepalive: float,
     out: StreamOutcome,
+    scanner: OutputScanner | None = None,
 ) -> ClientStream:
     """Commit the 200 + SSE headers and forward every chunk as it arrives.
 
     ``out`` is filled as the stream goes, so the caller can account for a stream
-    the client abandoned (the handler is cancelled then)."""
+    the client abandoned (the handler is cancelled then). Raises ContentFilter,
+    with nothing sent, when the chunks read before the commit break an output filter."""
     stream = ClientStream(headers=headers, keepalive=keepalive)
-    resp = opened.response
     try:
+        data = _frames(opened.first_chunks, include_usage, out, scanner)
         await stream.prepare(http_request)
-        data = _frames(opened.first_chunks, include_usage, out)
         if data:
             out.first_chunk_at = time.monotonic()
             await stream.send_bytes(data)
@@ -123,7 +156,7 @@ async def relay(
                     for ev in decoder.feed(raw):
                         chunks.extend(translator.feed(ev))
                     if chunks:
-                        data = _frames(chunks, include_usage, out)
+                        data = _frames(chunks, include_usage, out, scanner)
                         if data:
                             if out.first_chunk_at is None:
                                 out.first_chunk_at = time.monotonic()
@@ -132,12 +165,12 @@ async def relay(
                 for ev in decoder.close():
                     tail.extend(translator.feed(ev))
                 tail.extend(translator.close())
-                data = _frames(tail, include_usage, out)
+                data = _frames(tail, include_usage, out, scanner)
                 if data:
                     await stream.send_bytes(data)
-            except RouterError as exc:  # the upstream failed mid-stream
+            except RouterError as exc:  # the upstream failed mid-stream, or a filter hit
                 out.error = exc
-                await stream.send_bytes(error_frame(exc))
+                await stream.send_bytes(out.blocked_frames + error_frame(exc))
                 return stream
             except (ConnectionResetError, asyncio.CancelledError):
                 raise
@@ -154,7 +187,7 @@ async def relay(
         if isinstance(exc, asyncio.CancelledError):
             raise
     finally:
-        resp.release()
+        opened.close()
         if stream.prepared:
             stream.stop_streaming()
     return stream

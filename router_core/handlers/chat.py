@@ -4,6 +4,7 @@ dispatcher and the streaming module."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -15,13 +16,23 @@ from router_core.auth import Principal
 from router_core.catalog import Route, Target
 from router_core.dispatch import CallLog
 from router_core.errors import InvalidModel, InvalidRequest, RouterError
-from router_core.guards import check_context, check_messages, estimate_prompt_tokens, output_budget
+from router_core.filters import FILTERS, NO_FILTERS
+from router_core.guard_settings import GuardSettings
+from router_core.guards import (
+    check_messages,
+    check_shape,
+    estimate_prompt_tokens,
+    fitting_targets,
+    output_budget,
+    prompt_tokens_for,
+)
 from router_core.handlers.common import EXTRA_HEADERS, LOG_FIELDS, authenticate, json_response
 from router_core.limits.base import Admission
 from router_core.limits.headers import rate_limit_headers, refusal_headers
 from router_core.state import STATE, RouterState
 from router_core.store.base import UsageEvent
 from router_core.streaming import StreamOutcome, relay
+from router_core.transforms import MIDDLE_OUT, middle_out
 
 _decoder = msgspec.json.Decoder(ChatRequest)
 
@@ -69,21 +80,63 @@ def resolve_targets(
     return primary, targets
 
 
+async def read_body(request: web.Request, limit_s: float) -> bytes:
+    """The whole request body, or 408 invalid_request when the client sends it too
+    slowly (the size cap is aiohttp's client_max_size: 413 invalid_request)."""
+    try:
+        async with asyncio.timeout(limit_s if limit_s > 0 else None):
+            return await request.read()
+    except TimeoutError as exc:
+        raise InvalidRequest(
+            f"The request body did not arrive within {limit_s:g} seconds", status=408
+        ) from exc
+
+
+def guard_context(
+    req: ChatRequest, targets: list[Target], guards: GuardSettings, fields: dict[str, Any]
+) -> tuple[ChatRequest, list[Target], int]:
+    """Apply opt-in middle-out, then keep the targets whose context holds the request.
+    Returns the request to send, its targets and its prompt-token estimate."""
+    estimate = estimate_prompt_tokens(req)
+    if req.transforms and MIDDLE_OUT in req.transforms:
+        first = targets[0]
+        counted = prompt_tokens_for(req, first, estimate)
+        window = first.deployment.card.context_length
+        if window > 0:
+            trimmed = middle_out(
+                req,
+                max_tokens=window - (req.output_limit or 0),
+                max_messages=guards.max_messages,
+                scale=counted / estimate if estimate and counted > estimate else 1.0,
+            )
+            if trimmed.removed:
+                fields["middle_out_removed"] = trimmed.removed
+                req = trimmed.request
+                estimate = estimate_prompt_tokens(req)
+    if not guards.check_context:
+        return req, targets, prompt_tokens_for(req, targets[0], estimate)
+    kept, tokens = fitting_targets(req, targets, estimate)
+    return req, kept, tokens
+
+
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
+    guards = state.settings.guards
     t_start = time.monotonic()
     fields: dict[str, Any] = request[LOG_FIELDS]
     extra_headers: dict[str, str] = request[EXTRA_HEADERS]
     principal = await authenticate(request)
-    body = await request.read()
+    body = await read_body(request, state.settings.server.client_read_timeout_s)
     req = decode_request(body)
     fields["model"] = req.model
     fields["stream"] = req.stream
+    check_shape(req, guards)
     check_messages(req)
     route, targets = resolve_targets(state, principal, req)
     card = route.card
-    prompt_estimate = estimate_prompt_tokens(req)
-    check_context(req, card, prompt_estimate)
+    req, targets, prompt_estimate = guard_context(req, targets, guards, fields)
+    content_filters = request.app.get(FILTERS, NO_FILTERS)
+    content_filters.check_input(req)
     reserve = prompt_estimate + output_budget(req, card)
 
     try:
@@ -107,6 +160,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
             provider = target.deployment.provider
             usage = completion.usage if isinstance(completion.usage, Usage) else None
             served_model = completion.model
+            content_filters.check_completion(completion)
             _served_headers(extra_headers, target, call, t_start)
             fields["attempts"] = call.summary()
             return json_response(completion, headers=extra_headers)
@@ -128,6 +182,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
                 include_usage=req.include_usage,
                 keepalive=state.settings.server.sse_keepalive_s,
                 out=outcome,
+                scanner=content_filters.scanner(),
             )
         finally:
             m.open_streams.dec()
@@ -137,8 +192,9 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     finally:
         m.in_flight.dec()
         if outcome is not None:
-            usage = _stream_usage(state, fields, outcome, req.model, provider, prompt_estimate,
-                                  t_start)
+            usage = _stream_usage(
+                state, fields, outcome, req.model, provider, prompt_estimate, t_start
+            )
         used = usage.total_tokens if usage else 0
         cost = card.pricing.cost(usage.prompt_tokens, usage.completion_tokens) if usage else 0.0
         await state.limiter.settle(admission, principal.limits, used, cost)
@@ -200,6 +256,9 @@ def _account(
     m.tokens_c.get(model, "completion").inc(usage.completion_tokens)
     if cost:
         m.cost_c.get(model).inc(cost)
+    m.tenants.observe(
+        principal.account.id, principal.key.id, usage.prompt_tokens, usage.completion_tokens, cost
+    )
     state.ledger.record(
         UsageEvent(
             ts=time.time(),
@@ -213,4 +272,4 @@ def _account(
     )
 
 
-__all__ = ["ChatCompletion", "chat_completions", "decode_request"]
+__all__ = ["ChatCompletion", "chat_completions", "decode_request", "guard_context", "read_body"]

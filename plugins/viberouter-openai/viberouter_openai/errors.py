@@ -15,6 +15,7 @@ from typing import Any
 import msgspec
 
 from router_core.plugin_api import (
+    ContentFilter,
     ContextLengthExceeded,
     InvalidRequest,
     ModelError,
@@ -91,6 +92,10 @@ def fault_from_payload(error: Any) -> Fault:
     )
 
 
+# Azure OpenAI and compatible servers refuse flagged prompts with these codes.
+_SAFETY_CODES = frozenset({"content_filter", "content_policy_violation"})
+
+
 def error_for(status: int | None, fault: Fault, headers: Mapping[str, str]) -> RouterError:
     """Classify one upstream failure; ``status`` is None for an in-band stream error."""
     status = status or fault.status
@@ -100,6 +105,8 @@ def error_for(status: int | None, fault: Fault, headers: Mapping[str, str]) -> R
     markers = {fault.code, fault.type}
     if markers & _CONTEXT_CODES:
         return ContextLengthExceeded(detail=detail)
+    if markers & _SAFETY_CODES:
+        return ContentFilter(detail=detail)
     if markers & _QUOTA_CODES or status == 402:
         # The operator's billing problem: another deployment may still answer.
         return ModelError(_QUOTA_MESSAGE, detail=detail, retryable=True)
