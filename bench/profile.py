@@ -73,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stream", action="store_true", help="streams instead of plain requests")
     parser.add_argument("--out", type=Path, help="keep the collapsed stacks here")
     args = parser.parse_args(argv)
-    spy = shutil.which("py-spy")
+    # the venv's bin is not on PATH when the venv's python is called directly
+    spy = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
     if spy is None:
         print("bench.profile: py-spy is required (pip install py-spy)", file=sys.stderr)
         return 2

@@ -363,6 +363,25 @@ class Dispatcher:
         handed = False  # resp belongs to the returned OpenStream
         leased = False  # lease belongs to the stream body
         try:
+            if not request.stream:
+                # One timer for the whole exchange: first byte, then the rest of the budget.
+                first = min(tm.first_token_s, budget)
+                async with asyncio.timeout(first) as bound:
+                    resp = await self._upstream.send(
+                        target.plugin,
+                        upstream_req,
+                        # in-process upstreams answer at once: their first read is the byte
+                        first_byte_timeout=first if upstream_req.url[:6] == "local:" else None,
+                        idle_timeout=tm.idle_s,
+                        connect_timeout=tm.connect_s,
+                    )
+                    bound.reschedule(deadline)
+                    body = await resp.read()
+                if not 200 <= resp.status < 300:
+                    raise target.plugin.map_error(resp.status, resp.headers, body)
+                completion = target.plugin.parse_response(request, target.deployment, body)
+                self.balancer.observe_ttft(target.deployment.id, time.monotonic() - t0)
+                return completion
             resp = await self._upstream.send(
                 target.plugin,
                 upstream_req,
@@ -374,12 +393,6 @@ class Dispatcher:
                 async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
                     body = await resp.read()
                 raise target.plugin.map_error(resp.status, resp.headers, body)
-            if not request.stream:
-                async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
-                    body = await resp.read()
-                completion = target.plugin.parse_response(request, target.deployment, body)
-                self.balancer.observe_ttft(target.deployment.id, time.monotonic() - t0)
-                return completion
             first_deadline = min(t0 + tm.first_token_s, deadline)
             opened, pending = await self._pre_read(
                 target, request, resp, upstream_req.framing, commit_delay, first_deadline

@@ -22,6 +22,7 @@ from router_core.errors import (
 )
 from router_core.handlers.common import EXTRA_HEADERS, LOG_FIELDS, json_response
 from router_core.limits.headers import retry_headers
+from router_core.logs import access_log
 from router_core.state import STATE
 
 log = structlog.get_logger("viberouter.access")
@@ -110,13 +111,13 @@ def _finish(
         ).inc()
     if not state.settings.logging.access_log:
         return
-    log.info(
-        "request",
-        request_id=rid,
-        method=request.method,
-        path=request.path,
-        status=status,
-        error=code,
-        latency_ms=round((time.monotonic() - t0) * 1000, 3),
-        **fields,
-    )
+    line = {
+        "request_id": rid,
+        "method": request.method,
+        "path": request.path,
+        "status": status,
+        "error": code,
+        "latency_ms": round((time.monotonic() - t0) * 1000, 3),
+    }
+    line.update(fields)
+    access_log.write(line)

@@ -45,3 +45,37 @@ def test_without_an_event_loop_lines_are_written_immediately() -> None:
     logger.warning("now")
     assert out.getvalue() == "now\n"
     flush_logs()  # nothing pending anywhere: no error
+
+
+async def test_fast_access_log_redacts_like_the_structlog_path() -> None:
+    import json
+
+    from router_core.logs import AccessLog, SecretRedactor
+
+    out = CountingStream()
+    writer = BatchedLogger(out, delay=10)
+    access = AccessLog()
+    access.enable_fast(writer, SecretRedactor(["admin-secret-1"]))
+    key = "vr-" + "A" * 43
+    access.write(
+        {
+            "request_id": key,
+            "method": "POST",
+            "path": f"/v1/x?key={key}",
+            "status": 401,
+            "error": "invalid_api_key",
+            "latency_ms": 0.5,
+            "model": "admin-secret-1",
+            "api_key": "anything",
+            "key_id": "key_1",
+            "prompt_tokens": 3,
+        }
+    )
+    writer.flush()
+    line = json.loads(out.getvalue())
+    assert key not in out.getvalue() and "admin-secret-1" not in out.getvalue()
+    assert line["request_id"] == "[REDACTED]" and line["api_key"] == "[REDACTED]"
+    assert line["model"] == "[REDACTED]" and line["key_id"] == "key_1"
+    assert line["event"] == "request" and line["level"] == "info"
+    assert line["status"] == 401 and line["prompt_tokens"] == 3
+    assert line["timestamp"].endswith("Z") and line["timestamp"][10] == "T"

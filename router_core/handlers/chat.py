@@ -83,6 +83,8 @@ def resolve_targets(
 async def read_body(request: web.Request, limit_s: float) -> bytes:
     """The whole request body, or 408 invalid_request when the client sends it too
     slowly (the size cap is aiohttp's client_max_size: 413 invalid_request)."""
+    if request.content.is_eof():
+        return await request.read()  # the whole body already arrived with the headers
     try:
         async with asyncio.timeout(limit_s if limit_s > 0 else None):
             return await request.read()
