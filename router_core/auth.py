@@ -54,6 +54,7 @@ class Authenticator:
         self._wall = wall
         self._max = max_entries
         self._cache: dict[str, _Entry] = {}
+        self._generation = 0
 
     async def authenticate(self, header: str | None) -> Principal:
         """The Principal for a header value, or a 401 RouterError."""
@@ -68,10 +69,14 @@ class Authenticator:
         now = self._mono()
         entry = self._cache.get(digest)
         if entry is None or entry.expires <= now:
+            generation = self._generation
             entry = _Entry(now + self._ttl, await self._load(digest))
-            if len(self._cache) >= self._max:
-                self._evict(now)
-            self._cache[digest] = entry
+            # An invalidation that ran while we awaited the store may have made what
+            # we loaded stale (a revocation): use it for this request, do not cache it.
+            if generation == self._generation:
+                if len(self._cache) >= self._max:
+                    self._evict(now)
+                self._cache[digest] = entry
         principal = entry.principal
         if principal is None or not hmac.compare_digest(principal.key.secret_hash, digest):
             raise InvalidApiKey()
@@ -109,6 +114,7 @@ class Authenticator:
         secret_hash: str | None = None,
     ) -> None:
         """Forget cached entries for a key, an account's keys, or a hash (incl. negatives)."""
+        self._generation += 1
         if secret_hash is not None:
             self._cache.pop(secret_hash, None)
         if key_id is None and account_id is None:

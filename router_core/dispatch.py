@@ -73,10 +73,6 @@ class CallLog:
         """``deployment:outcome`` per attempt, comma separated (the log's ``attempts``)."""
         return ",".join(f"{a.deployment}:{a.outcome}" for a in self.attempts)
 
-    @property
-    def upstream_attempts(self) -> int:
-        """Requests actually sent upstream (skipped deployments excluded)."""
-        return sum(1 for a in self.attempts if a.outcome != CIRCUIT_OPEN)
 
 
 class _StreamBody:
@@ -272,6 +268,10 @@ class Dispatcher:
                 log.attempts.append(Attempt(dep.id, exc.code, 0.0))
                 last = exc
                 continue
+            except BaseException:
+                if breaker is not None:
+                    breaker.abandon()  # a plugin bug is no verdict on the deployment
+                raise
             if sent_any:
                 m.fallbacks_c.get(request.model).inc()
             sent_any = True
@@ -321,7 +321,8 @@ class Dispatcher:
                         break
                     await asyncio.sleep(wait)
                     continue
-                except asyncio.CancelledError:
+                except BaseException:
+                    # cancelled (client gone) or a plugin bug: no verdict on the deployment
                     if breaker is not None:
                         breaker.abandon()
                     raise

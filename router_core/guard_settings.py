@@ -6,6 +6,9 @@ from typing import Any
 
 from msgspec import Struct, field
 
+#: The context-trimming transform a request opts into with `transforms: ["middle-out"]`.
+MIDDLE_OUT = "middle-out"
+
 
 class KeywordFilterSettings(Struct, forbid_unknown_fields=True, kw_only=True):
     """The built-in ``keywords`` content filter: word and regex lists per direction."""

@@ -21,7 +21,7 @@ from router_core.api.chat import ChatRequest, NamedFunction, TextPart
 from router_core.api.models import ModelCard
 from router_core.catalog import Target
 from router_core.errors import ContextLengthExceeded, InvalidRequest
-from router_core.guard_settings import GuardSettings
+from router_core.guard_settings import MIDDLE_OUT, GuardSettings
 
 PER_MESSAGE_TOKENS = 5
 #: Tokens the reply's framing costs (the assistant turn the model starts).
@@ -41,13 +41,20 @@ _HIGH = bytes(range(128, 256))
 _encoder = msgspec.json.Encoder()
 
 
-def check_shape(req: ChatRequest, guards: GuardSettings) -> None:
-    """Message and tool counts within the configured limits (400 invalid_request)."""
+def check_message_count(req: ChatRequest, guards: GuardSettings) -> None:
+    """At most ``max_messages`` messages (checked after middle-out, which may trim)."""
     if len(req.messages) > guards.max_messages:
         raise InvalidRequest(
             f"Too many messages: {len(req.messages)} (at most {guards.max_messages})"
             " - at `$.messages`"
         )
+
+
+def check_shape(req: ChatRequest, guards: GuardSettings) -> None:
+    """Tool count and transforms within the configured limits (400 invalid_request);
+    the message count too, unless middle-out may trim it first."""
+    if not req.transforms or MIDDLE_OUT not in req.transforms:
+        check_message_count(req, guards)
     if req.tools is not None and len(req.tools) > guards.max_tools:
         raise InvalidRequest(
             f"Too many tools: {len(req.tools)} (at most {guards.max_tools}) - at `$.tools`"
@@ -185,13 +192,6 @@ def context_error(req: ChatRequest, card: ModelCard, prompt_tokens: int) -> str 
             f"the messages (about {prompt_tokens}) plus max_tokens ({wanted}) exceed it"
         )
     return None
-
-
-def check_context(req: ChatRequest, card: ModelCard, prompt_tokens: int) -> None:
-    """context_length_exceeded before any upstream call."""
-    why = context_error(req, card, prompt_tokens)
-    if why is not None:
-        raise ContextLengthExceeded(why)
 
 
 def fitting_targets(

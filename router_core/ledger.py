@@ -4,13 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
+import sys
 from collections.abc import Callable
 
 import structlog
 
-from router_core.store.base import Store, UsageEvent
+from router_core.store.base import Store, StoreUnavailable, UsageEvent
 
 log = structlog.get_logger("viberouter.ledger")
+
+
+def store_errors() -> tuple[type[BaseException], ...]:
+    """What a store raises when its backend is unreachable or failing (redis-py's
+    errors only when it is loaded: the embedded backend never imports it)."""
+    errors: tuple[type[BaseException], ...] = (OSError, sqlite3.Error, StoreUnavailable)
+    redis_exc = sys.modules.get("redis.exceptions")
+    if redis_exc is not None:
+        errors += (redis_exc.RedisError,)
+    return errors
 
 
 class UsageLedger:
@@ -53,9 +65,13 @@ class UsageLedger:
             try:
                 if events:
                     await self._store.record_usage(events)
+                    events = []  # written: never requeue these
                 if touched:
                     await self._store.touch_keys(touched)
-            except Exception as exc:  # the store is down: requeue, never lose counts
+            except asyncio.CancelledError:
+                self._events[:0] = events
+                raise
+            except store_errors() as exc:  # the store is down: requeue, never lose counts
                 self._events[:0] = events
                 for k, v in touched.items():
                     self._touched.setdefault(k, v)

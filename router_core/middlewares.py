@@ -74,7 +74,13 @@ async def router_middleware(request: web.Request, handler: Handler) -> web.Strea
         status, code = err.http_status, err.code
         fields["error_detail"] = err.detail
         _count_refusal(request, err)
-        return error_response(err, extra)
+        try:
+            return error_response(err, extra)
+        except Exception:
+            # Still the boundary: an error that cannot be rendered is our bug.
+            status, code = 500, "server_error"
+            log.exception("error_response_failed", request_id=rid, error=err.code)
+            return error_response(ServerError(), extra)
     except asyncio.CancelledError:
         status, code = 499, "client_closed"  # nginx's convention for a client that left
         raise

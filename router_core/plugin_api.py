@@ -30,6 +30,7 @@ Versioning: ``API_VERSION`` changes only when this contract breaks; a plugin who
 from __future__ import annotations
 
 import abc
+import math
 import secrets
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -249,24 +250,33 @@ def now() -> int:
     return int(time.time())
 
 
+#: Longest wait an upstream can ask for; anything larger (or not finite) is ignored.
+MAX_RETRY_AFTER_S = 86_400.0
+
+
+def _seconds(value: float) -> float | None:
+    return min(max(0.0, value), MAX_RETRY_AFTER_S) if math.isfinite(value) else None
+
+
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
-    """Parse ``retry-after-ms`` or ``Retry-After`` (seconds or HTTP date)."""
+    """Parse ``retry-after-ms`` or ``Retry-After`` (seconds or HTTP date), bounded to
+    a day; a value that is not a finite number is ignored."""
     raw_ms = headers.get("retry-after-ms")
     if raw_ms:
         try:
-            return max(0.0, float(raw_ms) / 1000.0)
+            return _seconds(float(raw_ms) / 1000.0)
         except ValueError:
             pass
     raw = headers.get("retry-after")
     if not raw:
         return None
     try:
-        return max(0.0, float(raw))
+        return _seconds(float(raw))
     except ValueError:
         pass
     try:
-        return max(0.0, parsedate_to_datetime(raw).timestamp() - time.time())
-    except (TypeError, ValueError):
+        return _seconds(parsedate_to_datetime(raw).timestamp() - time.time())
+    except (TypeError, ValueError, OverflowError):
         return None
 
 

@@ -22,8 +22,6 @@ from router_core.guards import (
     estimate_tools_tokens,
 )
 
-MIDDLE_OUT = "middle-out"
-
 
 @dataclass(frozen=True, slots=True)
 class Trimmed:

@@ -14,7 +14,7 @@ from typing import Protocol
 
 import aiohttp
 
-from router_core.errors import InvalidRequest, ModelError, RouterError, UpstreamTimeout
+from router_core.errors import InvalidRequest, ModelError, UpstreamTimeout
 from router_core.plugin_api import (
     LocalResponse,
     ProviderPlugin,
@@ -277,6 +277,9 @@ class UpstreamClient:
                     req.url,
                     data=req.body,
                     headers=req.headers,
+                    # Never follow: a redirect would carry provider keys (x-api-key ...)
+                    # and the body to a host the operator did not configure.
+                    allow_redirects=False,
                     timeout=self._timeout
                     if connect_timeout is None and idle_timeout == self._settings.idle_timeout_s
                     else aiohttp.ClientTimeout(
@@ -303,12 +306,3 @@ def _host(url: str) -> str:
     # for logs: scheme://host:port only, never query strings (may carry keys)
     head, _, rest = url.partition("://")
     return f"{head}://{rest.split('/', 1)[0]}"
-
-
-def classify(exc: BaseException) -> RouterError:
-    """Any failure while talking upstream, as a RouterError."""
-    if isinstance(exc, RouterError):
-        return exc
-    if isinstance(exc, TimeoutError):
-        return UpstreamTimeout(detail="upstream timeout")
-    return ModelError(detail=f"{exc.__class__.__name__}: {exc}")

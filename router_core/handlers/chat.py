@@ -17,8 +17,9 @@ from router_core.catalog import Route, Target
 from router_core.dispatch import CallLog
 from router_core.errors import InvalidModel, InvalidRequest, RouterError
 from router_core.filters import FILTERS, NO_FILTERS
-from router_core.guard_settings import GuardSettings
+from router_core.guard_settings import MIDDLE_OUT, GuardSettings
 from router_core.guards import (
+    check_message_count,
     check_messages,
     check_shape,
     estimate_prompt_tokens,
@@ -32,7 +33,7 @@ from router_core.limits.headers import rate_limit_headers, refusal_headers
 from router_core.state import STATE, RouterState
 from router_core.store.base import UsageEvent
 from router_core.streaming import StreamOutcome, relay
-from router_core.transforms import MIDDLE_OUT, middle_out
+from router_core.transforms import middle_out
 
 _decoder = msgspec.json.Decoder(ChatRequest)
 
@@ -137,9 +138,10 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     route, targets = resolve_targets(state, principal, req)
     card = route.card
     req, targets, prompt_estimate = guard_context(req, targets, guards, fields)
+    check_message_count(req, guards)
     content_filters = request.app.get(FILTERS, NO_FILTERS)
     content_filters.check_input(req)
-    reserve = prompt_estimate + output_budget(req, card)
+    reserve = prompt_estimate + output_budget(req, targets[0].deployment.card)
 
     try:
         admission: Admission = await state.limiter.acquire(
@@ -151,6 +153,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     extra_headers.update(rate_limit_headers(admission, time.time()))
     m = state.metrics
     call = CallLog()
+    served: Target | None = None  # priced and billed as the deployment that answered
     usage: Usage | None = None
     provider = targets[0].deployment.provider
     served_model = req.model
@@ -159,6 +162,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     try:
         if not req.stream:
             target, completion = await state.dispatcher.complete(targets, req, body, call)
+            served = target
             provider = target.deployment.provider
             usage = completion.usage if isinstance(completion.usage, Usage) else None
             served_model = completion.model
@@ -170,7 +174,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         opened = await state.dispatcher.open_stream(
             targets, req, body, call, commit_delay=state.settings.server.sse_keepalive_s or 15.0
         )
-        target = opened.target
+        target = served = opened.target
         provider = target.deployment.provider
         _served_headers(extra_headers, target, call, t_start)
         fields["attempts"] = call.summary()
@@ -198,10 +202,12 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
                 state, fields, outcome, req.model, provider, prompt_estimate, t_start
             )
         used = usage.total_tokens if usage else 0
-        cost = card.pricing.cost(usage.prompt_tokens, usage.completion_tokens) if usage else 0.0
+        pricing = (served.deployment.card if served is not None else card).pricing
+        cost = pricing.cost(usage.prompt_tokens, usage.completion_tokens) if usage else 0.0
         await state.limiter.settle(admission, principal.limits, used, cost)
         if usage is not None:
-            _account(state, principal, route.name, provider, usage, cost)
+            billed = served.route or route.name if served is not None else route.name
+            _account(state, principal, billed, provider, usage, cost)
             fields["prompt_tokens"] = usage.prompt_tokens
             fields["completion_tokens"] = usage.completion_tokens
         fields["provider"] = provider

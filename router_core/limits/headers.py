@@ -49,7 +49,8 @@ def rate_limit_headers(adm: Admission, now: float) -> dict[str, str]:
 def retry_headers(retry_after: float | None, *, should_retry: bool) -> dict[str, str]:
     """Retry-After (whole seconds, rounded up) and retry-after-ms for a 429."""
     h: dict[str, str] = {}
-    if retry_after is not None:
+    if retry_after is not None and math.isfinite(retry_after):
+        retry_after = min(max(retry_after, 0.0), 86_400.0)
         h["Retry-After"] = str(max(1, math.ceil(retry_after)))
         h["retry-after-ms"] = str(max(1, math.ceil(retry_after * 1000)))
     if not should_retry:
@@ -62,7 +63,8 @@ def refusal_headers(spec: LimitSpec, retry_after: float | None, now: float) -> d
     limit = spec.rpm if spec.rpm is not None else spec.rpd
     if limit is None:
         return {}
-    reset = now + (retry_after or 0.0)
+    wait = retry_after if retry_after is not None and math.isfinite(retry_after) else 0.0
+    reset = now + min(max(wait, 0.0), 86_400.0)
     return {
         "X-RateLimit-Limit": str(limit),
         "X-RateLimit-Remaining": "0",

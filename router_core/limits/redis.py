@@ -29,6 +29,7 @@ after Redis ran the script, that request is counted twice (the safe direction).
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import math
 import os
@@ -74,6 +75,30 @@ class _KeyNames:
         self.conc = f"{key}:conc"
         self.quota_month = f"{account}:quota:month"
         self.quota_day = f"{account}:quota:day"
+
+
+def _admitted(
+    reply: list[bytes],
+    key_id: str,
+    account_id: str,
+    lease_id: str,
+    estimate: int,
+    spec: LimitSpec,
+) -> Admission:
+    return Admission(
+        key_id,
+        account_id,
+        lease_id,
+        estimate,
+        spec.concurrency is not None,
+        float(reply[1]),
+        requests_limit=_opt_int(reply[2]),
+        requests_remaining=_opt_int(reply[3]),
+        requests_reset=_opt_float(reply[4]),
+        tokens_limit=_opt_int(reply[5]),
+        tokens_remaining=_opt_int(reply[6]),
+        tokens_reset=_opt_float(reply[7]),
+    )
 
 
 def _limit(value: int | float | None) -> int | float:
@@ -122,6 +147,7 @@ class RedisLimiter:
         # Lease ids must be unique across processes: a random prefix, then a counter.
         self._lease_prefix = os.urandom(6).hex() + ":"
         self._lease_counter = itertools.count(1)
+        self._orphans: set[asyncio.Future[None]] = set()
         self._names: dict[str, _KeyNames] = {}
 
     async def acquire(
@@ -135,46 +161,59 @@ class RedisLimiter:
         lease_id = f"{self._lease_prefix}{next(self._lease_counter)}"
         now = "" if self._clock is None else repr(self._clock())
         try:
-            reply: list[bytes] = await self._acquire(
-                (
-                    names.rpm,
-                    names.rpd,
-                    names.tpm,
-                    names.conc,
-                    names.quota_day if spec.quota_period == "day" else names.quota_month,
-                ),
-                (
-                    now,
-                    lease_id,
-                    _limit(spec.rpm),
-                    _limit(spec.rpd),
-                    _limit(spec.tpm),
-                    _limit(spec.concurrency),
-                    estimate,
-                    _limit(spec.quota_tokens),
-                    _limit(spec.quota_cost_usd),
-                    spec.quota_period,
-                    self._lease_ttl,
-                ),
+            call = asyncio.ensure_future(
+                self._acquire(
+                    (
+                        names.rpm,
+                        names.rpd,
+                        names.tpm,
+                        names.conc,
+                        names.quota_day if spec.quota_period == "day" else names.quota_month,
+                    ),
+                    (
+                        now,
+                        lease_id,
+                        _limit(spec.rpm),
+                        _limit(spec.rpd),
+                        _limit(spec.tpm),
+                        _limit(spec.concurrency),
+                        estimate,
+                        _limit(spec.quota_tokens),
+                        _limit(spec.quota_cost_usd),
+                        spec.quota_period,
+                        self._lease_ttl,
+                    ),
+                )
             )
+            # Shielded: a client that leaves mid-call must not leave a slot held by a
+            # script that ran anyway; the orphan is settled when the reply arrives.
+            reply: list[bytes] = await asyncio.shield(call)
+        except asyncio.CancelledError:
+            call.add_done_callback(
+                lambda done: self._settle_orphan(done, key_id, account_id, lease_id, estimate, spec)
+            )
+            raise
         except (RedisError, OSError) as exc:
             return self._degraded(key_id, account_id, exc)
         if reply[0] != b"ok":
             raise _refusal(reply[0], reply[1], spec)
-        return Admission(
-            key_id,
-            account_id,
-            lease_id,
-            estimate,
-            spec.concurrency is not None,
-            float(reply[1]),
-            requests_limit=_opt_int(reply[2]),
-            requests_remaining=_opt_int(reply[3]),
-            requests_reset=_opt_float(reply[4]),
-            tokens_limit=_opt_int(reply[5]),
-            tokens_remaining=_opt_int(reply[6]),
-            tokens_reset=_opt_float(reply[7]),
-        )
+        return _admitted(reply, key_id, account_id, lease_id, estimate, spec)
+
+    def _settle_orphan(
+        self,
+        done: asyncio.Future[list[bytes]],
+        key_id: str,
+        account_id: str,
+        lease_id: str,
+        estimate: int,
+        spec: LimitSpec,
+    ) -> None:
+        if done.cancelled() or done.exception() is not None or done.result()[0] != b"ok":
+            return
+        admission = _admitted(done.result(), key_id, account_id, lease_id, estimate, spec)
+        task = asyncio.ensure_future(self.settle(admission, spec, 0, 0.0))
+        self._orphans.add(task)
+        task.add_done_callback(self._orphans.discard)
 
     async def settle(
         self, admission: Admission, spec: LimitSpec, used_tokens: int, cost_usd: float

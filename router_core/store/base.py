@@ -145,6 +145,10 @@ class DashboardSession:
     expires_at: float
 
 
+class StoreUnavailable(RuntimeError):
+    """The store cannot serve now (not open, or its backend is gone)."""
+
+
 class NotFound(LookupError):
     """An id that does not exist (CLI and admin API turn it into exit 2 / HTTP 404)."""
 

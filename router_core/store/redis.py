@@ -38,6 +38,7 @@ from router_core.store.base import (
     DashboardSession,
     Member,
     NotFound,
+    StoreUnavailable,
     UsageEvent,
     UsageRow,
 )
@@ -173,7 +174,7 @@ class RedisStore:
     @property
     def _r(self) -> aioredis.Redis:
         if self._client is None:
-            raise RuntimeError("RedisStore is not open")
+            raise StoreUnavailable("RedisStore is not open")
         return self._client
 
     def _account_key(self, account_id: str) -> str:

@@ -23,6 +23,7 @@ from router_core.store.base import (
     DashboardSession,
     Member,
     NotFound,
+    StoreUnavailable,
     UsageEvent,
     UsageRow,
 )
@@ -158,13 +159,13 @@ class SqliteStore:
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         if self._executor is None:
-            raise RuntimeError("SqliteStore is not open")
+            raise StoreUnavailable("SqliteStore is not open")
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self._call, fn)
 
     def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         if self._conn is None:
-            raise RuntimeError("SqliteStore is not open")
+            raise StoreUnavailable("SqliteStore is not open")
         return fn(self._conn)
 
     def _connect(self) -> None:
