@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import msgspec
 import structlog
 from aiohttp import web
+from aiohttp.abc import AbstractStreamWriter
 from aiohttp_sse import EventSourceResponse
 
 from router_core.api.chat import ChatCompletionChunk, ErrorBody, Usage
@@ -30,36 +31,60 @@ KEEPALIVE = b": keep-alive\n\n"
 
 
 class ClientStream(EventSourceResponse):
-    """aiohttp-sse's response with keep-alives sent only after ``interval`` seconds
-    without a write (so a busy stream carries no comments)."""
+    """aiohttp-sse's response (headers, kernel send timeout for stalled clients) with
+    keep-alives sent only after ``keepalive`` seconds without a write, so a busy
+    stream carries no comments.
+
+    aiohttp-sse keeps one ping task per stream; with thousands of open streams that
+    task (its coroutine frame and its wake-ups) costs more than the stream itself, so
+    this response re-arms one timer handle instead and starts a task only for the
+    rare keep-alive it actually writes.
+    """
 
     def __init__(self, *, headers: Mapping[str, str], keepalive: float) -> None:
-        super().__init__(
-            headers=headers,
-            sep="\n",
-            allow_all_methods=True,
-            ping_interval=keepalive if keepalive > 0 else 3600.0,
-        )
+        super().__init__(headers=headers, sep="\n", allow_all_methods=True)
         self._keepalive = keepalive
         self.last_write = time.monotonic()
+        self._timer: asyncio.TimerHandle | None = None
+        self._pinging: asyncio.Task[None] | None = None
+
+    async def prepare(self, request: web.BaseRequest) -> AbstractStreamWriter | None:
+        if self.prepared:
+            return await super().prepare(request)
+        self._set_tcp_user_timeout(request)
+        writer = await web.StreamResponse.prepare(self, request)
+        if self._keepalive > 0:
+            self._timer = asyncio.get_running_loop().call_later(self._keepalive, self._tick)
+        return writer
 
     async def send_bytes(self, data: bytes) -> None:
         self.last_write = time.monotonic()
         await self.write(data)
 
-    async def _ping(self) -> None:
-        if self._keepalive <= 0:
-            await asyncio.Event().wait()  # keep-alives off; stays pending until cancelled
-            return
-        while True:
-            idle = time.monotonic() - self.last_write
-            if idle < self._keepalive:
-                await asyncio.sleep(self._keepalive - idle)
-                continue
-            try:
-                await self.send_bytes(KEEPALIVE)
-            except (ConnectionResetError, RuntimeError):
-                return
+    def _tick(self) -> None:
+        idle = time.monotonic() - self.last_write
+        loop = asyncio.get_running_loop()
+        if idle >= self._keepalive:
+            if self._pinging is None:
+                self._pinging = loop.create_task(self._ping_once())
+            idle = 0.0
+        self._timer = loop.call_later(self._keepalive - idle, self._tick)
+
+    async def _ping_once(self) -> None:
+        try:
+            await self.send_bytes(KEEPALIVE)
+        except (ConnectionResetError, RuntimeError):
+            pass  # the client left; the relay notices on its next write
+        finally:
+            self._pinging = None
+
+    def stop_streaming(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._pinging is not None:
+            self._pinging.cancel()
+            self._pinging = None
 
 
 @dataclass(slots=True)
