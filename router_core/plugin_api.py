@@ -94,8 +94,7 @@ class UpstreamRequest:
     framing: Framing
 
 
-@dataclass(frozen=True, slots=True)
-class UpstreamEvent:
+class UpstreamEvent(msgspec.Struct, frozen=True, gc=False):
     """One decoded upstream event: an SSE event (``event`` is its ``event:`` field,
     ``""`` when absent) or one NDJSON line (``event`` is ``""``). ``data`` is text
     decoded from complete UTF-8 bytes, several ``data:`` lines joined with ``\\n``."""

@@ -6,12 +6,16 @@ from typing import Any
 
 import msgspec
 
-from router_core.plugin_api import ChatRequest, Deployment, UpstreamRequest, json_encode
+from router_core.plugin_api import ChatRequest, Deployment, Message, UpstreamRequest, json_encode
 from viberouter_openai.settings import OpenAISettings
 
 # Usage is always requested when streaming: the router accounts for every stream,
 # whether or not the client asked to see the usage chunk.
 _ALWAYS_USAGE = {"include_usage": True}
+_USAGE_ONLY = b',"stream_options":' + json_encode(_ALWAYS_USAGE)
+_encode = msgspec.json.Encoder().encode
+_REQUEST_FIELDS = frozenset(ChatRequest.__struct_fields__)
+_UNSET = msgspec.UNSET
 
 
 def build_upstream_request(
@@ -25,7 +29,7 @@ def build_upstream_request(
         method="POST",
         url=settings.base_url.rstrip("/") + "/chat/completions",
         headers=request_headers(settings, stream=request.stream),
-        body=json_encode(request_body(request, deployment.model, extras)),
+        body=encode_request_body(request, deployment.model, extras),
         framing="sse" if request.stream else "json",
     )
 
@@ -65,3 +69,62 @@ def request_body(request: ChatRequest, model: str, extras: msgspec.Struct | None
         set_extras = msgspec.to_builtins(extras)
         body.update((k, v) for k, v in set_extras.items() if v is not None)
     return body
+
+
+def encode_request_body(request: ChatRequest, model: str, extras: msgspec.Struct | None) -> bytes:
+    """``json_encode(request_body(...))`` byte for byte, without the builtins round trip:
+    the request Struct is encoded once and the keys ``request_body`` appends at the
+    end (``stream_options``, extras) are spliced in before the closing brace."""
+    tail = b""
+    if request.stream:
+        options = request.stream_options
+        if options:
+            merged = {**msgspec.to_builtins(options), **_ALWAYS_USAGE}
+            tail = b',"stream_options":' + _encode(merged)
+        else:
+            tail = _USAGE_ONLY
+    if extras is not None:
+        set_extras = msgspec.to_builtins(extras)
+        if set_extras:
+            if not _REQUEST_FIELDS.isdisjoint(set_extras):
+                # An extra replacing a request field keeps that field's position.
+                return _encode(request_body(request, model, extras))
+            for key, value in set_extras.items():
+                if value is not None:
+                    tail += b"," + _encode(key) + b":" + _encode(value)
+    messages: list[Any] = request.messages
+    for i, message in enumerate(messages):
+        if message.role == "assistant" and _needs_null_content(message):
+            messages = _null_contents(messages, i)
+            break
+    body = _encode(
+        msgspec.structs.replace(
+            request,
+            model=model,
+            messages=messages,
+            models=None,
+            transforms=None,
+            stream_options=None,
+        )
+    )
+    return body[:-1] + tail + b"}" if tail else body
+
+
+def _needs_null_content(message: Message) -> bool:
+    # Some OpenAI-compatible servers require the key; OpenAI accepts null next to tool_calls.
+    return (
+        message.role == "assistant" and message.tool_calls is not _UNSET and message.content is None
+    )
+
+
+def _null_contents(messages: list[Any], first: int) -> list[Any]:
+    """``messages`` with each turn from ``first`` on that needs it pre-encoded exactly as
+    ``request_body`` shapes it: its own keys (``role`` always first), then
+    ``"content":null`` appended."""
+    out = messages[:first]
+    for message in messages[first:]:
+        if _needs_null_content(message):
+            out.append(msgspec.Raw(_encode(message)[:-1] + b',"content":null}'))
+        else:
+            out.append(message)
+    return out

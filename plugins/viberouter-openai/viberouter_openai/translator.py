@@ -8,8 +8,6 @@ the end when the upstream reported usage on any chunk.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import msgspec
 
 from router_core.plugin_api import (
@@ -28,22 +26,43 @@ from router_core.plugin_api import (
 from viberouter_openai import wire
 from viberouter_openai.errors import error_for, fault_from_payload
 
+# Hot-path aliases: feed() runs once per upstream event.
+_UNSET = msgspec.UNSET
+_decode = wire.chunk_decoder.decode
+_DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError)
+# Read-only stand-ins for absent parts, so a missing delta/function allocates nothing.
+_NO_DELTA = wire.UpDelta()
+_NO_FUNCTION = wire.UpFunction()
 
-@dataclass(slots=True)
+
 class _Choice:
     """Per-choice state: what was emitted so far and how upstream tool indexes map."""
 
-    started: bool = False
-    finished: bool = False
-    ids: list[str] = field(default_factory=list)  # our tool-call slots, dense from 0
-    named: list[bool] = field(default_factory=list)
-    by_id: dict[str, int] = field(default_factory=dict)
-    by_index: dict[int, int] = field(default_factory=dict)  # upstream index -> slot
-    last: int | None = None
+    __slots__ = ("by_id", "by_index", "finished", "ids", "last", "named", "started")
+
+    def __init__(self) -> None:
+        self.started = False
+        self.finished = False
+        self.ids: list[str] = []  # our tool-call slots, dense from 0
+        self.named: list[bool] = []
+        self.by_id: dict[str, int] = {}
+        self.by_index: dict[int, int] = {}  # upstream index -> slot
+        self.last: int | None = None
 
 
 class OpenAIStreamTranslator:
     """Upstream SSE events in, canonical chunks out (see the module docstring)."""
+
+    __slots__ = (
+        "_choices",
+        "_created",
+        "_done",
+        "_fingerprint",
+        "_id",
+        "_model",
+        "_tier",
+        "_usage",
+    )
 
     def __init__(self, fallback_model: str) -> None:
         self._choices: dict[int, _Choice] = {}
@@ -52,30 +71,43 @@ class OpenAIStreamTranslator:
         self._id = ""
         self._created = 0
         self._model = fallback_model
-        self._fingerprint: str | msgspec.UnsetType | None = msgspec.UNSET
-        self._tier: str | msgspec.UnsetType | None = msgspec.UNSET
+        self._fingerprint: str | msgspec.UnsetType | None = _UNSET
+        self._tier: str | msgspec.UnsetType | None = _UNSET
 
     def feed(self, event: UpstreamEvent) -> list[ChatCompletionChunk]:
         """Translate one event; raise the mapped RouterError for an in-band error."""
-        data = event.data.strip()
-        if self._done or not data:
+        if self._done:
             return []
-        if data == "[DONE]":
-            return self._end()
         try:
-            chunk = wire.chunk_decoder.decode(data)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            raise ModelError(
-                "The model provider sent a malformed chunk", detail=f"{exc}: {data[:300]}"
-            ) from exc
+            # JSON allows surrounding whitespace, so the common case needs no strip();
+            # blank data, [DONE] and garbage all fail here and take the careful path.
+            chunk = _decode(event.data)
+        except _DECODE_ERRORS:
+            data = event.data.strip()
+            if not data:
+                return []
+            if data == "[DONE]":
+                return self._end()
+            chunk = self._decode_stripped(data)
         if chunk.error:
             raise error_for(None, fault_from_payload(chunk.error), {})
-        self._remember(chunk)
+        # Remember the stream's identity: the latest non-empty value wins.
+        self._id = chunk.id or self._id or new_completion_id()
+        created = chunk.created
+        self._created = (created if created.__class__ is int else int(created)) or (
+            self._created or now()
+        )
+        self._model = chunk.model or self._model
+        if chunk.system_fingerprint is not _UNSET:
+            self._fingerprint = chunk.system_fingerprint
+        if chunk.service_tier is not _UNSET:
+            self._tier = chunk.service_tier
         if chunk.usage is not None:
             self._usage = chunk.usage
         out: list[ChatCompletionChunk] = []
-        for choice in chunk.choices or ():
-            self._translate_choice(choice, out)
+        if chunk.choices:
+            for choice in chunk.choices:
+                self._translate_choice(choice, out)
         return out
 
     def close(self) -> list[ChatCompletionChunk]:
@@ -84,14 +116,14 @@ class OpenAIStreamTranslator:
 
     # ------------------------------------------------------------------ internals
 
-    def _remember(self, chunk: wire.UpChunk) -> None:
-        self._id = chunk.id or self._id or new_completion_id()
-        self._created = int(chunk.created) or self._created or now()
-        self._model = chunk.model or self._model
-        if not isinstance(chunk.system_fingerprint, msgspec.UnsetType):
-            self._fingerprint = chunk.system_fingerprint
-        if not isinstance(chunk.service_tier, msgspec.UnsetType):
-            self._tier = chunk.service_tier
+    @staticmethod
+    def _decode_stripped(data: str) -> wire.UpChunk:
+        try:
+            return _decode(data)
+        except _DECODE_ERRORS as exc:
+            raise ModelError(
+                "The model provider sent a malformed chunk", detail=f"{exc}: {data[:300]}"
+            ) from exc
 
     def _end(self) -> list[ChatCompletionChunk]:
         self._done = True
@@ -106,7 +138,7 @@ class OpenAIStreamTranslator:
         return [self._chunk([], usage=wire.usage(self._usage))]
 
     def _chunk(
-        self, choices: list[ChunkChoice], usage: Usage | msgspec.UnsetType = msgspec.UNSET
+        self, choices: list[ChunkChoice], usage: Usage | msgspec.UnsetType = _UNSET
     ) -> ChatCompletionChunk:
         return ChatCompletionChunk(
             id=self._id,
@@ -119,38 +151,62 @@ class OpenAIStreamTranslator:
         )
 
     def _translate_choice(self, up: wire.UpChunkChoice, out: list[ChatCompletionChunk]) -> None:
-        state = self._choices.setdefault(up.index, _Choice())
-        if state.finished:
+        index = up.index
+        state = self._choices.get(index)
+        if state is None:
+            state = self._choices[index] = _Choice()
+        elif state.finished:
             # Duplicate finish chunks (OpenRouter) and anything after them.
             return
-        delta = up.delta or wire.UpDelta()
-        first = not state.started
-        tool_calls = self._tool_calls(state, delta.tool_calls or ())
-        out_delta = Delta(
-            role="assistant" if first else msgspec.UNSET,
-            content=_text(delta.content, keep_empty=first),
-            refusal=_text(delta.refusal, keep_empty=first),
-            tool_calls=tool_calls or msgspec.UNSET,
-            reasoning_content=delta.reasoning_content or delta.reasoning or msgspec.UNSET,
-        )
-        if first or _has_payload(out_delta):
+        delta = up.delta or _NO_DELTA
+        up_calls = delta.tool_calls
+        tool_calls = (self._tool_calls(state, up_calls) if up_calls else None) or _UNSET
+        reasoning = delta.reasoning_content or delta.reasoning or _UNSET
+        if state.started:
+            # Later deltas: empty or null text carries nothing and is dropped (every
+            # absent part is UNSET, which is falsy), and an empty delta is not sent.
+            content = delta.content or _UNSET
+            refusal = delta.refusal or _UNSET
+            if refusal or tool_calls or reasoning:
+                out_delta = Delta(
+                    content=content,
+                    refusal=refusal,
+                    tool_calls=tool_calls,
+                    reasoning_content=reasoning,
+                )
+            elif content:
+                out_delta = Delta(content=content)  # the common case: a text token
+            else:
+                out_delta = None
+        else:
+            # The first delta keeps "" and null text as sent (OpenAI's role chunk shape).
             state.started = True
-            choice = ChunkChoice(index=up.index, delta=out_delta, logprobs=up.logprobs)
-            out.append(self._chunk([choice]))
+            out_delta = Delta(
+                role="assistant",
+                content=delta.content,
+                refusal=delta.refusal,
+                tool_calls=tool_calls,
+                reasoning_content=reasoning,
+            )
+        if out_delta is not None:
+            out.append(
+                self._chunk([ChunkChoice(index=index, delta=out_delta, logprobs=up.logprobs)])
+            )
         if up.finish_reason is not None:
             reason = wire.finish_reason(up.finish_reason, had_tool_calls=bool(state.ids))
             state.finished = True
-            finish = ChunkChoice(index=up.index, delta=Delta(), finish_reason=reason)
+            finish = ChunkChoice(index=index, delta=Delta(), finish_reason=reason)
             out.append(self._chunk([finish]))
 
     def _tool_calls(
-        self, state: _Choice, deltas: tuple[()] | list[wire.UpToolCallDelta]
+        self, state: _Choice, deltas: list[wire.UpToolCallDelta]
     ) -> list[ToolCallDelta]:
         out: list[ToolCallDelta] = []
         for up in deltas:
-            function = up.function or wire.UpFunction()
+            function = up.function or _NO_FUNCTION
             name = function.name or None
-            arguments = wire.arguments_text(function.arguments)
+            raw = function.arguments
+            arguments = raw if isinstance(raw, str) else wire.arguments_text(raw)
             slot = self._existing_slot(state, up, name)
             if slot is None:
                 slot = len(state.ids)
@@ -158,15 +214,15 @@ class OpenAIStreamTranslator:
                 state.ids.append(call_id)
                 state.named.append(name is not None)
                 state.by_id[call_id] = slot
-                head = FunctionDelta(name=name or msgspec.UNSET, arguments=arguments)
+                head = FunctionDelta(name=name or _UNSET, arguments=arguments)
                 out.append(ToolCallDelta(index=slot, id=call_id, type="function", function=head))
             else:
                 fresh_name = name is not None and not state.named[slot]
                 state.named[slot] = state.named[slot] or fresh_name
                 if arguments or fresh_name:
                     part = FunctionDelta(
-                        name=name if fresh_name and name else msgspec.UNSET,
-                        arguments=arguments or msgspec.UNSET,
+                        name=name if fresh_name and name else _UNSET,
+                        arguments=arguments or _UNSET,
                     )
                     out.append(ToolCallDelta(index=slot, function=part))
             if up.index is not None:
@@ -184,20 +240,3 @@ class OpenAIStreamTranslator:
         if slot is not None and name is not None and state.named[slot]:
             return None
         return slot
-
-
-def _text(
-    value: str | msgspec.UnsetType | None, *, keep_empty: bool
-) -> str | msgspec.UnsetType | None:
-    # The first delta keeps "" and null as sent (OpenAI's role chunk shape); later empty
-    # or null text carries nothing and is dropped.
-    if keep_empty or (isinstance(value, str) and value):
-        return value
-    return msgspec.UNSET
-
-
-def _has_payload(delta: Delta) -> bool:
-    return any(
-        isinstance(value, str | list) and bool(value)
-        for value in (delta.content, delta.refusal, delta.tool_calls, delta.reasoning_content)
-    )
