@@ -366,18 +366,16 @@ class Dispatcher:
         try:
             if not request.stream:
                 # One timer for the whole exchange: first byte, then the rest of the budget.
-                first = min(tm.first_token_s, budget)
-                async with asyncio.timeout(first) as bound:
-                    resp = await self._upstream.send(
-                        target.plugin,
-                        upstream_req,
-                        # in-process upstreams answer at once: their first read is the byte
-                        first_byte_timeout=first if upstream_req.url[:6] == "local:" else None,
-                        idle_timeout=tm.idle_s,
-                        connect_timeout=tm.connect_s,
-                    )
-                    bound.reschedule(deadline)
-                    body = await resp.read()
+                resp = await self._upstream.send(
+                    target.plugin,
+                    upstream_req,
+                    first_byte_timeout=min(tm.first_token_s, budget),
+                    idle_timeout=tm.idle_s,
+                    connect_timeout=tm.connect_s,
+                )
+                # The body follows the headers at once for JSON answers; each read is
+                # bounded by the idle timeout (one timer per request, not three).
+                body = await resp.read()
                 if not 200 <= resp.status < 300:
                     raise target.plugin.map_error(resp.status, resp.headers, body)
                 completion = target.plugin.parse_response(request, target.deployment, body)

@@ -274,14 +274,15 @@ class AccessLog:
             self._stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
         return f"{self._stamp}.{int((now - second) * 1e6):06d}Z"
 
-    def write(self, fields: dict[str, Any]) -> None:
-        """Log one request's fields (``fields`` is consumed)."""
+    def write(self, fields: dict[str, Any], *, trusted_id: bool = False) -> None:
+        """Log one request's fields (``fields`` is consumed); ``trusted_id``: the
+        request id was generated here, not sent by the client."""
         writer, redactor = self._writer, self._redactor
         if writer is None or redactor is None:
             self._log.info("request", **fields)
             return
         for k, v in fields.items():
-            if k in TRUSTED_FIELDS or isinstance(v, _PLAIN):
+            if k in TRUSTED_FIELDS or isinstance(v, _PLAIN) or (trusted_id and k == "request_id"):
                 continue
             fields[k] = REDACTED if is_secret_name(k) else redactor.scrub(v)
         fields["event"] = "request"

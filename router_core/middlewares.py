@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import secrets
 import time
 from typing import Any
@@ -26,6 +27,16 @@ from router_core.logs import access_log
 from router_core.state import STATE
 
 log = structlog.get_logger("viberouter.access")
+
+# Request ids need to be unique, not secret: a random per-process prefix and a counter
+# cost nothing, where a fresh random token per request is a system call.
+_RID_PREFIX = secrets.token_hex(6)
+_rid_counter = itertools.count(1)
+
+
+def next_request_id() -> str:
+    """A fresh request id (24 hex digits, unique per process and start)."""
+    return f"{_RID_PREFIX}{next(_rid_counter):012x}"
 
 
 def error_response(err: RouterError, headers: dict[str, str]) -> web.Response:
@@ -53,8 +64,9 @@ def _http_error(exc: web.HTTPException) -> RouterError:
 async def router_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     t0 = time.monotonic()
     rid = request.headers.get("X-Request-ID")
+    client_rid = True
     if not rid or len(rid) > 128 or not rid.isprintable():
-        rid = secrets.token_hex(12)
+        rid, client_rid = next_request_id(), False
     # Every event logged while serving this request (dispatch, streaming) carries its id;
     # aiohttp runs each request in its own task, so the binding ends with it.
     structlog.contextvars.bind_contextvars(request_id=rid)
@@ -96,7 +108,7 @@ async def router_middleware(request: web.Request, handler: Handler) -> web.Strea
         log.exception("unhandled_error", request_id=rid, path=request.path)
         return error_response(ServerError(), extra)
     finally:
-        _finish(request, rid, fields, status, code, t0)
+        _finish(request, rid, client_rid, fields, status, code, t0)
 
 
 def _count_refusal(request: web.Request, err: RouterError) -> None:
@@ -105,7 +117,13 @@ def _count_refusal(request: web.Request, err: RouterError) -> None:
 
 
 def _finish(
-    request: web.Request, rid: str, fields: dict[str, Any], status: int, code: str | None, t0: float
+    request: web.Request,
+    rid: str,
+    client_rid: bool,
+    fields: dict[str, Any],
+    status: int,
+    code: str | None,
+    t0: float,
 ) -> None:
     state = request.app[STATE]
     if "model" in fields:
@@ -126,4 +144,4 @@ def _finish(
         "latency_ms": round((time.monotonic() - t0) * 1000, 3),
     }
     line.update(fields)
-    access_log.write(line)
+    access_log.write(line, trusted_id=not client_rid)

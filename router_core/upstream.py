@@ -250,7 +250,7 @@ class UpstreamClient:
         plugin: ProviderPlugin,
         req: UpstreamRequest,
         *,
-        first_byte_timeout: float | None,
+        first_byte_timeout: float,
         idle_timeout: float,
         connect_timeout: float | None = None,
     ) -> UpstreamResponse:
@@ -271,7 +271,7 @@ class UpstreamClient:
         if self._session is None:
             raise RuntimeError("UpstreamClient.start() was not awaited")
         try:
-            async with asyncio.timeout(first_byte_timeout):  # None: the caller bounds it
+            async with asyncio.timeout(first_byte_timeout):
                 resp = await self._session.request(
                     req.method,
                     req.url,
