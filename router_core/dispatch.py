@@ -85,7 +85,6 @@ class _StreamBody:
         "_deadline",
         "_dispatcher",
         "_first_deadline",
-        "_idle",
         "_it",
         "_lease",
         "_pending",
@@ -114,7 +113,6 @@ class _StreamBody:
         self._t0 = t0
         self._first_deadline = first_deadline  # set while no chunk has been translated
         self._deadline = deadline
-        self._idle = target.timeouts.idle_s
 
     def __aiter__(self) -> _StreamBody:
         return self
@@ -122,11 +120,19 @@ class _StreamBody:
     async def __anext__(self) -> bytes:
         now = time.monotonic()
         first = self._first_deadline
-        limit = min(first if first is not None else now + self._idle, self._deadline) - now
         pending, self._pending = self._pending, None
         try:
-            async with asyncio.timeout(max(0.0, limit)):
+            if first is None:
+                # Flowing: each read is already bounded by the idle timeout (the socket's
+                # read timeout, or the in-process reader's), so no timer per chunk; the
+                # total budget is checked as chunks arrive.
+                if now >= self._deadline:
+                    raise TimeoutError
                 raw = await (pending if pending is not None else self._it.__anext__())
+            else:
+                limit = min(first, self._deadline) - now
+                async with asyncio.timeout(max(0.0, limit)):
+                    raw = await (pending if pending is not None else self._it.__anext__())
         except StopAsyncIteration:
             self.close()
             raise
