@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -142,3 +142,13 @@ def check_errors(out: str) -> None:
     assert "mid-stream: model_error after 'Count one two'" in lines, out
     assert "  action: wait Retry-After seconds, then retry" in lines, out
     assert out.count("  action: ") == 4, out
+
+
+#: Each example topic and the check its output must pass, in every language.
+CHECKS: dict[str, Callable[[str], None]] = {
+    "chat": check_chat,
+    "stream": check_stream,
+    "tools": check_tools,
+    "models": check_models,
+    "errors": check_errors,
+}

@@ -4,32 +4,20 @@ provider) and prints what a reader is told it prints."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 
 import pytest
 
 from tests.services import require_binary
 from tests.test_examples_common import (
+    CHECKS,
     EXAMPLES,
     ExampleRouter,
-    check_chat,
-    check_errors,
-    check_models,
-    check_stream,
-    check_tools,
     example_router,
 )
 
 __all__ = ["example_router"]  # the fixture, re-exported for pytest
 
 CURL = EXAMPLES / "curl"
-CHECKS: dict[str, Callable[[str], None]] = {
-    "chat": check_chat,
-    "stream": check_stream,
-    "tools": check_tools,
-    "models": check_models,
-    "errors": check_errors,
-}
 
 
 @pytest.mark.parametrize("topic", list(CHECKS))

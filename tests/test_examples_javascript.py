@@ -6,33 +6,21 @@ missing; without node or npm the tests skip locally and fail under CI=true."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.services import require_binary
 from tests.test_examples_common import (
+    CHECKS,
     EXAMPLES,
     ExampleRouter,
-    check_chat,
-    check_errors,
-    check_models,
-    check_stream,
-    check_tools,
     example_router,
 )
 
 __all__ = ["example_router"]  # the fixture, re-exported for pytest
 
 JS = EXAMPLES / "javascript"
-CHECKS: dict[str, Callable[[str], None]] = {
-    "chat": check_chat,
-    "stream": check_stream,
-    "tools": check_tools,
-    "models": check_models,
-    "errors": check_errors,
-}
 
 
 async def _node_with_openai() -> str:

@@ -5,8 +5,10 @@ With no ``auth.admin_token`` configured every admin path is 404 (off, never open
 
 from __future__ import annotations
 
+import functools
 import hmac
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any, Literal
 
@@ -78,14 +80,31 @@ def _not_found(exc: NotFound) -> InvalidRequest:
     return InvalidRequest(str(exc).strip("'\""), status=404)
 
 
+AdminHandler = Callable[[web.Request], Awaitable[web.Response]]
+
+
+def admin_route(handler: AdminHandler) -> AdminHandler:
+    """Admin token checked first; an unknown id becomes 404 invalid_request."""
+
+    @functools.wraps(handler)
+    async def wrapped(request: web.Request) -> web.Response:
+        _check(request)
+        try:
+            return await handler(request)
+        except NotFound as exc:
+            raise _not_found(exc) from exc
+
+    return wrapped
+
+
+@admin_route
 async def list_accounts(request: web.Request) -> web.Response:
-    _check(request)
     accounts = await request.app[STATE].store.list_accounts()
     return json_response({"data": [account_view(a) for a in accounts]})
 
 
+@admin_route
 async def create_account(request: web.Request) -> web.Response:
-    _check(request)
     data: AccountIn = _decode(await request.read(), AccountIn)
     svc = request.app[STATE].accounts
     account = await svc.create_account(
@@ -101,23 +120,17 @@ async def create_account(request: web.Request) -> web.Response:
     return json_response(account_view(account), status=201)
 
 
+@admin_route
 async def get_account(request: web.Request) -> web.Response:
-    _check(request)
-    try:
-        account = await request.app[STATE].accounts.account(request.match_info["id"])
-    except NotFound as exc:
-        raise _not_found(exc) from exc
+    account = await request.app[STATE].accounts.account(request.match_info["id"])
     return json_response(account_view(account))
 
 
+@admin_route
 async def patch_account(request: web.Request) -> web.Response:
-    _check(request)
     patch: AccountPatch = _decode(await request.read(), AccountPatch)
     svc = request.app[STATE].accounts
-    try:
-        account = await svc.account(request.match_info["id"])
-    except NotFound as exc:
-        raise _not_found(exc) from exc
+    account = await svc.account(request.match_info["id"])
     changes = {
         f: getattr(patch, f)
         for f in patch.__struct_fields__
@@ -127,62 +140,50 @@ async def patch_account(request: web.Request) -> web.Response:
     return json_response(account_view(account))
 
 
+@admin_route
 async def list_keys(request: web.Request) -> web.Response:
-    _check(request)
     account_id = request.query.get("account")
     keys = await request.app[STATE].store.list_keys(account_id)
     now = time.time()
     return json_response({"data": [key_view(k, now) for k in keys]})
 
 
+@admin_route
 async def create_key(request: web.Request) -> web.Response:
-    _check(request)
     data: KeyIn = _decode(await request.read(), KeyIn)
-    try:
-        key, secret = await request.app[STATE].accounts.create_key(
-            data.account_id,
-            data.name,
-            expires_at=data.expires_at,
-            rpm=data.rpm,
-            rpd=data.rpd,
-            tpm=data.tpm,
-            concurrency=data.concurrency,
-            allowed_models=data.allowed_models,
-        )
-    except NotFound as exc:
-        raise _not_found(exc) from exc
+    key, secret = await request.app[STATE].accounts.create_key(
+        data.account_id,
+        data.name,
+        expires_at=data.expires_at,
+        rpm=data.rpm,
+        rpd=data.rpd,
+        tpm=data.tpm,
+        concurrency=data.concurrency,
+        allowed_models=data.allowed_models,
+    )
     return json_response(NewKeyView(key=key_view(key, time.time()), secret=secret), status=201)
 
 
+@admin_route
 async def get_key(request: web.Request) -> web.Response:
-    _check(request)
-    try:
-        key = await request.app[STATE].accounts.key(request.match_info["id"])
-    except NotFound as exc:
-        raise _not_found(exc) from exc
+    key = await request.app[STATE].accounts.key(request.match_info["id"])
     return json_response(key_view(key, time.time()))
 
 
+@admin_route
 async def revoke_key(request: web.Request) -> web.Response:
-    _check(request)
-    try:
-        key = await request.app[STATE].accounts.revoke_key(request.match_info["id"])
-    except NotFound as exc:
-        raise _not_found(exc) from exc
+    key = await request.app[STATE].accounts.revoke_key(request.match_info["id"])
     return json_response(key_view(key, time.time()))
 
 
+@admin_route
 async def rotate_key(request: web.Request) -> web.Response:
-    _check(request)
-    try:
-        key, secret = await request.app[STATE].accounts.rotate_key(request.match_info["id"])
-    except NotFound as exc:
-        raise _not_found(exc) from exc
+    key, secret = await request.app[STATE].accounts.rotate_key(request.match_info["id"])
     return json_response(NewKeyView(key=key_view(key, time.time()), secret=secret))
 
 
+@admin_route
 async def usage(request: web.Request) -> web.Response:
-    _check(request)
     state = request.app[STATE]
     await state.ledger.flush()
     rows = await state.store.query_usage(
