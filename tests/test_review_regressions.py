@@ -55,11 +55,14 @@ deployments = ["anth/claude-x"]
 """
     router = await start_router(router_settings(tmp_path, extra_toml=toml, retries=0))
     try:
-        async with aiohttp.ClientSession() as s, s.post(
-            router.base_url + "/chat/completions",
-            headers={"Authorization": f"Bearer {router.key}"},
-            json={"model": "c", "messages": [{"role": "user", "content": "hi"}]},
-        ) as resp:
+        async with (
+            aiohttp.ClientSession() as s,
+            s.post(
+                router.base_url + "/chat/completions",
+                headers={"Authorization": f"Bearer {router.key}"},
+                json={"model": "c", "messages": [{"role": "user", "content": "hi"}]},
+            ) as resp,
+        ):
             assert resp.status >= 400
             assert (await resp.json())["error"] in {"model_error", "invalid_request"}
         assert seen == []
@@ -82,11 +85,14 @@ async def test_absurd_upstream_retry_after_still_gives_json(
     rig = await start_rig(tmp_path, ups, routes='[routes.solo]\ndeployments = ["a/m1"]\n')
     try:
         rig.a.default = Step("status", status=429, retry_after=value)
-        async with aiohttp.ClientSession() as s, s.post(
-            rig.router.base_url + "/chat/completions",
-            headers={"Authorization": f"Bearer {rig.router.key}"},
-            json={"model": "solo", "messages": [{"role": "user", "content": "hi"}]},
-        ) as r:
+        async with (
+            aiohttp.ClientSession() as s,
+            s.post(
+                rig.router.base_url + "/chat/completions",
+                headers={"Authorization": f"Bearer {rig.router.key}"},
+                json={"model": "solo", "messages": [{"role": "user", "content": "hi"}]},
+            ) as r,
+        ):
             assert r.status == 429
             assert (await r.json())["error"] == "rate_limit_exceeded"
     finally:
@@ -120,17 +126,25 @@ async def test_middle_out_trims_by_message_count(tmp_path: Path) -> None:
     try:
         msgs: list[dict[str, str]] = [{"role": "system", "content": "be nice"}]
         for i in range(5):
-            msgs += [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": f"a{i}"}]
+            msgs += [
+                {"role": "user", "content": f"q{i}"},
+                {"role": "assistant", "content": f"a{i}"},
+            ]
         msgs.append({"role": "user", "content": "last"})
         headers = {"Authorization": f"Bearer {router.key}"}
         async with aiohttp.ClientSession() as s:
-            async with s.post(router.base_url + "/chat/completions", headers=headers,
-                              json={"model": "echo", "messages": msgs,
-                                    "transforms": ["middle-out"]}) as resp:
+            async with s.post(
+                router.base_url + "/chat/completions",
+                headers=headers,
+                json={"model": "echo", "messages": msgs, "transforms": ["middle-out"]},
+            ) as resp:
                 assert resp.status == 200, await resp.text()
                 assert (await resp.json())["choices"][0]["message"]["content"] == "last"
-            async with s.post(router.base_url + "/chat/completions", headers=headers,
-                              json={"model": "echo", "messages": msgs}) as resp:
+            async with s.post(
+                router.base_url + "/chat/completions",
+                headers=headers,
+                json={"model": "echo", "messages": msgs},
+            ) as resp:
                 assert resp.status == 400  # without the opt-in the limit still holds
     finally:
         await router.stop()
