@@ -352,7 +352,15 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     from router_core.store.base import NotFound
 
     environ = os.environ if environ is None else environ
+    as_process = argv is None
     args = build_parser().parse_args(argv)
+    if as_process and args.command != "serve":
+        # Warnings (a plugin that fails to import ...) go to stderr, so stdout stays the
+        # command's output (--json); `serve` configures its own logging. Only for a real
+        # process: logging is process-wide, and callers in-process own theirs.
+        from router_core.logs import configure_logging
+
+        configure_logging("auto", "warning")
     fn = getattr(args, "fn", None)
     if fn is None:
         fn = _with_store(_accounts if args.command == "accounts" else _keys)

@@ -126,3 +126,61 @@ def test_installed_plugin_is_discovered_and_serves(shout_plugin: None, tmp_path:
         assert resp.choices[0].message.content == "QUIET PLEASE"
     finally:
         router.stop()
+
+
+BROKEN_PYPROJECT = """
+[build-system]
+requires = ["setuptools>=61"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "viberouter-broken-test"
+version = "0.0.1"
+
+[project.entry-points."viberouter.providers"]
+broken = "viberouter_broken_test:Provider"
+"""
+
+
+@pytest.fixture
+def broken_plugin(tmp_path: Path) -> Iterator[None]:
+    pkg = tmp_path / "broken"
+    (pkg / "viberouter_broken_test").mkdir(parents=True)
+    (pkg / "pyproject.toml").write_text(BROKEN_PYPROJECT)
+    (pkg / "viberouter_broken_test" / "__init__.py").write_text(
+        "raise ImportError('this plugin is broken on purpose')\n"
+    )
+    pip("install", "--no-deps", "--no-build-isolation", str(pkg))
+    importlib.invalidate_caches()
+    try:
+        yield
+    finally:
+        pip("uninstall", "-y", "viberouter-broken-test")
+        importlib.invalidate_caches()
+
+
+def cli(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "router_core.cli", *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_a_broken_plugin_is_reported_and_skipped(broken_plugin: None, tmp_path: Path) -> None:
+    listed = cli("plugins", "--json")
+    assert listed.returncode == 0
+    plugins = {p["name"]: p for p in json.loads(listed.stdout)}
+    assert "this plugin is broken on purpose" in plugins["broken"]["error"]
+    assert plugins["echo"]["error"] is None  # the others still load
+
+    ok = tmp_path / "ok.toml"
+    ok.write_text('[providers.echo]\nplugin = "echo"\n')
+    assert cli("--config", str(ok), "check-config").returncode == 0
+
+    uses_it = tmp_path / "broken.toml"
+    uses_it.write_text('[providers.b]\nplugin = "broken"\n')
+    out = cli("--config", str(uses_it), "check-config")
+    assert out.returncode == 4
+    assert "cannot be used" in out.stderr and "broken on purpose" in out.stderr
