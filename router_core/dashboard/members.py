@@ -94,5 +94,10 @@ class MemberService:
     async def signed_in(self, member: Member, now: float) -> None:
         """Record a successful sign-in time."""
         # Removed in the meantime: nothing to record, and the session check refuses it.
+        # Re-read: ``member`` was read before the slow password check, and writing it
+        # back whole would undo a password change made in the meantime.
+        fresh = await self.store.get_member(member.id)
+        if fresh is None or fresh.password_hash != member.password_hash:
+            return
         with contextlib.suppress(NotFound):
-            await self.store.update_member(replace(member, last_login_at=now))
+            await self.store.update_member(replace(fresh, last_login_at=now))

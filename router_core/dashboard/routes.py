@@ -199,6 +199,10 @@ async def login_post(request: web.Request) -> web.Response:
     who = subject(email, client_address(request, dash.settings))
     now = time.time()
     wait = await dash.throttle.wait(who, now)
+    if wait <= 0:
+        # Counted before the (slow) check, so guesses sent in parallel are throttled
+        # too; a success clears the count.
+        wait = await dash.throttle.reserve(who, now)
     if wait > 0:
         response = _login_form(
             request,
@@ -211,7 +215,6 @@ async def login_post(request: web.Request) -> web.Response:
     member = await dash.members.check(email, password)
     account = await request.app[STATE].store.get_account(member.account_id) if member else None
     if member is None or account is None:
-        await dash.throttle.failed(who, now)
         return _login_form(request, status=401, email=email, error="Wrong email or password.")
     await dash.throttle.succeeded(who)
     if account.status != "active":
@@ -270,7 +273,10 @@ def _parse_expiry(value: str, now: float) -> tuple[float | None, str | None]:
         day = dt.date.fromisoformat(value.strip())
     except ValueError:
         return None, "The expiry date is not a date (YYYY-MM-DD)."
-    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), dt.UTC).timestamp()
+    try:
+        end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), dt.UTC).timestamp()
+    except OverflowError:
+        return None, "The expiry date is too far in the future."
     if end <= now:
         return None, "The expiry date is in the past."
     return end, None

@@ -42,6 +42,13 @@ class LoginThrottle:
         failures = await self._store.add_login_failure(key, now, self._s.login_forget_after_s)
         return self.backoff(failures)
 
+    async def reserve(self, key: str, now: float) -> float:
+        """Count this attempt before its password is checked (one atomic increment, so
+        guesses sent in parallel are counted too); return the wait that the attempts
+        before it impose: above 0, this one must not be checked."""
+        failures = await self._store.add_login_failure(key, now, self._s.login_forget_after_s)
+        return self.backoff(failures - 1)
+
     async def succeeded(self, key: str) -> None:
         """A correct password clears the count."""
         await self._store.clear_login_failures(key)

@@ -174,7 +174,8 @@ class Store(Protocol):
     async def get_key_by_hash(self, secret_hash: str) -> ApiKey | None: ...
     async def list_keys(self, account_id: str | None = None) -> list[ApiKey]: ...
     async def update_key(self, key: ApiKey) -> ApiKey:
-        """Replace an existing key's fields (revoke, rotate, limits); raises NotFound."""
+        """Replace an existing key's fields (revoke, rotate, limits); raises NotFound for
+        an unknown key and for a write that would un-revoke a revoked key."""
         ...
 
     async def touch_keys(self, last_used: dict[str, float]) -> None:

@@ -309,6 +309,9 @@ class RedisStore:
             old = cast(Hash, await pipe.hgetall(name))
             if not old:
                 raise NotFound(f"key {key.id!r}")
+            if old.get("revoked_at") and key.revoked_at is None:
+                # Revocation is final (see SqliteStore.update_key).
+                raise NotFound(f"key {key.id!r} is revoked")
             if not await pipe.exists(account):
                 raise NotFound(f"account {key.account_id!r}")
             rotated = old["secret_hash"] != key.secret_hash

@@ -334,12 +334,20 @@ class SqliteStore:
         return await self._run(op)
 
     async def update_key(self, key: ApiKey) -> ApiKey:
-        """Replace an existing key's fields; NotFound for an unknown key or account,
-        ValueError if a rotated secret hash belongs to another key."""
+        """Replace an existing key's fields; NotFound for an unknown key or account, or
+        for un-revoking a revoked key; ValueError if a rotated secret hash belongs to
+        another key."""
 
         def op(conn: sqlite3.Connection) -> None:
             with _Tx(conn):
                 _require_account(conn, key.account_id)
+                row = conn.execute(
+                    "SELECT revoked_at FROM api_keys WHERE id = ?", (key.id,)
+                ).fetchone()
+                if row is not None and row[0] is not None and key.revoked_at is None:
+                    # Revocation is final: a write built from an earlier read (a rotate
+                    # racing a revoke) must not bring the key back.
+                    raise NotFound(f"key {key.id!r} is revoked")
                 try:
                     cur = conn.execute(
                         "UPDATE api_keys SET account_id = ?, name = ?, prefix = ?,"

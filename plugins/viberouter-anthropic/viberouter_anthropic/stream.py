@@ -71,6 +71,8 @@ class AnthropicStreamTranslator:
         self._usage_field: msgspec.UnsetType | None = None if include_usage else msgspec.UNSET
         self._role_sent = False
         self._finished = False
+        self._started = False  # message_start seen
+        self._next_tool = 0  # next dense OpenAI tool index
         self._tool_index: dict[int, int] = {}  # Anthropic block index -> OpenAI tool index
         self._args_seen: dict[int, bool] = {}  # Anthropic block index -> non-empty fragment?
         self._stop_reason: str | None = None
@@ -96,8 +98,11 @@ class AnthropicStreamTranslator:
         if isinstance(payload, ContentBlockStop):
             return self._on_block_stop(payload)
         if isinstance(payload, MessageStart):
+            # No chunk yet: the core commits the stream at the first chunk, and an
+            # overload error right after message_start must still fail over.
+            self._started = True
             merge_usage(self._usage, payload.message.usage)
-            return self._role_chunk()
+            return []
         if isinstance(payload, MessageDelta):
             if payload.delta.stop_reason is not None:
                 self._stop_reason = payload.delta.stop_reason
@@ -120,9 +125,10 @@ class AnthropicStreamTranslator:
 
     def _on_block_start(self, event: ContentBlockStart) -> list[ChatCompletionChunk]:
         block = event.content_block
-        out = self._role_chunk()
         if block.type == "tool_use":
-            tool_index = len(self._tool_index)
+            # A counter, not len(): a repeated block start must not reuse an index.
+            tool_index = self._next_tool
+            self._next_tool += 1
             self._tool_index[event.index] = tool_index
             self._args_seen[event.index] = False
             call = ToolCallDelta(
@@ -131,12 +137,12 @@ class AnthropicStreamTranslator:
                 type="function",
                 function=FunctionDelta(name=block.name, arguments=""),
             )
-            out.append(self._chunk(Delta(tool_calls=[call])))
-        elif block.type == "text" and block.text:
-            out.append(self._chunk(Delta(content=block.text)))
-        elif block.type == "thinking" and block.thinking:
-            out.append(self._chunk(Delta(reasoning_content=block.thinking)))
-        return out
+            return [*self._role_chunk(), self._chunk(Delta(tool_calls=[call]))]
+        if block.type == "text" and block.text:
+            return [*self._role_chunk(), self._chunk(Delta(content=block.text))]
+        if block.type == "thinking" and block.thinking:
+            return [*self._role_chunk(), self._chunk(Delta(reasoning_content=block.thinking))]
+        return []
 
     def _on_delta(self, event: ContentBlockDelta) -> list[ChatCompletionChunk]:
         delta = event.delta
@@ -162,6 +168,12 @@ class AnthropicStreamTranslator:
         return [self._arguments(tool_index, "{}")]
 
     def _on_message_stop(self) -> list[ChatCompletionChunk]:
+        if not self._started:
+            # An empty "success" would defeat failover: treat it as a broken stream.
+            raise ModelError(
+                "The model provider sent an empty stream",
+                detail="anthropic stream: message_stop without message_start",
+            )
         self._finished = True
         reason: FinishReason = finish_reason(
             self._stop_reason, made_tool_calls=bool(self._tool_index)

@@ -38,6 +38,7 @@ class _ChoiceState:
     tool_calls: int = 0
     finish: str | None = None  # Gemini's finishReason once seen
     filtered: bool = False  # the prompt was blocked after this choice started
+    role_sent: bool = False  # the role chunk went out
 
 
 class GeminiStreamTranslator:
@@ -91,10 +92,11 @@ class GeminiStreamTranslator:
                 "The model provider's stream ended early",
                 detail="gemini stream closed before every candidate had a finishReason",
             )
-        out = [
-            self._chunk([ChunkChoice(index=i, delta=Delta(), finish_reason=self._finish(s))])
-            for i, s in sorted(self._choices.items())
-        ]
+        out: list[ChatCompletionChunk] = []
+        for i, s in sorted(self._choices.items()):
+            self._role(i, s, out)
+            finish = self._finish(s)
+            out.append(self._chunk([ChunkChoice(index=i, delta=Delta(), finish_reason=finish)]))
         if self._usage is not None:
             out.append(self._chunk([], usage=self._usage))
         return out
@@ -106,7 +108,8 @@ class GeminiStreamTranslator:
             raise blocked_prompt_error(reason)
         if not self._choices:
             self._state(0, out)
-        for state in self._choices.values():
+        for index, state in self._choices.items():
+            self._role(index, state, out)
             state.filtered = True
 
     def _candidate(self, cand: Candidate, out: list[ChatCompletionChunk]) -> None:
@@ -131,6 +134,7 @@ class GeminiStreamTranslator:
                     delta = Delta(content=part.text)
             else:
                 continue
+            self._role(cand.index, state, out)
             out.append(self._chunk([ChunkChoice(index=cand.index, delta=delta, logprobs=lp)]))
             lp = None  # one event's logprobs ride on its first chunk only
         if cand.finish_reason:
@@ -140,9 +144,16 @@ class GeminiStreamTranslator:
         state = self._choices.get(index)
         if state is None:
             state = self._choices[index] = _ChoiceState()
+        return state
+
+    def _role(self, index: int, state: _ChoiceState, out: list[ChatCompletionChunk]) -> None:
+        # The role goes out with a choice's first real chunk, not with the first event:
+        # the core commits a stream at its first chunk, and an error in an event that
+        # carried nothing yet (usage only, empty text) must still fail over.
+        if not state.role_sent:
+            state.role_sent = True
             role = Delta(role="assistant", content="")
             out.append(self._chunk([ChunkChoice(index=index, delta=role)]))
-        return state
 
     def _finish(self, state: _ChoiceState) -> OpenAIFinish:
         if state.filtered:
