@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import concurrent.futures
 import hashlib
 import hmac
 import secrets
@@ -67,14 +68,21 @@ def verify_password(password: str, stored: str | None) -> bool:
         return False
 
 
+#: scrypt runs here, not on the loop's default pool: a flood of sign-ins then waits its
+#: turn instead of starving what shares the default pool (DNS lookups for upstreams).
+_KDF_POOL = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="kdf")
+
+
 async def hash_password_async(password: str) -> str:
     """``hash_password`` on a worker thread."""
-    return await asyncio.to_thread(hash_password, password)
+    return await asyncio.get_running_loop().run_in_executor(_KDF_POOL, hash_password, password)
 
 
 async def verify_password_async(password: str, stored: str | None) -> bool:
     """``verify_password`` on a worker thread."""
-    return await asyncio.to_thread(verify_password, password, stored)
+    return await asyncio.get_running_loop().run_in_executor(
+        _KDF_POOL, verify_password, password, stored
+    )
 
 
 def generate_password() -> str:
