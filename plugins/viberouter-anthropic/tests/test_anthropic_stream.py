@@ -154,7 +154,7 @@ def test_malformed_event_is_a_model_error() -> None:
         _translator().feed(UpstreamEvent(data="{not json", event="content_block_delta"))
 
 
-def test_provider_translator_uses_client_model_and_one_id(anthropic_data: Path) -> None:
+def test_provider_translator_names_the_deployment_and_uses_one_id(anthropic_data: Path) -> None:
     request = msgspec.convert(
         {
             "model": "anthropic/claude",
@@ -176,7 +176,8 @@ def test_provider_translator_uses_client_model_and_one_id(anthropic_data: Path) 
     assert {c.id for c in chunks} == {chunks[0].id}
     assert chunks[0].id.startswith("chatcmpl-")
     assert {c.created for c in chunks} == {chunks[0].created}
-    assert {c.model for c in chunks} == {"anthropic/claude"}
+    # the deployment that answered, not the (possibly fallback) name the client sent
+    assert {c.model for c in chunks} == {"anthropic/claude-sonnet-4-20250514"}
     # The client did not ask for usage: content chunks carry no "usage" key at all.
     assert b'"usage"' not in json_encode(chunks[1])
     assert chunks[-1].choices == [] and chunks[-1].usage is not None

@@ -91,8 +91,9 @@ class AnthropicProvider(ProviderPlugin):
         return to_completion(decode_message(body), fallback_model=deployment.model)
 
     def stream_translator(self, request: ChatRequest, deployment: Deployment) -> StreamTranslator:
-        """A fresh §3.4 state machine; chunks carry the client's model name."""
-        return AnthropicStreamTranslator(request.model, include_usage=request.include_usage)
+        """A fresh §3.4 state machine; chunks name the deployment that answers (after a
+        fallback that is not the model the client asked for)."""
+        return AnthropicStreamTranslator(deployment.id, include_usage=request.include_usage)
 
     def map_error(self, status: int, headers: Mapping[str, str], body: bytes) -> RouterError:
         """Anthropic's error envelope and status -> RouterError (see ``errors.py``)."""
