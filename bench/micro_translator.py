@@ -20,8 +20,8 @@ from pathlib import Path
 import msgspec
 from viberouter_openai import OpenAIExtras, OpenAIProvider
 
+from router_core.framing import SSEDecoder
 from router_core.plugin_api import ChatRequest, Deployment, ModelCard, UpstreamEvent
-from router_core.upstream import SSEDecoder
 
 _DATA = Path(__file__).resolve().parent.parent / "plugins" / "viberouter-openai" / "tests" / "data"
 _STREAMS = ("oa1", "oa2", "openrouter", "index_collision")

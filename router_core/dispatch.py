@@ -36,10 +36,11 @@ from router_core.errors import (
     RouterError,
     UpstreamTimeout,
 )
+from router_core.framing import EventDecoder, make_decoder
 from router_core.metrics import Metrics
 from router_core.plugin_api import StreamTranslator, UpstreamRequest
 from router_core.settings import RoutingSettings, UpstreamSettings
-from router_core.upstream import EventDecoder, UpstreamClient, UpstreamResponse, make_decoder
+from router_core.upstream import UpstreamClient, UpstreamResponse
 
 log = structlog.get_logger("viberouter.dispatch")
 #: Upstream failures, one event per failed attempt (``log`` is shadowed in _attempts).

@@ -75,6 +75,7 @@ from router_core.errors import (
     UpstreamRateLimited,
     UpstreamTimeout,
 )
+from router_core.framing import UpstreamEvent, make_decoder
 
 API_VERSION = 1
 
@@ -92,15 +93,6 @@ class UpstreamRequest:
     headers: Mapping[str, str]
     body: bytes
     framing: Framing
-
-
-class UpstreamEvent(msgspec.Struct, frozen=True, gc=False):
-    """One decoded upstream event: an SSE event (``event`` is its ``event:`` field,
-    ``""`` when absent) or one NDJSON line (``event`` is ``""``). ``data`` is text
-    decoded from complete UTF-8 bytes, several ``data:`` lines joined with ``\\n``."""
-
-    data: str
-    event: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +224,13 @@ def decode_completion(data: bytes | str) -> ChatCompletion:
         return _completion_decoder.decode(data)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise ModelError("The model provider sent a malformed response", detail=str(exc)) from exc
+
+
+def split_events(raw: bytes, framing: Framing = "sse") -> list[UpstreamEvent]:
+    """A whole recorded upstream body as the events the core would feed a translator
+    (the core's own SSE / NDJSON readers): for fixture tests."""
+    decoder = make_decoder(framing, max(len(raw), 1))
+    return [*decoder.feed(raw), *decoder.close()]
 
 
 def new_completion_id() -> str:
@@ -371,5 +370,6 @@ __all__ = [
     "new_tool_call_id",
     "now",
     "retry_after_seconds",
+    "split_events",
     "upstream_message",
 ]

@@ -5,16 +5,58 @@ from __future__ import annotations
 import router_core.plugin_api as api
 
 PINNED = {
-    "API_VERSION", "AudioPart", "Capabilities", "ChatCompletion", "ChatCompletionChunk",
-    "ChatRequest", "Choice", "ChunkChoice", "CompletionTokensDetails", "ContentFilter",
-    "ContentPart", "ContextLengthExceeded", "Delta", "Deployment", "FilePart", "Framing",
-    "FunctionCall", "FunctionDelta", "ImagePart", "InvalidRequest", "LocalResponse", "Message",
-    "ModelCard", "ModelError", "NamedFunction", "Pricing", "PromptTokensDetails",
-    "ProviderPlugin", "RefusalPart", "ResponseMessage", "RouterError", "StreamTranslator",
-    "TextPart", "Tool", "ToolCall", "ToolCallDelta", "UpstreamEvent", "UpstreamRateLimited",
-    "UpstreamRequest", "UpstreamTimeout", "Usage", "decode_chunk", "decode_completion",
-    "error_for_status", "json_decode", "json_encode", "new_completion_id", "new_tool_call_id",
-    "now", "retry_after_seconds", "upstream_message",
+    "API_VERSION",
+    "AudioPart",
+    "Capabilities",
+    "ChatCompletion",
+    "ChatCompletionChunk",
+    "ChatRequest",
+    "Choice",
+    "ChunkChoice",
+    "CompletionTokensDetails",
+    "ContentFilter",
+    "ContentPart",
+    "ContextLengthExceeded",
+    "Delta",
+    "Deployment",
+    "FilePart",
+    "Framing",
+    "FunctionCall",
+    "FunctionDelta",
+    "ImagePart",
+    "InvalidRequest",
+    "LocalResponse",
+    "Message",
+    "ModelCard",
+    "ModelError",
+    "NamedFunction",
+    "Pricing",
+    "PromptTokensDetails",
+    "ProviderPlugin",
+    "RefusalPart",
+    "ResponseMessage",
+    "RouterError",
+    "StreamTranslator",
+    "TextPart",
+    "Tool",
+    "ToolCall",
+    "ToolCallDelta",
+    "UpstreamEvent",
+    "UpstreamRateLimited",
+    "UpstreamRequest",
+    "UpstreamTimeout",
+    "Usage",
+    "decode_chunk",
+    "decode_completion",
+    "error_for_status",
+    "json_decode",
+    "json_encode",
+    "new_completion_id",
+    "new_tool_call_id",
+    "now",
+    "retry_after_seconds",
+    "split_events",
+    "upstream_message",
 }
 
 
@@ -42,3 +84,12 @@ def test_upstream_message_shapes() -> None:
     assert api.upstream_message(b'{"error":"m2"}') == "m2"
     assert api.upstream_message(b'{"message":"m3"}') == "m3"
     assert api.upstream_message(b"plain text") == "plain text"
+
+
+def test_split_events_uses_the_core_readers() -> None:
+    raw = b": keep-alive\n\nevent: a\r\ndata: x\r\ndata: y\r\n\r\ndata: z"
+    assert api.split_events(raw) == [api.UpstreamEvent("x\ny", "a"), api.UpstreamEvent("z")]
+    assert api.split_events(b'{"a":1}\n\n{"b":2}', "ndjson") == [
+        api.UpstreamEvent('{"a":1}'),
+        api.UpstreamEvent('{"b":2}'),
+    ]

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from router_core.errors import ModelError
+from router_core.framing import NDJSONDecoder, SSEDecoder, make_decoder
 from router_core.plugin_api import UpstreamEvent
-from router_core.upstream import NDJSONDecoder, SSEDecoder, make_decoder
 
 DATA = Path(__file__).parent / "data"
 CASES = [

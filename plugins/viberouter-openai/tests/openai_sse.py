@@ -1,4 +1,4 @@
-"""Test helpers for the OpenAI plugin: split SSE bytes into events, run a translator."""
+"""Test helpers for the OpenAI plugin: SSE bytes into events, run a translator."""
 
 from __future__ import annotations
 
@@ -12,30 +12,15 @@ from router_core.plugin_api import (
     StreamTranslator,
     UpstreamEvent,
     json_encode,
+    split_events,
 )
 
 _request_decoder = msgspec.json.Decoder(ChatRequest)
 
 
 def split_sse(raw: bytes) -> list[UpstreamEvent]:
-    """Blank-line separated events; ``data:`` lines joined with ``\\n``; comments dropped."""
-    events: list[UpstreamEvent] = []
-    text = raw.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
-    for block in text.split("\n\n"):
-        data: list[str] = []
-        name = ""
-        for line in block.split("\n"):
-            if not line or line.startswith(":"):
-                continue
-            field, _, value = line.partition(":")
-            value = value[1:] if value.startswith(" ") else value
-            if field == "data":
-                data.append(value)
-            elif field == "event":
-                name = value
-        if data:
-            events.append(UpstreamEvent("\n".join(data), name))
-    return events
+    """The events the core's SSE reader makes of ``raw``."""
+    return split_events(raw, "sse")
 
 
 def request(raw: bytes) -> ChatRequest:
