@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import msgspec
 from msgspec import Struct
 
 from router_core.store.base import Account, ApiKey, UsageRow
@@ -55,19 +56,7 @@ class UsageView(Struct, kw_only=True):
 
 
 def account_view(a: Account) -> AccountView:
-    return AccountView(
-        id=a.id,
-        name=a.name,
-        status=a.status,
-        created_at=a.created_at,
-        rpm=a.rpm,
-        rpd=a.rpd,
-        tpm=a.tpm,
-        concurrency=a.concurrency,
-        quota_tokens=a.quota_tokens,
-        quota_cost_usd=a.quota_cost_usd,
-        quota_period=a.quota_period,
-    )
+    return msgspec.convert(a, AccountView, from_attributes=True)
 
 
 def key_status(k: ApiKey, now: float) -> str:
@@ -98,13 +87,6 @@ def key_view(k: ApiKey, now: float) -> KeyView:
 
 
 def usage_view(r: UsageRow) -> UsageView:
-    return UsageView(
-        day=r.day,
-        account_id=r.account_id,
-        key_id=r.key_id,
-        model=r.model,
-        requests=r.requests,
-        prompt_tokens=r.prompt_tokens,
-        completion_tokens=r.completion_tokens,
-        cost_usd=round(r.cost_usd, 8),
-    )
+    view = msgspec.convert(r, UsageView, from_attributes=True)
+    view.cost_usd = round(r.cost_usd, 8)
+    return view

@@ -107,16 +107,7 @@ async def list_accounts(request: web.Request) -> web.Response:
 async def create_account(request: web.Request) -> web.Response:
     data: AccountIn = _decode(await request.read(), AccountIn)
     svc = request.app[STATE].accounts
-    account = await svc.create_account(
-        data.name,
-        rpm=data.rpm,
-        rpd=data.rpd,
-        tpm=data.tpm,
-        concurrency=data.concurrency,
-        quota_tokens=data.quota_tokens,
-        quota_cost_usd=data.quota_cost_usd,
-        quota_period=data.quota_period,
-    )
+    account = await svc.create_account(**msgspec.structs.asdict(data))
     return json_response(account_view(account), status=201)
 
 
