@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 from aiohttp import web
+from multidict import CIMultiDict
 
 from router_core.app import build_state, make_app
 from router_core.settings import Settings, parse_settings
@@ -114,3 +118,32 @@ async def start_router(
         key, secret = await state.accounts.create_key(account.id, "test", **key_kwargs)  # type: ignore[arg-type]
         router.key, router.account_id, router.key_id = secret, account.id, key.id
     return router
+
+
+@dataclass
+class Reply:
+    """One raw answer of the router: status, headers and body bytes."""
+
+    status: int
+    headers: CIMultiDict[str]  # case-insensitive, like HTTP
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+async def post_chat(
+    router: RunningRouter,
+    body: bytes | dict[str, Any],
+    *,
+    key: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Reply:
+    """POST /v1/chat/completions with aiohttp (bytes are sent as they are, dicts as JSON)."""
+    h = {"Authorization": f"Bearer {router.key if key is None else key}", **(headers or {})}
+    kw: dict[str, Any] = {"data": body} if isinstance(body, bytes) else {"json": body}
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(router.base_url + "/chat/completions", headers=h, **kw) as r,
+    ):
+        return Reply(r.status, CIMultiDict(r.headers), await r.read())

@@ -9,7 +9,7 @@ import aiohttp
 import openai
 import pytest
 
-from tests.router_harness import RunningRouter, router_settings, start_router
+from tests.router_harness import RunningRouter, post_chat, router_settings, start_router
 
 WEATHER_TOOL = {
     "type": "function",
@@ -69,23 +69,14 @@ async def test_stream_with_usage(openai_client: openai.AsyncOpenAI) -> None:
 
 
 async def test_stream_without_usage_has_no_usage_key(router: RunningRouter) -> None:
-    async with (
-        aiohttp.ClientSession() as s,
-        s.post(
-            router.base_url + "/chat/completions",
-            headers={"Authorization": f"Bearer {router.key}"},
-            json={
-                "model": "echo",
-                "stream": True,
-                "messages": [{"role": "user", "content": "a b"}],
-            },
-        ) as r,
-    ):
-        assert r.status == 200
-        assert r.headers["Content-Type"].startswith("text/event-stream")
-        assert r.headers["Cache-Control"] == "no-cache"
-        assert r.headers["X-Accel-Buffering"] == "no"
-        body = (await r.read()).decode()
+    reply = await post_chat(
+        router, {"model": "echo", "stream": True, "messages": [{"role": "user", "content": "a b"}]}
+    )
+    assert reply.status == 200
+    assert reply.headers["Content-Type"].startswith("text/event-stream")
+    assert reply.headers["Cache-Control"] == "no-cache"
+    assert reply.headers["X-Accel-Buffering"] == "no"
+    body = reply.body.decode()
     events = [e for e in body.split("\n\n") if e]
     assert events[-1] == "data: [DONE]"
     for e in events[:-1]:

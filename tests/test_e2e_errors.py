@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ import openai
 import pytest
 
 from router_core.errors import ALL_CODES
-from tests.router_harness import RunningRouter, router_settings, start_router
+from tests.router_harness import RunningRouter, post_chat, router_settings, start_router
 
 
 async def post(
@@ -20,12 +21,8 @@ async def post(
     key: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> tuple[int, Any, Any]:
-    h = {"Authorization": f"Bearer {key if key is not None else router.key}"}
-    h.update(headers or {})
-    async with aiohttp.ClientSession() as s:
-        kw: dict[str, Any] = {"data": body} if isinstance(body, bytes) else {"json": body}
-        async with s.post(router.base_url + "/chat/completions", headers=h, **kw) as r:
-            return r.status, await r.json(content_type=None), r.headers
+    reply = await post_chat(router, body, key=key, headers=headers)
+    return reply.status, json.loads(reply.body), reply.headers
 
 
 def assert_error(body: Any, code: str) -> None:

@@ -13,7 +13,7 @@ import aiohttp
 import openai
 import pytest
 
-from tests.router_harness import RunningRouter, router_settings, start_router
+from tests.router_harness import RunningRouter, post_chat, router_settings, start_router
 from tests.router_process import start_router_process
 from tests.services import RedisServer
 
@@ -21,19 +21,10 @@ MSG = [{"role": "user", "content": "hi"}]
 
 
 async def call(
-    router: RunningRouter,
-    key: str,
-    body: dict[str, Any] | None = None,
-) -> tuple[int, dict[str, str], Any]:
-    async with (
-        aiohttp.ClientSession() as s,
-        s.post(
-            router.base_url + "/chat/completions",
-            headers={"Authorization": f"Bearer {key}"},
-            json=body or {"model": "echo", "messages": MSG},
-        ) as r,
-    ):
-        return r.status, dict(r.headers), await r.read()
+    router: RunningRouter, key: str, body: dict[str, Any] | None = None
+) -> tuple[int, Any, Any]:
+    reply = await post_chat(router, body or {"model": "echo", "messages": MSG}, key=key)
+    return reply.status, reply.headers, reply.body
 
 
 @pytest.fixture(params=["embedded", "redis"])

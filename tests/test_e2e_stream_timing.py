@@ -14,7 +14,7 @@ import openai
 import pytest
 from aiohttp import web
 
-from tests.router_harness import RunningRouter, router_settings, start_router
+from tests.router_harness import RunningRouter, post_chat, router_settings, start_router
 from tests.services import free_port
 
 CHUNK = (
@@ -122,11 +122,7 @@ async def test_keepalive_comments_while_upstream_is_silent(tmp_path: Path) -> No
             s.post(
                 router.base_url + "/chat/completions",
                 headers={"Authorization": f"Bearer {router.key}"},
-                json={
-                    "model": "ls/ls-1",
-                    "stream": True,
-                    "messages": [{"role": "user", "content": "x"}],
-                },
+                json=STREAM_BODY,
             ) as r,
         ):
             assert r.status == 200
@@ -151,21 +147,10 @@ async def test_failure_before_first_byte_is_an_http_error(tmp_path: Path) -> Non
     runner, port = await serve(up)
     router = await router_for(tmp_path, port)
     try:
-        async with (
-            aiohttp.ClientSession() as s,
-            s.post(
-                router.base_url + "/chat/completions",
-                headers={"Authorization": f"Bearer {router.key}"},
-                json={
-                    "model": "ls/ls-1",
-                    "stream": True,
-                    "messages": [{"role": "user", "content": "x"}],
-                },
-            ) as r,
-        ):
-            assert r.status == 502
-            assert r.headers["Content-Type"].startswith("application/json")
-            assert (await r.json())["error"] == "model_error"
+        reply = await post_chat(router, STREAM_BODY)
+        assert reply.status == 502
+        assert reply.headers["Content-Type"].startswith("application/json")
+        assert reply.json()["error"] == "model_error"
     finally:
         await router.stop()
         await runner.cleanup()
