@@ -20,6 +20,7 @@ import pytest
 from router_core.dashboard.members import MemberService
 from router_core.dashboard.routes import DASHBOARD
 from router_core.dashboard.sessions import SESSION_COOKIE
+from router_core.dashboard.throttle import subject
 from tests.router_harness import RunningRouter, router_settings, start_router
 
 EMAIL, PASSWORD = "ann@example.com", "correct horse battery"
@@ -418,7 +419,7 @@ async def test_redis_backend_sign_in_and_keys(tmp_path: Path, redis_url: str) ->
         for _ in range(3):
             await b.login(password="nope nope")
         assert (await b.login()).status == 429  # counts live in Redis
-        await router.state.store.clear_login_failures(f"{EMAIL}|127.0.0.1")
+        await router.state.store.clear_login_failures(subject(EMAIL, "127.0.0.1"))
         page = await b.login()
         assert page.url.endswith("/dashboard/keys")
         page = await b.post("/dashboard/keys", {"csrf": page.csrf, "name": "shared"})

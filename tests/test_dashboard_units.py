@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -58,27 +60,86 @@ def test_email_rejected(bad: str) -> None:
         normalize_email(bad)
 
 
-async def test_throttle_backoff_doubles_and_caps() -> None:
-    settings = DashboardSettings(
-        login_free_attempts=3, login_backoff_s=2, login_backoff_max_s=10, login_forget_after_s=100
-    )
+THROTTLE = DashboardSettings(
+    login_free_attempts=3,
+    login_backoff_s=2,
+    login_backoff_max_s=10,
+    login_forget_after_s=100,
+    login_address_max_failures=6,
+    login_address_window_s=1000,
+)
+
+
+@pytest.fixture
+async def throttle() -> AsyncIterator[LoginThrottle]:
+    """A throttle on a real in-memory store; each test passes its own clock values."""
     store = SqliteStore(":memory:")
     await store.open()
-    try:
-        throttle = LoginThrottle(store, settings)
-        assert [throttle.backoff(n) for n in range(7)] == [0, 0, 0, 2, 4, 8, 10]
-        who = subject(" Ann@Example.com", "10.0.0.1")
-        assert who == "ann@example.com|10.0.0.1"
-        for i in range(3):
-            assert await throttle.wait(who, 1000.0 + i) == 0
-            await throttle.failed(who, 1000.0 + i)
-        assert await throttle.wait(who, 1002.5) == pytest.approx(1.5)
-        assert await throttle.wait(who, 1004.0) == 0
-        assert await throttle.wait(who, 1002.0 + 100) == 0  # forgotten
-        await throttle.succeeded(who)
-        assert await store.login_failures(who) == (0, 0.0)
-    finally:
-        await store.close()
+    yield LoginThrottle(store, THROTTLE)
+    await store.close()
+
+
+async def fail(throttle: LoginThrottle, email: str, address: str, now: float) -> None:
+    """One attempt that is checked and turns out wrong."""
+    assert await throttle.admit(email, address, now) == 0
+    await throttle.failed(address, now)
+
+
+async def test_throttle_backoff_doubles_and_caps(throttle: LoginThrottle) -> None:
+    assert [throttle.backoff(n) for n in range(7)] == [0, 0, 0, 2, 4, 8, 10]
+    assert subject(" Ann@Example.com", "10.0.0.1") == "member|ann@example.com|10.0.0.1"
+    for i in range(3):
+        await fail(throttle, "ann@example.com", "10.0.0.1", 1000.0 + i)
+    assert await throttle.wait("ann@example.com", "10.0.0.1", 1002.5) == pytest.approx(1.5)
+    assert await throttle.wait("ann@example.com", "10.0.0.1", 1004.0) == 0
+    await fail(throttle, "ann@example.com", "10.0.0.1", 1004.0)  # the 4th: 4 s from now
+    assert await throttle.wait("ann@example.com", "10.0.0.1", 1007.0) == pytest.approx(1.0)
+    assert await throttle.wait("ann@example.com", "10.0.0.1", 1004.0 + 100) == 0  # forgotten
+
+
+async def test_right_password_gets_in_once_the_backoff_from_the_last_failure_passed(
+    throttle: LoginThrottle,
+) -> None:
+    for i in range(5):  # 3 free, then 2 s, then 4 s
+        now = 1000.0 + [0, 1, 2, 4, 8][i]
+        await fail(throttle, "ann@example.com", "10.0.0.1", now)
+    # Refused attempts (the user hammering the button) are not counted ...
+    for t in (1008.5, 1009.0, 1011.9):
+        assert await throttle.admit("ann@example.com", "10.0.0.1", t) > 0
+    # ... so the wait still runs from the last failure (8 s + 8 s), not from them.
+    assert await throttle.wait("ann@example.com", "10.0.0.1", 1015.9) == pytest.approx(0.1)
+    assert await throttle.admit("ann@example.com", "10.0.0.1", 1016.0) == 0
+    await throttle.succeeded("ann@example.com", "10.0.0.1")  # the password was right
+    assert await throttle.admit("ann@example.com", "10.0.0.1", 1016.1) == 0
+
+
+async def test_no_lock_out_keyed_on_the_email_alone(throttle: LoginThrottle) -> None:
+    for t in (1000.0, 1001.0, 1002.0, 1004.0):  # a stranger at 203.0.113.9 guessing
+        await fail(throttle, "ann@example.com", "203.0.113.9", t)
+    assert await throttle.admit("ann@example.com", "203.0.113.9", 1005.0) > 0
+    # Ann elsewhere, and Bob at the stranger's address, are not held back.
+    assert await throttle.admit("ann@example.com", "10.0.0.1", 1005.0) == 0
+    assert await throttle.admit("bob@example.com", "203.0.113.9", 1005.0) == 0
+
+
+async def test_an_address_spraying_many_emails_waits_for_the_next_window(
+    throttle: LoginThrottle,
+) -> None:
+    for i in range(6):  # login_address_max_failures = 6, each email fails once
+        await fail(throttle, f"user{i}@example.com", "10.0.0.9", 1200.0 + i)
+    wait = await throttle.admit("ann@example.com", "10.0.0.9", 1300.0)
+    assert wait == pytest.approx(700.0)  # the window is [1000, 2000)
+    assert await throttle.admit("ann@example.com", "10.0.0.1", 1300.0) == 0  # other address
+    assert await throttle.admit("ann@example.com", "10.0.0.9", 2000.0) == 0  # next window
+
+
+async def test_parallel_guesses_are_counted_before_their_check(throttle: LoginThrottle) -> None:
+    waits = await asyncio.gather(
+        *(throttle.admit("ann@example.com", "10.0.0.1", 1000.0) for _ in range(8))
+    )
+    # The store serialises the increments: the first three are free, the rest wait.
+    assert sorted(waits)[:4] == [0, 0, 0, 2]
+    assert sum(1 for w in waits if w == 0) <= 4
 
 
 def test_last_days_and_query_start() -> None:

@@ -66,7 +66,8 @@ async def test_a_sign_in_does_not_undo_a_password_reset(tmp_path: Path) -> None:
         member = await members.check("a@b.c", "old-password")  # the sign-in's check
         assert member is not None
         await members.set_password("a@b.c", "new-password")  # an operator resets meanwhile
-        await members.signed_in(member, 1.0)  # the sign-in goes on
+        # The sign-in goes on: its session must not stand (login_post ends it).
+        assert not await members.signed_in(member, 1.0)
         stored = await store.get_member_by_email("a@b.c")
         assert stored is not None and verify_password("new-password", stored.password_hash)
     finally:

@@ -142,3 +142,20 @@ async def test_login_failures_count_clear_and_forget(store: Store) -> None:
     await store.clear_login_failures("ann|1.2.3.4")
     assert await store.login_failures("ann|1.2.3.4") == (0, 0.0)
     assert await store.login_failures("ann|5.6.7.8") == (1, 1002.0)
+
+
+async def test_delete_member_sessions_ends_only_theirs(store: Store) -> None:
+    a = await account(store)
+    ann = await store.create_member(member(a.id, "ann@example.com"))
+    bob = await store.create_member(member(a.id, "bob@example.com"))
+    for h in ("h1", "h2"):
+        await store.create_session(session(ann, h, expires_at=9.9e9))
+    await store.create_session(session(bob, "h3", expires_at=9.9e9))
+    assert await store.delete_member_sessions(ann.id) == 2
+    assert await store.get_session("h1", 2000.0) is None
+    assert await store.get_session("h2", 2000.0) is None
+    assert await store.get_session("h3", 2000.0) == session(bob, "h3", 9.9e9)
+    assert await store.get_member(ann.id) == ann  # the member stays
+    assert await store.delete_member_sessions(ann.id) == 0  # twice is fine
+    await store.create_session(session(ann, "h4", expires_at=9.9e9))  # signs in again
+    assert await store.get_session("h4", 2000.0) is not None

@@ -93,7 +93,8 @@ async def members_command(svc: Any, args: argparse.Namespace) -> int:
     if args.json:
         _print_json(NewMemberView(member=_view(member), password=password if generated else None))
         return EXIT_OK
-    print(f"{verb} {member.id} ({member.email}) of account {member.account_id}")
+    ended = "" if args.action == "add" else "; their sessions have ended"
+    print(f"{verb} {member.id} ({member.email}) of account {member.account_id}{ended}")
     if generated:
         print(f"password (shown once, hand it over now): {password}")
     return EXIT_OK
@@ -125,7 +126,7 @@ def add_members_parser(subparsers: Any) -> None:
     p.add_argument("--account", help="only this account's")
     p.add_argument("--json", action="store_true")
     p.set_defaults(fn=run)
-    p = members.add_parser("passwd", help="set a member's password")
+    p = members.add_parser("passwd", help="set a member's password and end their sessions")
     p.add_argument("member", help="member id or email")
     _password_args(p)
     p.set_defaults(fn=run)

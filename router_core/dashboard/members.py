@@ -66,11 +66,16 @@ class MemberService:
         return member
 
     async def set_password(self, id_or_email: str, password: str) -> Member:
-        """Replace a member's password (their open sessions stay; remove to end them)."""
+        """Replace a member's password and end every session of theirs: whoever held
+        the old password (or a cookie won with it) must sign in again."""
         check_policy(password)
         member = await self.find(id_or_email)
         hashed = await hash_password_async(password)
-        return await self.store.update_member(replace(member, password_hash=hashed))
+        updated = await self.store.update_member(replace(member, password_hash=hashed))
+        # After the update, so a sign-in racing it either has its session ended here
+        # or sees the new hash in ``signed_in`` and ends the session itself.
+        await self.store.delete_member_sessions(member.id)
+        return updated
 
     async def remove(self, id_or_email: str) -> Member:
         """Delete a member and end their sessions."""
@@ -91,13 +96,14 @@ class MemberService:
             return None
         return member
 
-    async def signed_in(self, member: Member, now: float) -> None:
-        """Record a successful sign-in time."""
-        # Removed in the meantime: nothing to record, and the session check refuses it.
+    async def signed_in(self, member: Member, now: float) -> bool:
+        """Record a successful sign-in time; False if the password changed (or the member
+        went) since ``member`` was read: the session just started must not stand."""
         # Re-read: ``member`` was read before the slow password check, and writing it
         # back whole would undo a password change made in the meantime.
         fresh = await self.store.get_member(member.id)
         if fresh is None or fresh.password_hash != member.password_hash:
-            return
+            return False
         with contextlib.suppress(NotFound):
             await self.store.update_member(replace(fresh, last_login_at=now))
+        return True

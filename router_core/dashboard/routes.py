@@ -29,7 +29,7 @@ from router_core.dashboard.sessions import (
     tokens_match,
 )
 from router_core.dashboard.settings import DashboardSettings
-from router_core.dashboard.throttle import LoginThrottle, subject
+from router_core.dashboard.throttle import LoginThrottle
 from router_core.dashboard.usage import build_report, query_since
 from router_core.state import STATE
 from router_core.store.base import Account, DashboardSession, Member, NotFound
@@ -187,6 +187,17 @@ async def login_get(request: web.Request) -> web.Response:
     return _see_other(f"{PREFIX}/keys")
 
 
+def _throttled(request: web.Request, email: str, wait: float) -> web.Response:
+    response = _login_form(
+        request,
+        status=429,
+        email=email,
+        error=f"Too many failed attempts. Try again in {math.ceil(wait)} seconds.",
+    )
+    response.headers["Retry-After"] = str(math.ceil(wait))
+    return response
+
+
 @_page
 async def login_post(request: web.Request) -> web.Response:
     """POST /dashboard/login: check the form token, throttle, password; start a session."""
@@ -196,33 +207,26 @@ async def login_post(request: web.Request) -> web.Response:
         return _login_form(request, status=403, error="The sign-in form expired. Please try again.")
     email = fields.get("email", "")[:320]
     password = fields.get("password", "")
-    who = subject(email, client_address(request, dash.settings))
+    address = client_address(request, dash.settings)
     now = time.time()
-    wait = await dash.throttle.wait(who, now)
-    if wait <= 0:
-        # Counted before the (slow) check, so guesses sent in parallel are throttled
-        # too; a success clears the count.
-        wait = await dash.throttle.reserve(who, now)
+    wait = await dash.throttle.admit(email, address, now)
     if wait > 0:
-        response = _login_form(
-            request,
-            status=429,
-            email=email,
-            error=f"Too many failed attempts. Try again in {math.ceil(wait)} seconds.",
-        )
-        response.headers["Retry-After"] = str(math.ceil(wait))
-        return response
+        return _throttled(request, email, wait)
     member = await dash.members.check(email, password)
     account = await request.app[STATE].store.get_account(member.account_id) if member else None
     if member is None or account is None:
+        await dash.throttle.failed(address, now)
         return _login_form(request, status=401, email=email, error="Wrong email or password.")
-    await dash.throttle.succeeded(who)
+    await dash.throttle.succeeded(email, address)
     if account.status != "active":
         return _login_form(
             request, status=403, email=email, error="This account is disabled; ask your operator."
         )
     token, _ = await dash.sessions.start(member, now)
-    await dash.members.signed_in(member, now)
+    if not await dash.members.signed_in(member, now):
+        # The password changed while this one was being checked.
+        await dash.sessions.end(token)
+        return _login_form(request, status=401, email=email, error="Wrong email or password.")
     response = _see_other(f"{PREFIX}/keys")
     set_cookie(
         response,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from msgspec import Struct
+from msgspec import Meta, Struct
 
 
 class DashboardSettings(Struct, forbid_unknown_fields=True, kw_only=True):
@@ -20,7 +20,8 @@ class DashboardSettings(Struct, forbid_unknown_fields=True, kw_only=True):
     #: The router sits behind a reverse proxy that sets X-Forwarded-Proto and
     #: X-Forwarded-For; trust them for the Secure flag and the throttling address.
     trusted_proxy: bool = False
-    #: Failed sign-ins per email and client address allowed before backoff starts.
+    #: Failed sign-ins per email and client address allowed before backoff starts
+    #: (the backoff counts from the last failure; refused attempts are not counted).
     login_free_attempts: int = 5
     #: First wait after the free attempts; it doubles with every further failure.
     login_backoff_s: float = 2.0
@@ -28,6 +29,11 @@ class DashboardSettings(Struct, forbid_unknown_fields=True, kw_only=True):
     login_backoff_max_s: float = 900.0
     #: Failures are forgotten after this many seconds without another one.
     login_forget_after_s: float = 3600.0
+    #: Failed sign-ins from one client address, whatever the email, allowed per
+    #: ``login_address_window_s``; past it that address waits for the next window.
+    login_address_max_failures: Annotated[int, Meta(ge=1)] = 100
+    #: The fixed window the per-address cap counts in.
+    login_address_window_s: Annotated[float, Meta(gt=0)] = 600.0
     #: Days of history on the usage page.
     usage_days: int = 30
     #: Most unrevoked keys a member may hold per account through the dashboard.

@@ -1,5 +1,12 @@
-"""Sign-in throttling: per email and client address, exponential backoff.
+"""Sign-in throttling: exponential backoff per email and client address, and a coarse
+cap on failures per address.
 
+The backoff counts from the last failure, so the right password always gets in once it
+has passed; refused attempts are not counted, so waiting out a refusal is enough. No
+lock-out is keyed on the email alone: a stranger elsewhere cannot lock a member out,
+and one sharing the member's address can only make them wait one backoff at a time.
+The per-address cap (failures across all emails in a fixed window) stops one address
+from spraying passwords over many members; it is forgotten when the window ends.
 Counts live in the Store, so every router process sharing a Redis shares them.
 """
 
@@ -11,11 +18,17 @@ from router_core.store.base import Store
 
 def subject(email: str, address: str) -> str:
     """The throttling key of one email tried from one address."""
-    return f"{email.strip().lower()}|{address}"
+    return f"member|{email.strip().lower()}|{address}"
+
+
+def address_subject(address: str, window: int) -> str:
+    """The throttling key of every failure from one address in one window."""
+    # The first field differs from member subjects, so no email can collide with it.
+    return f"address|{address}|{window}"
 
 
 class LoginThrottle:
-    """How long a subject must wait before its next attempt, and bookkeeping."""
+    """Whether a sign-in attempt may have its password checked, and bookkeeping."""
 
     def __init__(self, store: Store, settings: DashboardSettings) -> None:
         self._store = store
@@ -30,25 +43,55 @@ class LoginThrottle:
             min(self._s.login_backoff_s * 2 ** min(extra, 30), self._s.login_backoff_max_s)
         )
 
-    async def wait(self, key: str, now: float) -> float:
-        """Seconds until ``key`` may try again (0 = now)."""
-        failures, last = await self._store.login_failures(key)
+    def _since_last(self, failures: int, last: float, now: float) -> float:
         if failures == 0 or now - last >= self._s.login_forget_after_s:
             return 0.0
         return max(0.0, last + self.backoff(failures) - now)
 
-    async def failed(self, key: str, now: float) -> float:
-        """Count a failure; return the wait it imposes."""
-        failures = await self._store.add_login_failure(key, now, self._s.login_forget_after_s)
-        return self.backoff(failures)
+    async def wait(self, email: str, address: str, now: float) -> float:
+        """Seconds until this email may be tried from this address (0 = now)."""
+        wait, _ = await self._waits(email, address, now)
+        return wait
 
-    async def reserve(self, key: str, now: float) -> float:
-        """Count this attempt before its password is checked (one atomic increment, so
-        guesses sent in parallel are counted too); return the wait that the attempts
-        before it impose: above 0, this one must not be checked."""
-        failures = await self._store.add_login_failure(key, now, self._s.login_forget_after_s)
-        return self.backoff(failures - 1)
+    async def admit(self, email: str, address: str, now: float) -> float:
+        """0: check this attempt's password now (it is counted as a failure until
+        ``succeeded``); above 0: refuse it uncounted, and this is the wait."""
+        wait, before = await self._waits(email, address, now)
+        if wait > 0:
+            return wait
+        # Counted before the (slow) check with one atomic increment, so guesses sent in
+        # parallel are throttled too.
+        count = await self._store.add_login_failure(
+            subject(email, address), now, self._s.login_forget_after_s
+        )
+        if count - 1 > before:
+            # Attempts racing this one were counted since the read: they failed just
+            # now, so their backoff runs from now.
+            return self.backoff(count - 1)
+        return 0.0
 
-    async def succeeded(self, key: str) -> None:
-        """A correct password clears the count."""
-        await self._store.clear_login_failures(key)
+    async def _waits(self, email: str, address: str, now: float) -> tuple[float, int]:
+        """The wait and the member subject's failure count as read."""
+        window, ends = self._window(now)
+        spent, _ = await self._store.login_failures(address_subject(address, window))
+        failures, last = await self._store.login_failures(subject(email, address))
+        if spent >= self._s.login_address_max_failures:
+            return max(0.0, ends - now), failures
+        return self._since_last(failures, last, now), failures
+
+    async def failed(self, address: str, now: float) -> None:
+        """A wrong password: count it against the address's window too."""
+        window, ends = self._window(now)
+        await self._store.add_login_failure(
+            address_subject(address, window), now, max(1.0, ends - now)
+        )
+
+    async def succeeded(self, email: str, address: str) -> None:
+        """A correct password clears the member's count (not the address's: a
+        sprayer's one valid account must not reset it)."""
+        await self._store.clear_login_failures(subject(email, address))
+
+    def _window(self, now: float) -> tuple[int, float]:
+        length = self._s.login_address_window_s
+        window = int(now // length)
+        return window, (window + 1) * length

@@ -231,6 +231,10 @@ class Store(Protocol):
         """Forget a session (sign-out); unknown ids are ignored."""
         ...
 
+    async def delete_member_sessions(self, member_id: str) -> int:
+        """End every session of a member (after a password change); how many ended."""
+        ...
+
     # sign-in throttling
     async def login_failures(self, subject: str) -> tuple[int, float]:
         """``(failed attempts, time of the last one)`` for a subject; ``(0, 0.0)`` if none."""

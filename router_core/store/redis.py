@@ -550,6 +550,21 @@ class RedisStore:
                 pipe.srem(f"{self._p}member_sessions:{member_id}", id_hash)
             await pipe.execute()
 
+    async def delete_member_sessions(self, member_id: str) -> int:
+        """End every session of a member; how many ended."""
+        index = f"{self._p}member_sessions:{member_id}"
+
+        async def tx(pipe: Pipeline) -> None:
+            live = cast(set[str], await pipe.smembers(index))
+            _multi(pipe)
+            pipe.delete(index)
+            if live:
+                pipe.delete(*(f"{self._p}session:{h}" for h in live))
+
+        # Watching the index: a session started meanwhile makes the transaction retry.
+        results = cast(list[int], await self._r.transaction(tx, index))
+        return int(results[1]) if len(results) > 1 else 0
+
     # sign-in throttling
 
     async def login_failures(self, subject: str) -> tuple[int, float]:

@@ -552,6 +552,18 @@ class SqliteStore:
 
         await self._run(op)
 
+    async def delete_member_sessions(self, member_id: str) -> int:
+        """End every session of a member; how many ended."""
+
+        def op(conn: sqlite3.Connection) -> int:
+            with _Tx(conn):
+                cur = conn.execute(
+                    "DELETE FROM dashboard_sessions WHERE member_id = ?", (member_id,)
+                )
+                return int(cur.rowcount)
+
+        return await self._run(op)
+
     # sign-in throttling
 
     async def login_failures(self, subject: str) -> tuple[int, float]:
