@@ -6,10 +6,12 @@ Reusable beyond this plugin's tests (e.g. end-to-end through the router)::
     server = await aiohttp_server(create_app(fake))
     # point the provider's base_url at str(server.make_url(""))
 
-Every request to ``POST /v1/messages`` is recorded in ``fake.received`` and checked
-against the Messages API shape (headers, required fields, alternating roles that
-start with ``user``, tool_result right after tool_use, no empty text blocks, system
-only at the top level, no unknown top-level fields). A bad request is answered like
+Every request to ``POST /v1/messages`` (and ``/v1/messages/count_tokens``, answered
+``{"input_tokens": N}``) is recorded in ``fake.received`` (its exact bytes in
+``fake.received_raw``) and checked against the Messages API shape (headers, required
+fields, alternating roles that start with ``user``, tool_result right after
+tool_use, no empty text blocks, system only at the top level, no unknown top-level
+fields). A bad request is answered like
 Anthropic would (400 ``invalid_request_error`` / 401 ``authentication_error``) and
 its problems are kept in ``fake.rejected``. A good one gets the next ``FakeReply``
 (the last one repeats), or whatever ``responder`` returns. Only aiohttp and the
@@ -28,6 +30,7 @@ from typing import Any
 from aiohttp import web
 
 MESSAGES_PATH = "/v1/messages"
+COUNT_TOKENS_PATH = "/v1/messages/count_tokens"
 
 KNOWN_TOP_LEVEL = frozenset(
     {
@@ -49,6 +52,8 @@ KNOWN_TOP_LEVEL = frozenset(
         "mcp_servers",
         "output_config",
         "context_management",
+        "cache_control",
+        "output_format",
     }
 )
 USER_BLOCKS = frozenset({"text", "image", "document", "tool_result", "search_result"})
@@ -92,7 +97,12 @@ class FakeAnthropic:
     api_key: str | None = "test-key"
     #: overrides ``replies``: called with each valid request body.
     responder: Callable[[dict[str, Any]], FakeReply] | None = None
+    #: ``input_tokens`` answered by ``count_tokens``; ``None`` counts body bytes / 4.
+    count_tokens: int | None = None
     received: list[dict[str, Any]] = field(default_factory=list)
+    #: the exact bytes of every request body, and the path it was sent to.
+    received_raw: list[bytes] = field(default_factory=list)
+    received_paths: list[str] = field(default_factory=list)
     received_headers: list[dict[str, str]] = field(default_factory=list)
     rejected: list[list[str]] = field(default_factory=list)
     _served: int = 0
@@ -116,6 +126,7 @@ def create_app(fake: FakeAnthropic) -> web.Application:
     app = web.Application()
     app[FAKE_KEY] = fake
     app.router.add_post(MESSAGES_PATH, _handle_messages)
+    app.router.add_post(COUNT_TOKENS_PATH, _handle_messages)
     return app
 
 
@@ -132,17 +143,24 @@ async def _handle_messages(request: web.Request) -> web.StreamResponse:
     if fake.api_key is not None and headers.get("x-api-key") != fake.api_key:
         fake.rejected.append(["x-api-key: invalid"])
         return anthropic_error(401, "authentication_error", "invalid x-api-key")
+    raw = await request.read()
+    fake.received_raw.append(raw)
+    fake.received_paths.append(request.path)
     try:
-        body = json.loads(await request.read())
+        body = json.loads(raw)
     except ValueError:
         fake.rejected.append(["body: not JSON"])
         return anthropic_error(400, "invalid_request_error", "There was an issue with the JSON")
     if isinstance(body, dict):
         fake.received.append(body)
-    problems = check_headers(headers) + check_messages_request(body)
+    counting = request.path == COUNT_TOKENS_PATH
+    problems = check_headers(headers) + check_messages_request(body, count_tokens=counting)
     if problems:
         fake.rejected.append(problems)
         return anthropic_error(400, "invalid_request_error", "; ".join(problems))
+    if counting:
+        tokens = fake.count_tokens if fake.count_tokens is not None else len(raw) // 4
+        return web.json_response({"input_tokens": tokens}, headers={"request-id": "req_fake"})
     return await _send(request, fake.next_reply(body))
 
 
@@ -173,8 +191,9 @@ def check_headers(headers: Mapping[str, str]) -> list[str]:
     return problems
 
 
-def check_messages_request(body: Any) -> list[str]:
-    """Problems with a Messages API request body; empty when it is well formed."""
+def check_messages_request(body: Any, *, count_tokens: bool = False) -> list[str]:
+    """Problems with a Messages API request body (a ``count_tokens`` body has no
+    ``max_tokens``); empty when it is well formed."""
     if not isinstance(body, dict):
         return ["body: must be a JSON object"]
     problems = [
@@ -183,7 +202,8 @@ def check_messages_request(body: Any) -> list[str]:
     if not isinstance(body.get("model"), str) or not body["model"]:
         problems.append("model: Field required")
     max_tokens = body.get("max_tokens")
-    if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
+    bad_max = not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1
+    if bad_max and not count_tokens:
         problems.append("max_tokens: Field required (integer >= 1)")
     problems += _check_sampling(body)
     problems += _check_system(body.get("system"))
@@ -242,6 +262,8 @@ def _check_tools(body: dict[str, Any]) -> list[str]:
                 problems.append(f"tools.{i}.name: Field required")
                 continue
             names.add(tool["name"])
+            if tool.get("type", "custom") != "custom":
+                continue  # a versioned server tool (web_search_20250305 ...): no schema
             if not isinstance(schema, dict) or schema.get("type") != "object":
                 problems.append(f"tools.{i}.input_schema.type: must be 'object'")
     choice = body.get("tool_choice")
@@ -347,6 +369,7 @@ def _check_block(block: dict[str, Any], where: str, allowed: frozenset[str]) -> 
 
 
 __all__ = [
+    "COUNT_TOKENS_PATH",
     "FAKE_KEY",
     "MESSAGES_PATH",
     "FakeAnthropic",

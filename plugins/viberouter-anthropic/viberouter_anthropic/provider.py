@@ -11,6 +11,7 @@ from router_core.plugin_api import (
     ChatCompletion,
     ChatRequest,
     Deployment,
+    InvalidRequest,
     ModelCard,
     ProviderPlugin,
     RouterError,
@@ -20,6 +21,7 @@ from router_core.plugin_api import (
 
 from .catalog import default_model_cards
 from .errors import map_error
+from .native import PATHS, AnthropicUsageTap, native_body, native_headers
 from .request import build_body
 from .response import decode_message, to_completion
 from .settings import AnthropicExtras, AnthropicSettings
@@ -36,17 +38,22 @@ class AnthropicProvider(ProviderPlugin):
     Pure: it builds requests and reads responses; the core does all I/O.
     """
 
+    #: Client dialects this provider serves natively (pass-through, no translation).
+    native_dialects: ClassVar[frozenset[str]] = frozenset({"anthropic_messages"})
     settings_type: ClassVar[type[msgspec.Struct] | None] = AnthropicSettings
     extra_params: ClassVar[type[msgspec.Struct] | None] = AnthropicExtras
 
     def __init__(self, settings: Any = None) -> None:
         super().__init__(settings if settings is not None else AnthropicSettings())
         self._settings: AnthropicSettings = self.settings
-        self._url = self._settings.base_url.rstrip("/") + MESSAGES_PATH
-        self._headers = self._make_headers(self._settings)
+        self._base_url = self._settings.base_url.rstrip("/")
+        self._url = self._base_url + MESSAGES_PATH
+        self._own_headers = self._make_headers(self._settings)
+        self._headers = {**self._own_headers, **self._settings.headers}
 
     @staticmethod
     def _make_headers(settings: AnthropicSettings) -> dict[str, str]:
+        """The headers this provider sends before the operator's ``headers`` overrides."""
         headers = {
             "content-type": "application/json",
             "anthropic-version": settings.anthropic_version,
@@ -55,7 +62,6 @@ class AnthropicProvider(ProviderPlugin):
             headers["x-api-key"] = settings.api_key
         if settings.beta:
             headers["anthropic-beta"] = ",".join(settings.beta)
-        headers.update(settings.headers)
         return headers
 
     def models(self) -> list[ModelCard]:
@@ -94,6 +100,32 @@ class AnthropicProvider(ProviderPlugin):
         """A fresh §3.4 state machine; chunks name the deployment that answers (after a
         fallback that is not the model the client asked for)."""
         return AnthropicStreamTranslator(deployment.id, include_usage=request.include_usage)
+
+    def build_native_request(
+        self,
+        dialect: str,
+        endpoint: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        deployment: Deployment,
+        *,
+        stream: bool,
+    ) -> UpstreamRequest:
+        """The client's Messages API body for ``deployment`` (see ``native.py``):
+        ``POST {base_url}/v1/messages`` or ``/v1/messages/count_tokens``."""
+        if dialect not in self.native_dialects or endpoint not in PATHS:
+            raise InvalidRequest(f"The Anthropic provider does not speak {dialect}/{endpoint}")
+        return UpstreamRequest(
+            method="POST",
+            url=self._base_url + PATHS[endpoint],
+            headers=native_headers(self._own_headers, headers, self._settings.headers),
+            body=native_body(body, deployment.model),
+            framing="sse" if stream else "json",
+        )
+
+    def usage_tap(self, dialect: str, deployment: Deployment) -> AnthropicUsageTap:
+        """A fresh reader of usage and stop reason for one relayed answer."""
+        return AnthropicUsageTap()
 
     def map_error(self, status: int, headers: Mapping[str, str], body: bytes) -> RouterError:
         """Anthropic's error envelope and status -> RouterError (see ``errors.py``)."""
