@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from router_core.store.base import Store
+from router_core.store.responses_base import ResponseStore
+from router_core.store.responses_sqlite import SqliteResponseStore
 from router_core.store.sqlite import SqliteStore
 
 BACKENDS = ("embedded", "redis")
@@ -27,3 +29,28 @@ def make_store(backend: str, *, sqlite_path: str, redis_url: str) -> Store:
     else:
         raise ValueError(f"unknown state backend {backend!r}; expected one of {BACKENDS}")
     return store
+
+
+def responses_sqlite_path(state_path: str, configured: str = "") -> str:
+    """The stored-responses file: ``configured``, else beside the state file
+    (``viberouter.db`` -> ``viberouter-responses.db``); in-memory stays in memory."""
+    if configured:
+        return configured
+    if state_path == ":memory:":
+        return state_path
+    stem, dot, ext = state_path.rpartition(".")
+    return f"{stem}-responses.{ext}" if dot and "/" not in ext else f"{state_path}-responses"
+
+
+def make_response_store(
+    backend: str, *, sqlite_path: str, redis_url: str, configured_path: str = ""
+) -> ResponseStore:
+    """The stored-responses store for ``backend``, not yet opened (the hook for
+    ``/v1/responses``; it lives beside the Store, not inside it)."""
+    if backend == "embedded":
+        return SqliteResponseStore(responses_sqlite_path(sqlite_path, configured_path))
+    if backend == "redis":
+        from router_core.store.responses_redis import RedisResponseStore
+
+        return RedisResponseStore(redis_url)
+    raise ValueError(f"unknown state backend {backend!r}; expected one of {BACKENDS}")
