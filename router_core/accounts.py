@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from router_core.auth import Authenticator
-from router_core.limits.base import QuotaPeriod
+from router_core.limits.base import NO_LIMITS, NO_RATE_LIMITS, Limits, RateLimits
 from router_core.store.base import (
     Account,
     AccountStatus,
@@ -31,27 +31,14 @@ class AccountService:
     async def create_account(
         self,
         name: str,
-        *,
-        rpm: int | None = None,
-        rpd: int | None = None,
-        tpm: int | None = None,
-        concurrency: int | None = None,
-        quota_tokens: int | None = None,
-        quota_cost_usd: float | None = None,
-        quota_period: QuotaPeriod = "month",
+        limits: Limits = NO_LIMITS,
     ) -> Account:
         account = Account(
             id=new_id("acct"),
             name=name,
             status="active",
             created_at=time.time(),
-            rpm=rpm,
-            rpd=rpd,
-            tpm=tpm,
-            concurrency=concurrency,
-            quota_tokens=quota_tokens,
-            quota_cost_usd=quota_cost_usd,
-            quota_period=quota_period,
+            limits=limits,
         )
         return await self.store.create_account(account)
 
@@ -80,10 +67,7 @@ class AccountService:
         name: str = "",
         *,
         expires_at: float | None = None,
-        rpm: int | None = None,
-        rpd: int | None = None,
-        tpm: int | None = None,
-        concurrency: int | None = None,
+        limits: RateLimits = NO_RATE_LIMITS,
         allowed_models: Sequence[str] = (),
     ) -> tuple[ApiKey, str]:
         """A new key and its secret (shown once, never stored)."""
@@ -97,10 +81,7 @@ class AccountService:
             secret_hash=hash_secret(secret),
             created_at=time.time(),
             expires_at=expires_at,
-            rpm=rpm,
-            rpd=rpd,
-            tpm=tpm,
-            concurrency=concurrency,
+            limits=limits,
             allowed_models=tuple(allowed_models),
         )
         key = await self.store.create_key(key)
@@ -140,6 +121,6 @@ class AccountService:
         if await self.store.list_accounts():
             return None
         # Limits set (and generous) so the demo shows the rate-limit headers at work.
-        account = await self.create_account("demo", rpm=600, tpm=1_000_000, concurrency=64)
+        account = await self.create_account("demo", Limits(rpm=600, tpm=1_000_000, concurrency=64))
         _, secret = await self.create_key(account.id, "demo")
         return secret

@@ -8,7 +8,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from router_core import filters as content_filters
-from router_core import server_limits
+from router_core import http_server
 from router_core.accounts import AccountService
 from router_core.auth import Authenticator
 from router_core.catalog import Catalog
@@ -96,7 +96,7 @@ def make_app(settings: Settings, state: RouterState | None = None) -> web.Applic
         handler_args={
             "max_field_size": 16 * 1024,
             "max_headers": 64,
-            **server_limits.handler_args(settings.server),
+            **http_server.handler_args(settings.server),
         },
     )
     app[STATE] = state

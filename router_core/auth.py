@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from router_core.catalog import ModelMatcher
 from router_core.errors import AccountNotActive, ExpiredApiKey, InvalidApiKey
-from router_core.limits.base import LimitSpec
+from router_core.limits.base import Limits
 from router_core.store.base import Account, ApiKey, Store, effective_limits, hash_secret
 
 
@@ -23,7 +23,7 @@ class Principal:
 
     key: ApiKey
     account: Account
-    limits: LimitSpec
+    limits: Limits
     models: ModelMatcher
 
 

@@ -12,14 +12,16 @@ import datetime as dt
 import os
 import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
 from router_core import __version__
+from router_core.limits.base import RATE_FIELDS, Limits, RateLimits
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_CONFIG = 0, 1, 2, 3, 4
 _enc = msgspec.json.Encoder()
+L = TypeVar("L", bound=RateLimits)
 
 
 def _print_json(obj: Any) -> None:
@@ -146,19 +148,10 @@ def _with_store(
 
 
 async def _accounts(svc: Any, args: argparse.Namespace) -> int:
-    from router_core.views import account_view
+    from router_core.public_records import account_view
 
     if args.action == "create":
-        account = await svc.create_account(
-            args.name,
-            rpm=args.rpm,
-            rpd=args.rpd,
-            tpm=args.tpm,
-            concurrency=args.concurrency,
-            quota_tokens=args.quota_tokens,
-            quota_cost_usd=args.quota_cost,
-            quota_period=args.quota_period,
-        )
+        account = await svc.create_account(args.name, _limits_from(args, Limits))
         if args.json:
             _print_json(account_view(account))
         else:
@@ -189,7 +182,7 @@ async def _accounts(svc: Any, args: argparse.Namespace) -> int:
 async def _keys(svc: Any, args: argparse.Namespace) -> int:
     import time
 
-    from router_core.views import NewKeyView, key_view
+    from router_core.public_records import NewKeyView, key_view
 
     now = time.time()
     if args.action == "create":
@@ -197,10 +190,7 @@ async def _keys(svc: Any, args: argparse.Namespace) -> int:
             args.account,
             args.name,
             expires_at=_parse_time(args.expires) if args.expires else None,
-            rpm=args.rpm,
-            rpd=args.rpd,
-            tpm=args.tpm,
-            concurrency=args.concurrency,
+            limits=_limits_from(args, RateLimits),
             allowed_models=args.model or (),
         )
     elif args.action == "rotate":
@@ -235,7 +225,7 @@ async def _keys(svc: Any, args: argparse.Namespace) -> int:
 
 
 async def _usage(svc: Any, args: argparse.Namespace) -> int:
-    from router_core.views import usage_view
+    from router_core.public_records import usage_view
 
     rows = await svc.store.query_usage(
         account_id=args.account, key_id=args.key, since_day=args.since
@@ -263,8 +253,13 @@ async def _usage(svc: Any, args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- parser
 
 
+def _limits_from(args: argparse.Namespace, typ: type[L]) -> L:
+    """The Limits (or RateLimits) the command line gave; the dests are the field names."""
+    return typ(**{name: getattr(args, name) for name in typ.__struct_fields__})
+
+
 def _limit_args(p: argparse.ArgumentParser) -> None:
-    for name in ("rpm", "rpd", "tpm", "concurrency"):
+    for name in RATE_FIELDS:
         p.add_argument(
             f"--{name}", type=int, default=None, help=f"{name} limit (unset = none, 0 = block)"
         )
@@ -303,7 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     _limit_args(p)
     p.add_argument("--quota-tokens", type=int)
-    p.add_argument("--quota-cost", type=float, help="US dollars per period")
+    p.add_argument("--quota-cost", dest="quota_cost_usd", type=float, help="US dollars per period")
     p.add_argument("--quota-period", choices=["month", "day"], default="month")
     p.add_argument("--json", action="store_true")
     p = acc.add_parser("list")

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 import structlog
 from aiohttp import web
 
-from router_core import server_limits
+from router_core import http_server
 from router_core.logs import configure_logging, flush_logs, settings_secrets
 from router_core.metrics import MULTIPROC_ENV
 from router_core.metrics_server import attach_metrics, parse_listen
@@ -97,9 +97,7 @@ def run_one(settings: Settings, host: str, port: int, reuse_port: bool) -> None:
         backend=settings.state.backend,
         metrics=(settings.metrics.listen or "main port") if settings.metrics.enabled else "off",
     )
-    server_limits.run(
-        app, settings.server, host=host, port=port, reuse_port=reuse_port, backlog=1024
-    )
+    http_server.run(app, settings.server, host=host, port=port, reuse_port=reuse_port, backlog=1024)
 
 
 def serve(settings: Settings, *, host: str | None, port: int | None, workers: int) -> int:

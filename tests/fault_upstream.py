@@ -37,6 +37,7 @@ from aiohttp import web
 from openai.types.chat import ChatCompletionMessageParam
 
 from router_core.dispatch import Dispatcher
+from router_core.limits.base import RateLimits
 from router_core.settings import Settings
 from tests.router_harness import RunningRouter, router_settings, start_router
 from tests.services import free_port
@@ -426,7 +427,7 @@ async def start_rig(
     )
     router_kw.setdefault("retries", 1)
     settings = router_settings(tmp_path, extra_toml="\n" + toml + routes + extra, **router_kw)
-    router = await start_routed(settings, concurrency=1)
+    router = await start_routed(settings, limits=RateLimits(concurrency=1))
     client = openai.AsyncOpenAI(base_url=router.base_url, api_key=router.key, max_retries=0)
     return Rig(router, client, ups)
 

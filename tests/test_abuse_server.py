@@ -16,7 +16,7 @@ import pytest
 from aiohttp import web
 
 from router_core.app import build_state, make_app
-from router_core.server_limits import CappedTCPSite, handler_args, refusal_bytes
+from router_core.http_server import CappedTCPSite, handler_args, refusal_bytes
 from router_core.settings import ServerSettings, Settings
 from tests.router_harness import RunningRouter, router_settings, start_router
 from tests.services import free_port

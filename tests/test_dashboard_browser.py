@@ -18,6 +18,7 @@ import pytest
 from aiohttp import web
 
 from router_core.dashboard.members import MemberService
+from router_core.limits.base import Limits
 from tests.router_harness import RunningRouter, router_settings, start_router
 from tests.services import IN_CI, free_port, require_binary
 
@@ -64,7 +65,7 @@ async def dash(tmp_path: Path) -> AsyncIterator[RunningRouter]:
     )
     router = await start_router(settings, create_key=False)
     account = await router.state.accounts.create_account(
-        "Acme research", rpm=120, quota_tokens=1_000_000
+        "Acme research", Limits(rpm=120, quota_tokens=1_000_000)
     )
     router.account_id = account.id
     await MemberService(router.state.store).add(account.id, EMAIL, PASSWORD)

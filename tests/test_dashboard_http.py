@@ -21,6 +21,7 @@ from router_core.dashboard.members import MemberService
 from router_core.dashboard.routes import DASHBOARD
 from router_core.dashboard.sessions import SESSION_COOKIE
 from router_core.dashboard.throttle import subject
+from router_core.limits.base import Limits
 from tests.router_harness import RunningRouter, router_settings, start_router
 
 EMAIL, PASSWORD = "ann@example.com", "correct horse battery"
@@ -280,7 +281,9 @@ async def test_create_key_within_account_limits(tmp_path: Path) -> None:
     b = Browser(router)
     try:
         account = await router.state.accounts.account(router.account_id)
-        await router.state.accounts.update_account(dataclasses.replace(account, rpm=100, tpm=None))
+        await router.state.accounts.update_account(
+            dataclasses.replace(account, limits=Limits(rpm=100, tpm=None))
+        )
         page = await b.login()
         page = await b.post(
             "/dashboard/keys",
@@ -308,7 +311,12 @@ async def test_create_key_within_account_limits(tmp_path: Path) -> None:
         secret = found.group(1)
         keys = await router.state.store.list_keys(router.account_id)
         new = keys[-1]
-        assert (new.rpm, new.tpm, new.rpd, new.concurrency) == (100, 5000, None, None)
+        assert (new.limits.rpm, new.limits.tpm, new.limits.rpd, new.limits.concurrency) == (
+            100,
+            5000,
+            None,
+            None,
+        )
         assert new.expires_at == pytest.approx(32503680000.0)  # 3000-01-01T00:00Z
         assert secret not in (await b.get("/dashboard/keys")).text  # shown once
 
@@ -358,7 +366,7 @@ async def test_usage_page_shows_requests_tokens_cost_and_quota(tmp_path: Path) -
     try:
         account = await router.state.accounts.account(router.account_id)
         await router.state.accounts.update_account(
-            dataclasses.replace(account, quota_tokens=1_000_000, quota_cost_usd=5.0)
+            dataclasses.replace(account, limits=Limits(quota_tokens=1_000_000, quota_cost_usd=5.0))
         )
         client = openai.AsyncOpenAI(base_url=router.base_url, api_key=router.key, max_retries=0)
         used = 0

@@ -19,6 +19,7 @@ from router_core.dashboard.passwords import (
 from router_core.dashboard.settings import DashboardSettings
 from router_core.dashboard.throttle import LoginThrottle, subject
 from router_core.dashboard.usage import build_report, last_days, query_since
+from router_core.limits.base import Limits
 from router_core.store.base import Account, UsageRow
 from router_core.store.sqlite import SqliteStore
 
@@ -145,15 +146,23 @@ async def test_parallel_guesses_are_counted_before_their_check(throttle: LoginTh
 def test_last_days_and_query_start() -> None:
     days = last_days(NOW, 30)
     assert days[0] == "2024-03-02" and days[-1] == "2024-03-31" and len(days) == 30
-    monthly = Account(id="a", name="a", status="active", created_at=0, quota_tokens=1)
+    monthly = Account(
+        id="a", name="a", status="active", created_at=0, limits=Limits(quota_tokens=1)
+    )
     assert query_since(NOW, 30, monthly) == "2024-03-01"  # the month starts earlier
-    daily = Account(id="a", name="a", status="active", created_at=0, quota_period="day")
+    daily = Account(
+        id="a", name="a", status="active", created_at=0, limits=Limits(quota_period="day")
+    )
     assert query_since(NOW, 30, daily) == "2024-03-02"
 
 
 def test_report_sums_per_day_model_key_and_quota() -> None:
     account = Account(
-        id="a", name="a", status="active", created_at=0, quota_tokens=1000, quota_cost_usd=2.0
+        id="a",
+        name="a",
+        status="active",
+        created_at=0,
+        limits=Limits(quota_tokens=1000, quota_cost_usd=2.0),
     )
     rows = [
         UsageRow("2024-03-01", "a", "k1", "gpt", 1, 100, 50, 0.5),  # before the window

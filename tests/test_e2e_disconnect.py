@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from router_core.limits.base import RateLimits
 from tests.router_harness import RunningRouter, router_settings, start_router
 from tests.services import free_port
 
@@ -68,7 +69,9 @@ settings = {{ base_url = "http://127.0.0.1:{port}/v1", api_key = "k" }}
 [providers.slow.models."slow-1"]
 context_length = 100000
 """
-    return await start_router(router_settings(tmp_path, extra_toml=extra), concurrency=1)
+    return await start_router(
+        router_settings(tmp_path, extra_toml=extra), limits=RateLimits(concurrency=1)
+    )
 
 
 async def test_client_disconnect_closes_upstream(

@@ -13,6 +13,7 @@ import aiohttp
 import openai
 import pytest
 
+from router_core.limits.base import Limits, RateLimits
 from tests.router_harness import RunningRouter, post_chat, router_settings, start_router
 from tests.router_process import start_router_process
 from tests.services import RedisServer
@@ -46,7 +47,7 @@ async def limited_router(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
 async def test_rpm_exact_in_a_burst(limited_router: RunningRouter) -> None:
     r = limited_router
     acct = await r.state.accounts.create_account("burst")
-    _, key = await r.state.accounts.create_key(acct.id, "k", rpm=7)
+    _, key = await r.state.accounts.create_key(acct.id, "k", limits=RateLimits(rpm=7))
     results = await asyncio.gather(*(call(r, key) for _ in range(12)))
     statuses = sorted(s for s, _, _ in results)
     assert statuses == [200] * 7 + [429] * 5
@@ -67,7 +68,7 @@ async def test_rpm_exact_in_a_burst(limited_router: RunningRouter) -> None:
 async def test_headers_on_streams(limited_router: RunningRouter) -> None:
     r = limited_router
     acct = await r.state.accounts.create_account("s")
-    _, key = await r.state.accounts.create_key(acct.id, "k", rpm=100, tpm=100000)
+    _, key = await r.state.accounts.create_key(acct.id, "k", limits=RateLimits(rpm=100, tpm=100000))
     status, headers, body = await call(r, key, {"model": "echo", "stream": True, "messages": MSG})
     assert status == 200 and body.endswith(b"data: [DONE]\n\n")
     assert headers["x-ratelimit-limit-requests"] == "100"
@@ -79,7 +80,7 @@ async def test_headers_on_streams(limited_router: RunningRouter) -> None:
 async def test_tpm_reservation_is_settled_to_actual_usage(limited_router: RunningRouter) -> None:
     r = limited_router
     acct = await r.state.accounts.create_account("t")
-    _, key = await r.state.accounts.create_key(acct.id, "k", tpm=1000)
+    _, key = await r.state.accounts.create_key(acct.id, "k", limits=RateLimits(tpm=1000))
     big = {"model": "echo", "max_tokens": 900, "messages": MSG}
     # each reserves ~900 tokens but uses ~10: without settlement the second would fail
     for _ in range(3):
@@ -94,7 +95,9 @@ async def test_abandoned_stream_gives_tokens_back(tmp_path: Path) -> None:
     router = await start_router(router_settings(tmp_path, delay_ms=30), create_key=False)
     try:
         acct = await router.state.accounts.create_account("a")
-        _, key = await router.state.accounts.create_key(acct.id, "k", tpm=1000, concurrency=1)
+        _, key = await router.state.accounts.create_key(
+            acct.id, "k", limits=RateLimits(tpm=1000, concurrency=1)
+        )
         body = {
             "model": "echo",
             "max_tokens": 900,
@@ -125,7 +128,9 @@ async def test_concurrency_limit(tmp_path: Path) -> None:
     router = await start_router(router_settings(tmp_path, delay_ms=40), create_key=False)
     try:
         acct = await router.state.accounts.create_account("c")
-        _, key = await router.state.accounts.create_key(acct.id, "k", concurrency=2)
+        _, key = await router.state.accounts.create_key(
+            acct.id, "k", limits=RateLimits(concurrency=2)
+        )
         body = {"model": "echo", "messages": [{"role": "user", "content": "a b c d e f"}]}
         results = await asyncio.gather(*(call(router, key, body) for _ in range(5)))
         statuses = sorted(s for s, _, _ in results)
@@ -137,7 +142,7 @@ async def test_concurrency_limit(tmp_path: Path) -> None:
 
 async def test_quota_exceeded_is_not_retryable(limited_router: RunningRouter) -> None:
     r = limited_router
-    acct = await r.state.accounts.create_account("q", quota_tokens=20)
+    acct = await r.state.accounts.create_account("q", Limits(quota_tokens=20))
     _, key = await r.state.accounts.create_key(acct.id, "k")
     body = {"model": "echo", "messages": [{"role": "user", "content": "one two three four five"}]}
     seen = []
@@ -154,11 +159,13 @@ async def test_quota_exceeded_is_not_retryable(limited_router: RunningRouter) ->
 
 async def test_zero_means_blocked(limited_router: RunningRouter) -> None:
     r = limited_router
-    acct = await r.state.accounts.create_account("z", rpm=0)
+    acct = await r.state.accounts.create_account("z", Limits(rpm=0))
     _, key = await r.state.accounts.create_key(acct.id, "k")
     status, _, body = await call(r, key)
     assert status == 429 and b"rate_limit_exceeded" in body
-    _, key2 = await r.state.accounts.create_key(acct.id, "k2", rpm=5)  # key overrides account
+    _, key2 = await r.state.accounts.create_key(
+        acct.id, "k2", limits=RateLimits(rpm=5)
+    )  # key overrides account
     status, _, _ = await call(r, key2)
     assert status == 200
 
@@ -167,7 +174,9 @@ async def test_many_streams_half_abandoned_release_everything(tmp_path: Path) ->
     router = await start_router(router_settings(tmp_path, delay_ms=10), create_key=False)
     try:
         acct = await router.state.accounts.create_account("many")
-        _, key = await router.state.accounts.create_key(acct.id, "k", concurrency=200)
+        _, key = await router.state.accounts.create_key(
+            acct.id, "k", limits=RateLimits(concurrency=200)
+        )
         body = {
             "model": "echo",
             "stream": True,
@@ -221,7 +230,7 @@ async def test_redis_outage(
     router = await start_router(settings, create_key=False)
     try:
         acct = await router.state.accounts.create_account("o")
-        _, key = await router.state.accounts.create_key(acct.id, "k", rpm=1000)
+        _, key = await router.state.accounts.create_key(acct.id, "k", limits=RateLimits(rpm=1000))
         assert (await call(router, key))[0] == 200  # key now in the auth cache
         redis_proc.stop()
         try:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from router_core.limits.base import RateLimits
 from tests.router_harness import RunningRouter, router_settings, start_router
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"
@@ -72,7 +73,9 @@ async def example_router(tmp_path: Path) -> AsyncIterator[ExampleRouter]:
     """A live router (echo provider) with a normal key and a key limited to 1 rpm."""
     router = await start_router(router_settings(tmp_path))
     try:
-        _, limited = await router.state.accounts.create_key(router.account_id, "limited", rpm=1)
+        _, limited = await router.state.accounts.create_key(
+            router.account_id, "limited", limits=RateLimits(rpm=1)
+        )
         env = {
             k: v
             for k, v in os.environ.items()

@@ -30,6 +30,7 @@ import pytest
 import structlog
 from prometheus_client.parser import text_string_to_metric_families
 
+from router_core.limits.base import RateLimits
 from router_core.logs import configure_logging
 from tests.router_harness import RunningRouter, router_settings, start_router
 from tests.services import free_port, require_binary, wait_port
@@ -245,7 +246,9 @@ def _has_data(body: dict[str, Any]) -> bool:
 async def test_dashboards_show_live_data_from_a_real_scrape(
     router: RunningRouter, prometheus: Prometheus, log_buffer: io.StringIO
 ) -> None:
-    _, limited_key = await router.state.accounts.create_key(router.account_id, "x", rpm=2)
+    _, limited_key = await router.state.accounts.create_key(
+        router.account_id, "x", limits=RateLimits(rpm=2)
+    )
     traffic = Traffic(router, limited_key)
     queries = dashboard_queries()
     assert len(queries) >= 30

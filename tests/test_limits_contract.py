@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from router_core.errors import ConcurrentRequests, QuotaExceeded, RateLimitExceeded, RouterError
-from router_core.limits.base import Admission, Limiter, LimitSpec
+from router_core.limits.base import Admission, Limiter, Limits
 from router_core.limits.factory import make_limiter
 from router_core.limits.memory import MemoryLimiter
 from router_core.limits.periods import DEFAULT_LEASE_TTL, period_bounds
@@ -52,7 +52,7 @@ async def limiter(backend: tuple[str, str], clock: FakeClock) -> AsyncIterator[L
     await built.close()
 
 
-async def admit_many(limiter: Limiter, n: int, spec: LimitSpec, key: str = "k1") -> list[object]:
+async def admit_many(limiter: Limiter, n: int, spec: Limits, key: str = "k1") -> list[object]:
     """Run n acquires at once; return admissions and refusals in order."""
     return await asyncio.gather(
         *(limiter.acquire(key, "a1", spec, 10) for _ in range(n)), return_exceptions=True
@@ -64,7 +64,7 @@ def admitted(results: list[object]) -> list[Admission]:
 
 
 async def test_of_r_plus_k_simultaneous_requests_exactly_r_pass(limiter: Limiter) -> None:
-    results = await admit_many(limiter, 13, LimitSpec(rpm=10))
+    results = await admit_many(limiter, 13, Limits(rpm=10))
     refusals = [r for r in results if not isinstance(r, Admission)]
     assert len(admitted(results)) == 10
     assert len(refusals) == 3
@@ -74,7 +74,7 @@ async def test_of_r_plus_k_simultaneous_requests_exactly_r_pass(limiter: Limiter
 
 
 async def test_no_doubling_across_a_window_edge(limiter: Limiter, clock: FakeClock) -> None:
-    spec = LimitSpec(rpm=5)
+    spec = Limits(rpm=5)
     clock.at(59.9)
     assert len(admitted(await admit_many(limiter, 5, spec))) == 5
     clock.at(60.1)
@@ -90,7 +90,7 @@ async def test_no_doubling_across_a_window_edge(limiter: Limiter, clock: FakeClo
 
 
 async def test_rpd_counts_a_sliding_day(limiter: Limiter, clock: FakeClock) -> None:
-    spec = LimitSpec(rpd=3)
+    spec = Limits(rpd=3)
     for hour in (0, 5, 10):
         clock.at(hour * 3600)
         await limiter.acquire("k1", "a1", spec, 10)
@@ -105,7 +105,7 @@ async def test_rpd_counts_a_sliding_day(limiter: Limiter, clock: FakeClock) -> N
 
 
 async def test_counters_are_per_key(limiter: Limiter) -> None:
-    spec = LimitSpec(rpm=1)
+    spec = Limits(rpm=1)
     await limiter.acquire("k1", "a1", spec, 10)
     await limiter.acquire("k2", "a1", spec, 10)
     with pytest.raises(RateLimitExceeded):
@@ -113,7 +113,7 @@ async def test_counters_are_per_key(limiter: Limiter) -> None:
 
 
 async def test_tpm_reserves_the_estimate_and_settle_gives_back(limiter: Limiter) -> None:
-    spec = LimitSpec(tpm=1000)
+    spec = Limits(tpm=1000)
     first = await limiter.acquire("k1", "a1", spec, 600)
     assert first.reserved_tokens == 600
     with pytest.raises(RateLimitExceeded):
@@ -126,7 +126,7 @@ async def test_tpm_reserves_the_estimate_and_settle_gives_back(limiter: Limiter)
 async def test_abandoned_stream_settles_with_fewer_tokens(
     limiter: Limiter, clock: FakeClock
 ) -> None:
-    spec = LimitSpec(tpm=1000)
+    spec = Limits(tpm=1000)
     stream = await limiter.acquire("k1", "a1", spec, 900)
     clock.at(12.5)
     await limiter.settle(stream, spec, used_tokens=30, cost_usd=0.0)
@@ -138,7 +138,7 @@ async def test_abandoned_stream_settles_with_fewer_tokens(
 
 
 async def test_usage_above_the_estimate_is_charged(limiter: Limiter, clock: FakeClock) -> None:
-    spec = LimitSpec(tpm=1000)
+    spec = Limits(tpm=1000)
     admission = await limiter.acquire("k1", "a1", spec, 100)
     clock.at(70)  # the reservation's bucket has aged out: the overrun counts from now
     await limiter.settle(admission, spec, used_tokens=700, cost_usd=0.0)
@@ -149,7 +149,7 @@ async def test_usage_above_the_estimate_is_charged(limiter: Limiter, clock: Fake
 
 
 async def test_tpm_never_doubles_at_a_window_edge(limiter: Limiter, clock: FakeClock) -> None:
-    spec = LimitSpec(tpm=1000)
+    spec = Limits(tpm=1000)
     clock.at(59.9)
     await limiter.acquire("k1", "a1", spec, 900)
     clock.at(60.1)
@@ -166,13 +166,13 @@ async def test_tpm_never_doubles_at_a_window_edge(limiter: Limiter, clock: FakeC
 
 async def test_an_estimate_above_tpm_is_never_retryable(limiter: Limiter) -> None:
     with pytest.raises(RateLimitExceeded) as refused:
-        await limiter.acquire("k1", "a1", LimitSpec(tpm=100), 101)
+        await limiter.acquire("k1", "a1", Limits(tpm=100), 101)
     assert refused.value.retryable is False
     assert refused.value.retry_after is None
 
 
 async def test_concurrency_slot_is_held_until_settle(limiter: Limiter) -> None:
-    spec = LimitSpec(concurrency=2)
+    spec = Limits(concurrency=2)
     one = await limiter.acquire("k1", "a1", spec, 10)
     await limiter.acquire("k1", "a1", spec, 10)
     assert one.holds_slot
@@ -187,7 +187,7 @@ async def test_concurrency_slot_is_held_until_settle(limiter: Limiter) -> None:
 
 
 async def test_a_lost_lease_expires(limiter: Limiter, clock: FakeClock) -> None:
-    spec = LimitSpec(concurrency=1)
+    spec = Limits(concurrency=1)
     await limiter.acquire("k1", "a1", spec, 10)  # its holder "crashes": never settled
     clock.at(DEFAULT_LEASE_TTL - 1)
     with pytest.raises(ConcurrentRequests):
@@ -199,16 +199,16 @@ async def test_a_lost_lease_expires(limiter: Limiter, clock: FakeClock) -> None:
 @pytest.mark.parametrize(
     ("spec", "error"),
     [
-        (LimitSpec(rpm=0), RateLimitExceeded),
-        (LimitSpec(rpd=0), RateLimitExceeded),
-        (LimitSpec(tpm=0), RateLimitExceeded),
-        (LimitSpec(concurrency=0), ConcurrentRequests),
-        (LimitSpec(quota_tokens=0), QuotaExceeded),
-        (LimitSpec(quota_cost_usd=0.0), QuotaExceeded),
+        (Limits(rpm=0), RateLimitExceeded),
+        (Limits(rpd=0), RateLimitExceeded),
+        (Limits(tpm=0), RateLimitExceeded),
+        (Limits(concurrency=0), ConcurrentRequests),
+        (Limits(quota_tokens=0), QuotaExceeded),
+        (Limits(quota_cost_usd=0.0), QuotaExceeded),
     ],
 )
 async def test_zero_allows_nothing(
-    limiter: Limiter, spec: LimitSpec, error: type[RouterError]
+    limiter: Limiter, spec: Limits, error: type[RouterError]
 ) -> None:
     with pytest.raises(error):
         await limiter.acquire("k1", "a1", spec, 0)
@@ -216,12 +216,12 @@ async def test_zero_allows_nothing(
 
 async def test_zero_rate_is_not_worth_retrying(limiter: Limiter) -> None:
     with pytest.raises(RateLimitExceeded) as refused:
-        await limiter.acquire("k1", "a1", LimitSpec(rpm=0), 0)
+        await limiter.acquire("k1", "a1", Limits(rpm=0), 0)
     assert refused.value.retryable is False
 
 
 async def test_none_is_unlimited(limiter: Limiter) -> None:
-    spec = LimitSpec()
+    spec = Limits()
     results = await admit_many(limiter, 200, spec)
     assert len(admitted(results)) == 200
     first = admitted(results)[0]
@@ -230,14 +230,14 @@ async def test_none_is_unlimited(limiter: Limiter) -> None:
 
 
 async def test_unset_dimensions_leave_header_fields_empty(limiter: Limiter) -> None:
-    admission = await limiter.acquire("k1", "a1", LimitSpec(tpm=100), 10)
+    admission = await limiter.acquire("k1", "a1", Limits(tpm=100), 10)
     assert (admission.requests_limit, admission.requests_remaining) == (None, None)
     assert admission.requests_reset is None
     assert admission.tokens_limit == 100
 
 
 async def test_admission_carries_the_header_fields(limiter: Limiter, clock: FakeClock) -> None:
-    spec = LimitSpec(rpm=10, rpd=100, tpm=1000)
+    spec = Limits(rpm=10, rpd=100, tpm=1000)
     clock.at(0.5)
     await limiter.acquire("k1", "a1", spec, 100)
     clock.at(3.25)
@@ -250,11 +250,11 @@ async def test_admission_carries_the_header_fields(limiter: Limiter, clock: Fake
 
 
 async def test_headers_report_the_tighter_request_window(limiter: Limiter) -> None:
-    spec = LimitSpec(rpm=10, rpd=3)
+    spec = Limits(rpm=10, rpd=3)
     admission = await limiter.acquire("k1", "a1", spec, 10)
     assert (admission.requests_limit, admission.requests_remaining) == (3, 2)
     assert admission.requests_reset == pytest.approx(T0 + 86_400, abs=1e-3)
-    tie = await limiter.acquire("k2", "a1", LimitSpec(rpm=3, rpd=3), 10)
+    tie = await limiter.acquire("k2", "a1", Limits(rpm=3, rpd=3), 10)
     # Equally tight: the minute window resets sooner, so it is the one reported.
     assert tie.requests_reset == pytest.approx(T0 + 60, abs=1e-3)
 
@@ -262,7 +262,7 @@ async def test_headers_report_the_tighter_request_window(limiter: Limiter) -> No
 async def test_quota_crossed_mid_month_resets_at_the_boundary(
     limiter: Limiter, clock: FakeClock
 ) -> None:
-    spec = LimitSpec(quota_tokens=1000)
+    spec = Limits(quota_tokens=1000)
     first = await limiter.acquire("k1", "a1", spec, 10)
     await limiter.settle(first, spec, 600, 0.0)
     second = await limiter.acquire("k2", "a1", spec, 10)  # 600 < 1000: still admitted
@@ -281,7 +281,7 @@ async def test_quota_crossed_mid_month_resets_at_the_boundary(
 
 
 async def test_daily_cost_quota(limiter: Limiter, clock: FakeClock) -> None:
-    spec = LimitSpec(quota_cost_usd=1.0, quota_period="day")
+    spec = Limits(quota_cost_usd=1.0, quota_period="day")
     admission = await limiter.acquire("k1", "a1", spec, 10)
     await limiter.settle(admission, spec, 10, 1.25)
     clock.at(3600)
@@ -310,12 +310,12 @@ async def test_month_boundaries_follow_the_utc_calendar(
     clock.now = moment.timestamp()
     _, end = period_bounds("month", clock.now)
     with pytest.raises(QuotaExceeded) as refused:
-        await limiter.acquire("k1", "a1", LimitSpec(quota_tokens=0), 0)
+        await limiter.acquire("k1", "a1", Limits(quota_tokens=0), 0)
     assert refused.value.retry_after == pytest.approx(end - clock.now, abs=1e-3)
 
 
 async def test_a_refusal_consumes_nothing(limiter: Limiter) -> None:
-    spec = LimitSpec(rpm=5, rpd=5, tpm=100, concurrency=1)
+    spec = Limits(rpm=5, rpd=5, tpm=100, concurrency=1)
     with pytest.raises(RateLimitExceeded):
         await limiter.acquire("k1", "a1", spec, 200)  # TPM refuses after RPM/RPD passed
     first = await limiter.acquire("k1", "a1", spec, 50)
@@ -330,12 +330,12 @@ async def test_a_refusal_consumes_nothing(limiter: Limiter) -> None:
 
 
 async def test_quota_refusal_consumes_nothing(limiter: Limiter) -> None:
-    spec = LimitSpec(rpm=1, quota_tokens=10)
+    spec = Limits(rpm=1, quota_tokens=10)
     admission = await limiter.acquire("k1", "a1", spec, 10)
     await limiter.settle(admission, spec, 10, 0.0)
     with pytest.raises(QuotaExceeded):
         await limiter.acquire("k2", "a1", spec, 10)
-    ok = await limiter.acquire("k2", "a1", LimitSpec(rpm=1), 10)
+    ok = await limiter.acquire("k2", "a1", Limits(rpm=1), 10)
     assert ok.requests_remaining == 0
 
 
@@ -353,7 +353,7 @@ def test_factory_builds_each_backend_and_rejects_unknown_names() -> None:
 async def test_a_fully_returned_reservation_no_longer_sets_the_reset(
     limiter: Limiter, clock: FakeClock
 ) -> None:
-    spec = LimitSpec(tpm=1000)
+    spec = Limits(tpm=1000)
     abandoned = await limiter.acquire("k1", "a1", spec, 300)
     clock.at(1.5)
     await limiter.settle(abandoned, spec, used_tokens=0, cost_usd=0.0)

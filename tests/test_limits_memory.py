@@ -7,7 +7,7 @@ import time
 import pytest
 
 from router_core.errors import RateLimitExceeded
-from router_core.limits.base import LimitSpec
+from router_core.limits.base import Limits
 from router_core.limits.memory import MemoryLimiter
 
 
@@ -28,7 +28,7 @@ def clock() -> ManualClock:
 
 async def test_idle_keys_are_forgotten(clock: ManualClock) -> None:
     limiter = MemoryLimiter(clock)
-    spec = LimitSpec(rpm=5, tpm=1000, concurrency=3)
+    spec = Limits(rpm=5, tpm=1000, concurrency=3)
     for n in range(500):
         admission = await limiter.acquire(f"k{n}", "a1", spec, 10)
         await limiter.settle(admission, spec, 10, 0.0)
@@ -40,23 +40,23 @@ async def test_idle_keys_are_forgotten(clock: ManualClock) -> None:
 
 async def test_state_that_still_counts_survives_the_sweep(clock: ManualClock) -> None:
     limiter = MemoryLimiter(clock)
-    await limiter.acquire("daily", "a1", LimitSpec(rpd=1), 0)
-    await limiter.acquire("busy", "a1", LimitSpec(concurrency=1), 0)  # never settled
-    quota = LimitSpec(quota_tokens=100, quota_period="day")
+    await limiter.acquire("daily", "a1", Limits(rpd=1), 0)
+    await limiter.acquire("busy", "a1", Limits(concurrency=1), 0)  # never settled
+    quota = Limits(quota_tokens=100, quota_period="day")
     await limiter.settle(await limiter.acquire("q", "a1", quota, 0), quota, 100, 0.0)
     clock.now += 600
-    await limiter.acquire("other", "a2", LimitSpec(rpm=1), 0)
+    await limiter.acquire("other", "a2", Limits(rpm=1), 0)
     assert limiter.tracked == 4  # daily, busy (lease alive), other, a1's quota; q is idle
     with pytest.raises(RateLimitExceeded):
-        await limiter.acquire("daily", "a1", LimitSpec(rpd=1), 0)
+        await limiter.acquire("daily", "a1", Limits(rpd=1), 0)
     clock.now += 86_400
-    await limiter.acquire("other", "a2", LimitSpec(rpm=1), 0)
+    await limiter.acquire("other", "a2", Limits(rpm=1), 0)
     assert limiter.tracked == 1
 
 
 async def test_an_overrun_settled_after_the_sweep_still_counts(clock: ManualClock) -> None:
     limiter = MemoryLimiter(clock)
-    spec = LimitSpec(tpm=1000)
+    spec = Limits(tpm=1000)
     admission = await limiter.acquire("k1", "a1", spec, 10)
     clock.now += 120
     await limiter.acquire("k2", "a1", spec, 0)  # sweeps k1 away
@@ -67,13 +67,13 @@ async def test_an_overrun_settled_after_the_sweep_still_counts(clock: ManualCloc
 
 async def test_the_default_clock_is_wall_time() -> None:
     limiter = MemoryLimiter()
-    admission = await limiter.acquire("k1", "a1", LimitSpec(rpm=1), 0)
+    admission = await limiter.acquire("k1", "a1", Limits(rpm=1), 0)
     assert abs(admission.admitted_at - time.time()) < 5
     assert admission.requests_reset == pytest.approx(admission.admitted_at + 60)
 
 
 async def test_close_drops_everything(clock: ManualClock) -> None:
     limiter = MemoryLimiter(clock)
-    await limiter.acquire("k1", "a1", LimitSpec(rpm=1, quota_tokens=5), 0)
+    await limiter.acquire("k1", "a1", Limits(rpm=1, quota_tokens=5), 0)
     await limiter.close()
     assert limiter.tracked == 0

@@ -11,12 +11,12 @@ import redis.asyncio as aioredis
 from redis.crc import key_slot
 
 from router_core.errors import ConcurrentRequests, RateLimitExceeded
-from router_core.limits.base import Admission, LimitSpec
+from router_core.limits.base import Admission, Limits
 from router_core.limits.periods import DEFAULT_LEASE_TTL
 from router_core.limits.redis import UNAVAILABLE_MESSAGE, RedisLimiter
 from tests.services import RedisServer
 
-EVERYTHING = LimitSpec(
+EVERYTHING = Limits(
     rpm=100, rpd=1000, tpm=100_000, concurrency=5, quota_tokens=10**9, quota_cost_usd=1e6
 )
 END_MARKER = "vr-test-end-of-commands"
@@ -99,8 +99,8 @@ async def test_an_unlimited_key_costs_no_round_trip(redis_url: str, client: aior
         admissions: list[Admission] = []
 
         async def both() -> None:
-            admission = await limiter.acquire("k1", "a1", LimitSpec(), 100)
-            await limiter.settle(admission, LimitSpec(), 80, 0.01)
+            admission = await limiter.acquire("k1", "a1", Limits(), 100)
+            await limiter.settle(admission, Limits(), 80, 0.01)
             admissions.append(admission)
 
         assert await commands_sent(client, redis_url, both()) == []
@@ -111,7 +111,7 @@ async def test_an_unlimited_key_costs_no_round_trip(redis_url: str, client: aior
 
 async def test_two_processes_enforce_one_shared_limit(redis_url: str) -> None:
     first, second = RedisLimiter(redis_url), RedisLimiter(redis_url)
-    spec = LimitSpec(rpm=10)
+    spec = Limits(rpm=10)
     try:
         results = await asyncio.gather(
             *(lim.acquire("k1", "a1", spec, 10) for lim in (first, second) for _ in range(15)),
@@ -128,7 +128,7 @@ async def test_a_crashed_process_frees_its_slots_when_the_lease_expires(redis_ur
     clock = ManualClock()
     crashed = RedisLimiter(redis_url, clock=clock)
     survivor = RedisLimiter(redis_url, clock=clock)
-    spec = LimitSpec(concurrency=1)
+    spec = Limits(concurrency=1)
     try:
         await crashed.acquire("k1", "a1", spec, 10)
         await crashed.close()  # gone without settling
@@ -146,12 +146,12 @@ async def test_keys_share_the_account_hash_tag_and_all_expire(
     limiter = RedisLimiter(redis_url)
     try:
         for period in ("month", "day"):
-            spec = LimitSpec(
+            spec = Limits(
                 rpm=5, rpd=5, tpm=1000, concurrency=2, quota_tokens=100, quota_period=period
             )
             admission = await limiter.acquire("key-7", "acct-3", spec, 50)
             await limiter.settle(admission, spec, 60, 0.5)
-        await limiter.acquire("key-7", "acct-3", LimitSpec(concurrency=2), 0)  # a held slot
+        await limiter.acquire("key-7", "acct-3", Limits(concurrency=2), 0)  # a held slot
     finally:
         await limiter.close()
     keys = sorted([k.decode() async for k in client.scan_iter("*")])
@@ -167,7 +167,7 @@ async def test_keys_share_the_account_hash_tag_and_all_expire(
 async def test_without_a_clock_the_server_time_is_used(redis_url: str) -> None:
     limiter = RedisLimiter(redis_url)
     try:
-        admission = await limiter.acquire("k1", "a1", LimitSpec(rpm=5), 10)
+        admission = await limiter.acquire("k1", "a1", Limits(rpm=5), 10)
     finally:
         await limiter.close()
     assert abs(admission.admitted_at - time.time()) < 5
@@ -176,7 +176,7 @@ async def test_without_a_clock_the_server_time_is_used(redis_url: str) -> None:
 
 async def test_a_flushed_script_cache_is_reloaded(redis_url: str, client: aioredis.Redis) -> None:
     limiter = RedisLimiter(redis_url)
-    spec = LimitSpec(rpm=5, concurrency=1)
+    spec = Limits(rpm=5, concurrency=1)
     try:
         first = await limiter.acquire("k1", "a1", spec, 10)
         await client.script_flush()
@@ -194,7 +194,7 @@ async def test_fail_open_admits_while_redis_is_down_then_recovers(
 ) -> None:
     errors = ErrorLog()
     limiter = RedisLimiter(redis_url, on_backend_error="fail_open", on_error=errors)
-    spec = LimitSpec(rpm=2, tpm=1000, concurrency=1, quota_tokens=10_000)
+    spec = Limits(rpm=2, tpm=1000, concurrency=1, quota_tokens=10_000)
     try:
         held = await limiter.acquire("k1", "a1", spec, 100)
         redis_proc.stop()
@@ -222,7 +222,7 @@ async def test_fail_closed_refuses_while_redis_is_down_then_recovers(
 ) -> None:
     errors = ErrorLog()
     limiter = RedisLimiter(redis_url, on_backend_error="fail_closed", on_error=errors)
-    spec = LimitSpec(rpm=2)
+    spec = Limits(rpm=2)
     try:
         await limiter.acquire("k1", "a1", spec, 10)
         redis_proc.stop()

@@ -10,9 +10,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import msgspec
 import pytest
 import redis.asyncio as aioredis
 
+from router_core.limits.base import Limits, RateLimits
 from router_core.store.base import (
     Account,
     ApiKey,
@@ -106,8 +108,10 @@ async def test_account_create_get_list(store: Store) -> None:
     later = make_account("later", created_at=1_700_000_500.0)
     full = Account(
         id=new_id("acct"), name="full", status="active", created_at=1_700_000_000.25,
-        rpm=60, rpd=1000, tpm=90_000, concurrency=4,
-        quota_tokens=5_000_000, quota_cost_usd=12.5, quota_period="day",
+        limits=Limits(
+            rpm=60, rpd=1000, tpm=90_000, concurrency=4,
+            quota_tokens=5_000_000, quota_cost_usd=12.5, quota_period="day",
+        ),
     )  # fmt: skip
     assert await store.create_account(later) == later
     await store.create_account(full)
@@ -120,12 +124,14 @@ async def test_account_create_get_list(store: Store) -> None:
 
 async def test_account_disable_and_enable(store: Store) -> None:
     account = await store.create_account(make_account())
-    disabled = dataclasses.replace(account, status="inactive", name="renamed", rpm=10)
+    disabled = dataclasses.replace(
+        account, status="inactive", name="renamed", limits=Limits(rpm=10)
+    )
     assert await store.update_account(disabled) == disabled
     assert await store.get_account(account.id) == disabled
     await store.update_account(dataclasses.replace(disabled, status="active"))
     got = await store.get_account(account.id)
-    assert got is not None and got.status == "active" and got.rpm == 10
+    assert got is not None and got.status == "active" and got.limits.rpm == 10
 
 
 async def test_duplicate_account_is_refused(store: Store) -> None:
@@ -246,17 +252,18 @@ async def test_allowed_models_round_trip(store: Store) -> None:
 
 async def test_none_and_zero_limits_stay_distinct(store: Store) -> None:
     zeros = dataclasses.replace(
-        make_account("zeros"), rpm=0, rpd=0, tpm=0, concurrency=0,
-        quota_tokens=0, quota_cost_usd=0.0,
-    )  # fmt: skip
+        make_account("zeros"),
+        limits=Limits(rpm=0, rpd=0, tpm=0, concurrency=0, quota_tokens=0, quota_cost_usd=0.0),
+    )
     nones = make_account("nones")
     await store.create_account(zeros)
     await store.create_account(nones)
     assert await store.get_account(zeros.id) == zeros
     assert await store.get_account(nones.id) == nones
 
-    zero_key = dataclasses.replace(make_key(zeros), rpm=0, rpd=0, tpm=0, concurrency=0,
-                                   expires_at=0.0)  # fmt: skip
+    zero_key = dataclasses.replace(
+        make_key(zeros), limits=RateLimits(rpm=0, rpd=0, tpm=0, concurrency=0), expires_at=0.0
+    )
     none_key = make_key(nones)
     await store.create_key(zero_key)
     await store.create_key(none_key)
@@ -264,13 +271,16 @@ async def test_none_and_zero_limits_stay_distinct(store: Store) -> None:
     assert await store.get_key(none_key.id) == none_key
 
     # And back: updating 0 -> None must clear, not keep a stale 0.
-    await store.update_key(dataclasses.replace(zero_key, rpm=None, expires_at=None))
+    zero_key_limits = msgspec.structs.replace(zero_key.limits, rpm=None)
+    await store.update_key(dataclasses.replace(zero_key, limits=zero_key_limits, expires_at=None))
     got = await store.get_key(zero_key.id)
-    assert got is not None and got.rpm is None and got.expires_at is None and got.tpm == 0
-    await store.update_account(dataclasses.replace(zeros, quota_tokens=None))
+    assert got is not None and got.limits.rpm is None and got.expires_at is None
+    assert got.limits.tpm == 0
+    zeros_limits = msgspec.structs.replace(zeros.limits, quota_tokens=None)
+    await store.update_account(dataclasses.replace(zeros, limits=zeros_limits))
     got_account = await store.get_account(zeros.id)
     assert got_account is not None
-    assert got_account.quota_tokens is None and got_account.quota_cost_usd == 0.0
+    assert got_account.limits.quota_tokens is None and got_account.limits.quota_cost_usd == 0.0
 
 
 # usage ledger

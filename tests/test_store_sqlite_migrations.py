@@ -69,23 +69,27 @@ async def test_v1_file_upgrades_in_place_and_keeps_rows(tmp_path: Path, data_dir
         key = await store.get_key_by_hash(hash_secret("vr-fixture-secret-one"))
         assert key is not None
         assert key.id == "key_0000000000000001"
-        assert key.rpm == 30 and key.tpm is None
-        assert key.rpd is None and key.last_used_at is None  # new columns, defaulted
+        assert key.limits.rpm == 30 and key.limits.tpm is None
+        assert key.limits.rpd is None and key.last_used_at is None  # new columns, defaulted
         assert key.allowed_models == ("gpt-4o*", "echo")
 
         old = await store.get_key("key_0000000000000002")
         assert old is not None
         assert old.revoked_at == 1710000400.0 and old.expires_at == 1800000000.0
-        assert old.concurrency == 0  # zero survives; it is not "no limit"
+        assert old.limits.concurrency == 0  # zero survives; it is not "no limit"
 
         accounts = await store.list_accounts()
         assert [a.id for a in accounts] == ["acct_0000000000000001", "acct_0000000000000002"]
         research, legacy = accounts
-        assert (research.rpm, research.tpm, research.concurrency) == (60, 100000, 4)
-        assert research.quota_period == "month"
-        assert research.rpd is None and research.quota_tokens is None
-        assert research.quota_cost_usd is None
-        assert legacy.status == "inactive" and legacy.tpm == 0 and legacy.rpm is None
+        assert (research.limits.rpm, research.limits.tpm, research.limits.concurrency) == (
+            60,
+            100000,
+            4,
+        )
+        assert research.limits.quota_period == "month"
+        assert research.limits.rpd is None and research.limits.quota_tokens is None
+        assert research.limits.quota_cost_usd is None
+        assert legacy.status == "inactive" and legacy.limits.tpm == 0 and legacy.limits.rpm is None
 
         # The upgraded file is fully usable: new columns writable, old ledger extended.
         await store.touch_keys({key.id: 1710200000.0})

@@ -9,8 +9,8 @@ from router_core.api.models import ModelCard
 from router_core.dashboard.charts import Series, bar_chart, ranked_bars
 from router_core.dashboard.html import count, csrf_field, e, short_count, usd, when
 from router_core.dashboard.usage import Totals, UsageReport
+from router_core.public_records import key_status
 from router_core.store.base import Account, ApiKey, effective_limits
-from router_core.views import key_status
 
 LIMIT_FIELDS = (
     ("rpm", "Requests per minute"),
@@ -35,7 +35,7 @@ def _limits(account: Account, key: ApiKey) -> str:
     for name, _ in LIMIT_FIELDS:
         value = getattr(spec, name)
         if value is not None:
-            inherited = getattr(key, name) is None
+            inherited = getattr(key.limits, name) is None
             parts.append(
                 f"{count(value)} {name}"
                 + (' <span class="muted">(account)</span>' if inherited else "")
@@ -96,7 +96,7 @@ def _create_form(account: Account, csrf: str, values: Mapping[str, str]) -> str:
         f'value="{e(values.get("expires", ""))}"></div>',
     ]
     for name, label in LIMIT_FIELDS:
-        cap = getattr(account, name)
+        cap = getattr(account.limits, name)
         hint = f"at most {count(cap)}; empty = {count(cap)}" if cap is not None else "empty = none"
         max_attr = f' max="{cap}"' if cap is not None else ""
         fields.append(

@@ -31,6 +31,7 @@ from router_core.dashboard.sessions import (
 from router_core.dashboard.settings import DashboardSettings
 from router_core.dashboard.throttle import LoginThrottle
 from router_core.dashboard.usage import build_report, query_since
+from router_core.limits.base import RateLimits
 from router_core.state import STATE
 from router_core.store.base import Account, DashboardSession, Member, NotFound
 
@@ -317,7 +318,7 @@ def parse_key_form(
         except ValueError:
             errors.append(f"{label}: {raw!r} is not a whole number.")
             continue
-        cap = getattr(account, field)
+        cap = getattr(account.limits, field)
         if value < 0 or value > _MAX_LIMIT:
             errors.append(f"{label} must be at least 0.")
         elif cap is not None and value > cap:
@@ -373,10 +374,7 @@ async def keys_create(request: web.Request) -> web.Response:
         visitor.account.id,
         form.name,
         expires_at=form.expires_at,
-        rpm=form.limits["rpm"],
-        rpd=form.limits["rpd"],
-        tpm=form.limits["tpm"],
-        concurrency=form.limits["concurrency"],
+        limits=RateLimits(**form.limits),
     )
     return await _keys_response(
         request, visitor, new=pages.NewSecret(key, secret, rotated=False), status=201

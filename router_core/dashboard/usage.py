@@ -69,7 +69,7 @@ class UsageReport:
 def query_since(now: float, n_days: int, account: Account) -> str:
     """The first day to query: the chart window or the quota period, whichever is earlier."""
     window_start = last_days(now, n_days)[0]
-    period_start = day_of(period_bounds(account.quota_period, now)[0])
+    period_start = day_of(period_bounds(account.limits.quota_period, now)[0])
     return min(window_start, period_start)
 
 
@@ -86,7 +86,7 @@ def build_report(
     report = UsageReport(days=days, per_day=[Totals() for _ in days])
     models: dict[str, Totals] = {}
     keys: dict[str, Totals] = {}
-    start, end = period_bounds(account.quota_period, now)
+    start, end = period_bounds(account.limits.quota_period, now)
     period_first_day = day_of(start)
     in_period = Totals()
     for row in rows:
@@ -101,14 +101,14 @@ def build_report(
         keys.setdefault(key_names.get(row.key_id, row.key_id), Totals()).add(row)
     report.by_model = sorted(models.items(), key=lambda kv: (-kv[1].tokens, kv[0]))
     report.by_key = sorted(keys.items(), key=lambda kv: (-kv[1].requests, kv[0]))
-    if account.quota_tokens is not None or account.quota_cost_usd is not None:
+    if account.limits.quota_tokens is not None or account.limits.quota_cost_usd is not None:
         report.quota = Quota(
-            period=account.quota_period,
+            period=account.limits.quota_period,
             period_start=float(start),
             period_end=float(end),
-            tokens_limit=account.quota_tokens,
+            tokens_limit=account.limits.quota_tokens,
             tokens_used=in_period.tokens,
-            cost_limit=account.quota_cost_usd,
+            cost_limit=account.limits.quota_cost_usd,
             cost_used=in_period.cost_usd,
         )
     return report

@@ -17,45 +17,33 @@ from aiohttp import web
 
 from router_core.errors import InvalidApiKey, InvalidRequest
 from router_core.handlers.common import json_response
-from router_core.limits.base import QuotaPeriod
+from router_core.limits.base import LIMIT_FIELDS, Limits, RateLimits, as_limits, as_rate_limits
+from router_core.public_records import NewKeyView, account_view, key_view, usage_view
 from router_core.state import STATE
 from router_core.store.base import NotFound
-from router_core.views import NewKeyView, account_view, key_view, usage_view
 
 PREFIX = "/admin/v1"
 
 
-class AccountIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+class AccountIn(Limits, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """POST /accounts: a name and any limit fields, flat."""
+
     name: str
-    rpm: int | None = None
-    rpd: int | None = None
-    tpm: int | None = None
-    concurrency: int | None = None
-    quota_tokens: int | None = None
-    quota_cost_usd: float | None = None
-    quota_period: QuotaPeriod = "month"
 
 
 class AccountPatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """PATCH /accounts/{id} without its limit fields (absent = unchanged; see patch_account)."""
+
     name: str | msgspec.UnsetType = msgspec.UNSET
     status: Literal["active", "inactive"] | msgspec.UnsetType = msgspec.UNSET
-    rpm: int | None | msgspec.UnsetType = msgspec.UNSET
-    rpd: int | None | msgspec.UnsetType = msgspec.UNSET
-    tpm: int | None | msgspec.UnsetType = msgspec.UNSET
-    concurrency: int | None | msgspec.UnsetType = msgspec.UNSET
-    quota_tokens: int | None | msgspec.UnsetType = msgspec.UNSET
-    quota_cost_usd: float | None | msgspec.UnsetType = msgspec.UNSET
-    quota_period: QuotaPeriod | msgspec.UnsetType = msgspec.UNSET
 
 
-class KeyIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+class KeyIn(RateLimits, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """POST /keys: the key's fields and its rate limits, flat."""
+
     account_id: str
     name: str = ""
     expires_at: float | None = None
-    rpm: int | None = None
-    rpd: int | None = None
-    tpm: int | None = None
-    concurrency: int | None = None
     allowed_models: list[str] = msgspec.field(default_factory=list)
 
 
@@ -63,6 +51,13 @@ def _decode(body: bytes, typ: type[Any]) -> Any:
     try:
         return msgspec.json.decode(body or b"{}", type=typ)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise InvalidRequest(f"Invalid request: {exc}") from exc
+
+
+def _convert(data: dict[str, Any], typ: type[Any]) -> Any:
+    try:
+        return msgspec.convert(data, typ)
+    except msgspec.ValidationError as exc:
         raise InvalidRequest(f"Invalid request: {exc}") from exc
 
 
@@ -107,7 +102,7 @@ async def list_accounts(request: web.Request) -> web.Response:
 async def create_account(request: web.Request) -> web.Response:
     data: AccountIn = _decode(await request.read(), AccountIn)
     svc = request.app[STATE].accounts
-    account = await svc.create_account(**msgspec.structs.asdict(data))
+    account = await svc.create_account(data.name, as_limits(data))
     return json_response(account_view(account), status=201)
 
 
@@ -119,14 +114,21 @@ async def get_account(request: web.Request) -> web.Response:
 
 @admin_route
 async def patch_account(request: web.Request) -> web.Response:
-    patch: AccountPatch = _decode(await request.read(), AccountPatch)
+    body: dict[str, Any] = _decode(await request.read(), dict[str, Any])
+    # A limit field present (even null: "no limit") replaces the account's; absent keeps it.
+    limit_changes = {name: body.pop(name) for name in LIMIT_FIELDS if name in body}
+    _convert(limit_changes, Limits)  # a bad value is a 400 before any lookup
+    patch: AccountPatch = _convert(body, AccountPatch)
     svc = request.app[STATE].accounts
     account = await svc.account(request.match_info["id"])
-    changes = {
+    changes: dict[str, Any] = {
         f: getattr(patch, f)
         for f in patch.__struct_fields__
         if getattr(patch, f) is not msgspec.UNSET
     }
+    if limit_changes:
+        merged = {**msgspec.structs.asdict(account.limits), **limit_changes}
+        changes["limits"] = _convert(merged, Limits)
     account = await svc.update_account(replace(account, **changes))
     return json_response(account_view(account))
 
@@ -146,10 +148,7 @@ async def create_key(request: web.Request) -> web.Response:
         data.account_id,
         data.name,
         expires_at=data.expires_at,
-        rpm=data.rpm,
-        rpd=data.rpd,
-        tpm=data.tpm,
-        concurrency=data.concurrency,
+        limits=as_rate_limits(data),
         allowed_models=data.allowed_models,
     )
     return json_response(NewKeyView(key=key_view(key, time.time()), secret=secret), status=201)

@@ -20,18 +20,26 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+import msgspec
+
 QuotaPeriod = Literal["day", "month"]
 Clock = Callable[[], float]
 
 
-@dataclass(frozen=True, slots=True)
-class LimitSpec:
-    """Effective limits for one key (key overrides, else account defaults)."""
+class RateLimits(msgspec.Struct, frozen=True, kw_only=True):
+    """The per-key dimensions: what a key may set (``None`` = take the account's)."""
 
     rpm: int | None = None
     rpd: int | None = None
     tpm: int | None = None
     concurrency: int | None = None
+
+
+class Limits(RateLimits, frozen=True, kw_only=True):
+    """Every limit dimension, declared once: an account's defaults and quota, the
+    effective limits the limiter enforces for a key, and (by subclassing, so the
+    wire stays flat) the admin API's input and the public views."""
+
     quota_tokens: int | None = None
     quota_cost_usd: float | None = None
     quota_period: QuotaPeriod = "month"
@@ -46,6 +54,31 @@ class LimitSpec:
             and self.quota_tokens is None
             and self.quota_cost_usd is None
         )
+
+
+#: The dimensions a key may override, by name.
+RATE_FIELDS: tuple[str, ...] = RateLimits.__struct_fields__
+#: Every dimension, by name.
+LIMIT_FIELDS: tuple[str, ...] = Limits.__struct_fields__
+
+NO_LIMITS = Limits()
+NO_RATE_LIMITS = RateLimits()
+
+
+def as_rate_limits(source: RateLimits) -> RateLimits:
+    """Just the rate dimensions of ``source`` (e.g. a wire Struct extending RateLimits)."""
+    return RateLimits(**{name: getattr(source, name) for name in RATE_FIELDS})
+
+
+def as_limits(source: Limits) -> Limits:
+    """Just the limit dimensions of ``source`` (e.g. a wire Struct extending Limits)."""
+    return Limits(**{name: getattr(source, name) for name in LIMIT_FIELDS})
+
+
+def effective(account: Limits, key: RateLimits) -> Limits:
+    """The key's rate limits where set, else the account's; the quota is the account's."""
+    overrides = {n: v for n in RATE_FIELDS if (v := getattr(key, n)) is not None}
+    return msgspec.structs.replace(account, **overrides) if overrides else account
 
 
 @dataclass(slots=True)
@@ -75,14 +108,14 @@ class Limiter(Protocol):
     """Admission control. Every backend implements exactly these semantics."""
 
     async def acquire(
-        self, key_id: str, account_id: str, spec: LimitSpec, estimated_tokens: int
+        self, key_id: str, account_id: str, spec: Limits, estimated_tokens: int
     ) -> Admission:
         """Admit one request or raise ``RateLimitExceeded`` / ``ConcurrentRequests`` /
         ``QuotaExceeded`` (each with ``retry_after`` seconds where one is known)."""
         ...
 
     async def settle(
-        self, admission: Admission, spec: LimitSpec, used_tokens: int, cost_usd: float
+        self, admission: Admission, spec: Limits, used_tokens: int, cost_usd: float
     ) -> None:
         """The request ended (any way): release its slot, replace the TPM reservation
         with ``used_tokens`` and charge the quota. Idempotent."""

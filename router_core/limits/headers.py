@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from router_core.limits.base import Admission, LimitSpec
+from router_core.limits.base import Admission, Limits
 
 
 def duration(seconds: float) -> str:
@@ -58,7 +58,7 @@ def retry_headers(retry_after: float | None, *, should_retry: bool) -> dict[str,
     return h
 
 
-def refusal_headers(spec: LimitSpec, retry_after: float | None, now: float) -> dict[str, str]:
+def refusal_headers(spec: Limits, retry_after: float | None, now: float) -> dict[str, str]:
     """Where a refused client stands: the request limit with nothing remaining."""
     limit = spec.rpm if spec.rpm is not None else spec.rpd
     if limit is None:

@@ -23,7 +23,7 @@ import time
 from collections import deque
 
 from router_core.errors import ConcurrentRequests, QuotaExceeded, RateLimitExceeded
-from router_core.limits.base import Admission, Clock, LimitSpec, QuotaPeriod
+from router_core.limits.base import Admission, Clock, Limits, QuotaPeriod
 from router_core.limits.periods import (
     DAY_SECONDS,
     DEFAULT_LEASE_TTL,
@@ -119,7 +119,7 @@ class MemoryLimiter:
         self._lease_ids = itertools.count(1)
 
     async def acquire(
-        self, key_id: str, account_id: str, spec: LimitSpec, estimated_tokens: int
+        self, key_id: str, account_id: str, spec: Limits, estimated_tokens: int
     ) -> Admission:
         """Admit one request or raise; on refusal nothing is consumed."""
         now = self._clock()
@@ -181,7 +181,7 @@ class MemoryLimiter:
         return admission
 
     async def settle(
-        self, admission: Admission, spec: LimitSpec, used_tokens: int, cost_usd: float
+        self, admission: Admission, spec: Limits, used_tokens: int, cost_usd: float
     ) -> None:
         """Release the slot, true up the TPM reservation, charge the quota. Idempotent."""
         if admission.settled:
@@ -216,7 +216,7 @@ class MemoryLimiter:
         for by_account in self._quotas.values():
             by_account.clear()
 
-    def _check_quota(self, account_id: str, spec: LimitSpec, now: float) -> None:
+    def _check_quota(self, account_id: str, spec: Limits, now: float) -> None:
         quota = self._quota(account_id, spec.quota_period, now)
         if (spec.quota_tokens is not None and quota.tokens >= spec.quota_tokens) or (
             spec.quota_cost_usd is not None and quota.cost >= spec.quota_cost_usd

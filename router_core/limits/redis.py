@@ -44,7 +44,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from router_core.errors import ConcurrentRequests, QuotaExceeded, RateLimitExceeded
-from router_core.limits.base import Admission, Clock, LimitSpec
+from router_core.limits.base import Admission, Clock, Limits
 from router_core.limits.periods import DEFAULT_LEASE_TTL
 from router_core.limits.scripts import ACQUIRE, SETTLE
 
@@ -83,7 +83,7 @@ def _admitted(
     account_id: str,
     lease_id: str,
     estimate: int,
-    spec: LimitSpec,
+    spec: Limits,
 ) -> Admission:
     return Admission(
         key_id,
@@ -151,7 +151,7 @@ class RedisLimiter:
         self._names: dict[str, _KeyNames] = {}
 
     async def acquire(
-        self, key_id: str, account_id: str, spec: LimitSpec, estimated_tokens: int
+        self, key_id: str, account_id: str, spec: Limits, estimated_tokens: int
     ) -> Admission:
         """Admit one request in one round trip or raise; a refusal consumes nothing."""
         if spec.unlimited:
@@ -206,7 +206,7 @@ class RedisLimiter:
         account_id: str,
         lease_id: str,
         estimate: int,
-        spec: LimitSpec,
+        spec: Limits,
     ) -> None:
         if done.cancelled() or done.exception() is not None or done.result()[0] != b"ok":
             return
@@ -216,7 +216,7 @@ class RedisLimiter:
         task.add_done_callback(self._orphans.discard)
 
     async def settle(
-        self, admission: Admission, spec: LimitSpec, used_tokens: int, cost_usd: float
+        self, admission: Admission, spec: Limits, used_tokens: int, cost_usd: float
     ) -> None:
         """Release the slot, true up TPM, charge the quota: one round trip, idempotent."""
         if admission.settled:
@@ -280,7 +280,7 @@ class RedisLimiter:
         return Admission(key_id, account_id, "", 0, False, self._now(), settled=True)
 
 
-def _refusal(dimension: bytes, raw_wait: bytes, spec: LimitSpec) -> Exception:
+def _refusal(dimension: bytes, raw_wait: bytes, spec: Limits) -> Exception:
     wait = float(raw_wait) if raw_wait else None
     if dimension == b"quota":
         return QuotaExceeded(QUOTA_MESSAGES[spec.quota_period], retry_after=wait)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from router_core.limits.base import LimitSpec, QuotaPeriod
+from router_core.limits.base import NO_LIMITS, NO_RATE_LIMITS, Limits, RateLimits, effective
 
 AccountStatus = Literal["active", "inactive"]
 
@@ -42,23 +42,20 @@ def new_id(kind: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Account:
+    """A customer: its keys share its rate-limit defaults and its quota."""
+
     id: str
     name: str
     status: AccountStatus
     created_at: float
-    # Defaults for the account's keys (None = no limit).
-    rpm: int | None = None
-    rpd: int | None = None
-    tpm: int | None = None
-    concurrency: int | None = None
-    # Quota for the whole account per period (None = no quota).
-    quota_tokens: int | None = None
-    quota_cost_usd: float | None = None
-    quota_period: QuotaPeriod = "month"
+    # Rate limits: defaults for the account's keys; quota: for the whole account.
+    limits: Limits = NO_LIMITS
 
 
 @dataclass(frozen=True, slots=True)
 class ApiKey:
+    """A key of an account; ``secret_hash`` is all that is kept of the secret."""
+
     id: str
     account_id: str
     name: str
@@ -69,24 +66,13 @@ class ApiKey:
     revoked_at: float | None = None
     last_used_at: float | None = None
     # Per-key limits; None = the account's default.
-    rpm: int | None = None
-    rpd: int | None = None
-    tpm: int | None = None
-    concurrency: int | None = None
+    limits: RateLimits = NO_RATE_LIMITS
     allowed_models: tuple[str, ...] = field(default_factory=tuple)  # globs; empty = all
 
 
-def effective_limits(account: Account, key: ApiKey) -> LimitSpec:
+def effective_limits(account: Account, key: ApiKey) -> Limits:
     """Key limits where set, else the account's defaults; quota is the account's."""
-    return LimitSpec(
-        rpm=key.rpm if key.rpm is not None else account.rpm,
-        rpd=key.rpd if key.rpd is not None else account.rpd,
-        tpm=key.tpm if key.tpm is not None else account.tpm,
-        concurrency=key.concurrency if key.concurrency is not None else account.concurrency,
-        quota_tokens=account.quota_tokens,
-        quota_cost_usd=account.quota_cost_usd,
-        quota_period=account.quota_period,
-    )
+    return effective(account.limits, key.limits)
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,13 +24,14 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import cast
+from typing import TypeVar, cast
 
+import msgspec
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
 from redis.typing import EncodableT, FieldT
 
-from router_core.limits.base import QuotaPeriod
+from router_core.limits.base import LIMIT_FIELDS, RATE_FIELDS, Limits, RateLimits
 from router_core.store.base import (
     Account,
     AccountStatus,
@@ -72,48 +73,50 @@ def _put(h: Fields, name: str, value: int | float | str | None) -> None:
         h[name] = repr(value) if isinstance(value, float) else str(value)
 
 
-def _opt_int(h: Hash, name: str) -> int | None:
-    return int(h[name]) if name in h else None
-
-
 def _opt_float(h: Hash, name: str) -> float | None:
     return float(h[name]) if name in h else None
 
 
+L = TypeVar("L", bound=RateLimits)
+
+
+def _limits(h: Hash, typ: type[L]) -> L:
+    # Absent fields are None (no limit); strict=False parses the stored strings.
+    fields = {name: h[name] for name in typ.__struct_fields__ if name in h}
+    try:
+        return msgspec.convert(fields, typ, strict=False)
+    except msgspec.ValidationError as exc:
+        raise ValueError(f"bad limits in store: {exc}") from exc
+
+
 def _encode_account(a: Account) -> Fields:
     h: Fields = {}
-    for name in ("id", "name", "status", "created_at", "rpm", "rpd", "tpm", "concurrency",
-                 "quota_tokens", "quota_cost_usd", "quota_period"):  # fmt: skip
+    for name in ("id", "name", "status", "created_at"):
         _put(h, name, getattr(a, name))
+    for name in LIMIT_FIELDS:
+        _put(h, name, getattr(a.limits, name))
     return h
 
 
 def _decode_account(h: Hash) -> Account:
     if h["status"] not in ("active", "inactive"):
         raise ValueError(f"unknown account status in store: {h['status']!r}")
-    if h["quota_period"] not in ("day", "month"):
-        raise ValueError(f"unknown quota period in store: {h['quota_period']!r}")
     return Account(
         id=h["id"],
         name=h["name"],
         status=cast(AccountStatus, h["status"]),
         created_at=float(h["created_at"]),
-        rpm=_opt_int(h, "rpm"),
-        rpd=_opt_int(h, "rpd"),
-        tpm=_opt_int(h, "tpm"),
-        concurrency=_opt_int(h, "concurrency"),
-        quota_tokens=_opt_int(h, "quota_tokens"),
-        quota_cost_usd=_opt_float(h, "quota_cost_usd"),
-        quota_period=cast(QuotaPeriod, h["quota_period"]),
+        limits=_limits(h, Limits),
     )
 
 
 def _encode_key(k: ApiKey) -> Fields:
     h: Fields = {"allowed_models": json.dumps(list(k.allowed_models))}
     for name in ("id", "account_id", "name", "prefix", "secret_hash", "created_at",
-                 "expires_at", "revoked_at", "last_used_at", "rpm", "rpd", "tpm",
-                 "concurrency"):  # fmt: skip
+                 "expires_at", "revoked_at", "last_used_at"):  # fmt: skip
         _put(h, name, getattr(k, name))
+    for name in RATE_FIELDS:
+        _put(h, name, getattr(k.limits, name))
     return h
 
 
@@ -128,10 +131,7 @@ def _decode_key(h: Hash) -> ApiKey:
         expires_at=_opt_float(h, "expires_at"),
         revoked_at=_opt_float(h, "revoked_at"),
         last_used_at=_opt_float(h, "last_used_at"),
-        rpm=_opt_int(h, "rpm"),
-        rpd=_opt_int(h, "rpd"),
-        tpm=_opt_int(h, "tpm"),
-        concurrency=_opt_int(h, "concurrency"),
+        limits=_limits(h, RateLimits),
         allowed_models=tuple(json.loads(h["allowed_models"])),
     )
 

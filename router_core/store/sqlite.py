@@ -15,7 +15,9 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar, cast
 
-from router_core.limits.base import QuotaPeriod
+import msgspec
+
+from router_core.limits.base import LIMIT_FIELDS, RATE_FIELDS, Limits, RateLimits
 from router_core.store.base import (
     Account,
     AccountStatus,
@@ -30,15 +32,35 @@ from router_core.store.base import (
 from router_core.store.migrations import migrate
 
 T = TypeVar("T")
+L = TypeVar("L", bound=RateLimits)
 
-_ACCOUNT_COLUMNS = (
-    "id, name, status, created_at, rpm, rpd, tpm, concurrency,"
-    " quota_tokens, quota_cost_usd, quota_period"
-)
+# The limit columns are named after the Limits fields (migrations.py creates them).
+_ACCOUNT_COLUMNS = "id, name, status, created_at, " + ", ".join(LIMIT_FIELDS)
 _KEY_COLUMNS = (
     "id, account_id, name, prefix, secret_hash, created_at, expires_at, revoked_at,"
-    " last_used_at, rpm, rpd, tpm, concurrency, allowed_models"
+    " last_used_at, " + ", ".join(RATE_FIELDS) + ", allowed_models"
 )
+# Written in the order of _account_params / _key_params: every column but the id, then it.
+_ACCOUNT_WRITE = ("name", "status", "created_at", *LIMIT_FIELDS)
+_KEY_WRITE = (
+    "account_id", "name", "prefix", "secret_hash", "created_at", "expires_at",
+    "revoked_at", "last_used_at", *RATE_FIELDS, "allowed_models",
+)  # fmt: skip
+
+
+def _insert(table: str, columns: tuple[str, ...]) -> str:
+    marks = ", ".join("?" * (len(columns) + 1))
+    return f"INSERT INTO {table} ({', '.join(columns)}, id) VALUES ({marks})"
+
+
+def _update(table: str, columns: tuple[str, ...]) -> str:
+    return f"UPDATE {table} SET {', '.join(f'{c} = ?' for c in columns)} WHERE id = ?"
+
+
+_INSERT_ACCOUNT = _insert("accounts", _ACCOUNT_WRITE)
+_UPDATE_ACCOUNT = _update("accounts", _ACCOUNT_WRITE)
+_INSERT_KEY = _insert("api_keys", _KEY_WRITE)
+_UPDATE_KEY = _update("api_keys", _KEY_WRITE)
 _MEMBER_COLUMNS = "id, account_id, email, password_hash, created_at, last_login_at"
 _SESSION_COLUMNS = "id_hash, member_id, account_id, csrf_token, created_at, expires_at"
 
@@ -61,10 +83,11 @@ def _status(value: str) -> AccountStatus:
     raise ValueError(f"unknown account status in store: {value!r}")
 
 
-def _period(value: str) -> QuotaPeriod:
-    if value in ("day", "month"):
-        return cast(QuotaPeriod, value)
-    raise ValueError(f"unknown quota period in store: {value!r}")
+def _limits(row: sqlite3.Row, typ: type[L]) -> L:
+    try:
+        return msgspec.convert({name: row[name] for name in typ.__struct_fields__}, typ)
+    except msgspec.ValidationError as exc:
+        raise ValueError(f"bad limits in store: {exc}") from exc
 
 
 def _account(row: sqlite3.Row) -> Account:
@@ -73,13 +96,7 @@ def _account(row: sqlite3.Row) -> Account:
         name=row["name"],
         status=_status(row["status"]),
         created_at=row["created_at"],
-        rpm=row["rpm"],
-        rpd=row["rpd"],
-        tpm=row["tpm"],
-        concurrency=row["concurrency"],
-        quota_tokens=row["quota_tokens"],
-        quota_cost_usd=row["quota_cost_usd"],
-        quota_period=_period(row["quota_period"]),
+        limits=_limits(row, Limits),
     )
 
 
@@ -94,10 +111,7 @@ def _key(row: sqlite3.Row) -> ApiKey:
         expires_at=row["expires_at"],
         revoked_at=row["revoked_at"],
         last_used_at=row["last_used_at"],
-        rpm=row["rpm"],
-        rpd=row["rpd"],
-        tpm=row["tpm"],
-        concurrency=row["concurrency"],
+        limits=_limits(row, RateLimits),
         allowed_models=tuple(json.loads(row["allowed_models"])),
     )
 
@@ -111,16 +125,13 @@ def _member_params(m: Member) -> tuple[object, ...]:
 
 
 def _account_params(a: Account) -> tuple[object, ...]:
-    return (
-        a.name, a.status, a.created_at, a.rpm, a.rpd, a.tpm, a.concurrency,
-        a.quota_tokens, a.quota_cost_usd, a.quota_period, a.id,
-    )  # fmt: skip
+    return (a.name, a.status, a.created_at, *msgspec.structs.astuple(a.limits), a.id)
 
 
 def _key_params(k: ApiKey) -> tuple[object, ...]:
     return (
         k.account_id, k.name, k.prefix, k.secret_hash, k.created_at, k.expires_at,
-        k.revoked_at, k.last_used_at, k.rpm, k.rpd, k.tpm, k.concurrency,
+        k.revoked_at, k.last_used_at, *msgspec.structs.astuple(k.limits),
         json.dumps(list(k.allowed_models)), k.id,
     )  # fmt: skip
 
@@ -220,9 +231,7 @@ class SqliteStore:
             try:
                 with _Tx(conn):
                     conn.execute(
-                        "INSERT INTO accounts (name, status, created_at, rpm, rpd, tpm,"
-                        " concurrency, quota_tokens, quota_cost_usd, quota_period, id)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        _INSERT_ACCOUNT,
                         _account_params(account),
                     )
             except sqlite3.IntegrityError as exc:
@@ -259,9 +268,7 @@ class SqliteStore:
         def op(conn: sqlite3.Connection) -> None:
             with _Tx(conn):
                 cur = conn.execute(
-                    "UPDATE accounts SET name = ?, status = ?, created_at = ?, rpm = ?,"
-                    " rpd = ?, tpm = ?, concurrency = ?, quota_tokens = ?,"
-                    " quota_cost_usd = ?, quota_period = ? WHERE id = ?",
+                    _UPDATE_ACCOUNT,
                     _account_params(account),
                 )
                 if cur.rowcount == 0:
@@ -281,10 +288,7 @@ class SqliteStore:
                 _require_account(conn, key.account_id)
                 try:
                     conn.execute(
-                        "INSERT INTO api_keys (account_id, name, prefix, secret_hash,"
-                        " created_at, expires_at, revoked_at, last_used_at, rpm, rpd, tpm,"
-                        " concurrency, allowed_models, id)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        _INSERT_KEY,
                         _key_params(key),
                     )
                 except sqlite3.IntegrityError as exc:
@@ -350,10 +354,7 @@ class SqliteStore:
                     raise NotFound(f"key {key.id!r} is revoked")
                 try:
                     cur = conn.execute(
-                        "UPDATE api_keys SET account_id = ?, name = ?, prefix = ?,"
-                        " secret_hash = ?, created_at = ?, expires_at = ?, revoked_at = ?,"
-                        " last_used_at = ?, rpm = ?, rpd = ?, tpm = ?, concurrency = ?,"
-                        " allowed_models = ? WHERE id = ?",
+                        _UPDATE_KEY,
                         _key_params(key),
                     )
                 except sqlite3.IntegrityError as exc:

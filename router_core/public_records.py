@@ -1,28 +1,30 @@
-"""Public views of accounts, keys and usage (admin API and CLI --json): never a hash."""
+"""Store records in their public shape (admin API and CLI ``--json``): never a hash.
+
+The limit fields come from extending :class:`~router_core.limits.base.Limits`, so the
+JSON stays flat (``"rpm": 60`` beside ``"name"``) with each dimension declared once.
+"""
 
 from __future__ import annotations
 
 import msgspec
 from msgspec import Struct
 
+from router_core.limits.base import Limits, RateLimits
 from router_core.store.base import Account, ApiKey, UsageRow
 
 
-class AccountView(Struct, kw_only=True):
+class AccountView(Limits, frozen=True, kw_only=True):
+    """An account as the admin API shows it."""
+
     id: str
     name: str
     status: str
     created_at: float
-    rpm: int | None
-    rpd: int | None
-    tpm: int | None
-    concurrency: int | None
-    quota_tokens: int | None
-    quota_cost_usd: float | None
-    quota_period: str
 
 
-class KeyView(Struct, kw_only=True):
+class KeyView(RateLimits, frozen=True, kw_only=True):
+    """A key as the admin API shows it: its prefix, never its hash."""
+
     id: str
     account_id: str
     name: str
@@ -31,20 +33,20 @@ class KeyView(Struct, kw_only=True):
     expires_at: float | None
     revoked_at: float | None
     last_used_at: float | None
-    rpm: int | None
-    rpd: int | None
-    tpm: int | None
-    concurrency: int | None
     allowed_models: list[str]
     status: str
 
 
 class NewKeyView(Struct, kw_only=True):
+    """A key just created or rotated, with its secret (the only time it is shown)."""
+
     key: KeyView
     secret: str  # shown once
 
 
 class UsageView(Struct, kw_only=True):
+    """One (day, account, key, model) usage row."""
+
     day: str
     account_id: str
     key_id: str
@@ -56,10 +58,18 @@ class UsageView(Struct, kw_only=True):
 
 
 def account_view(a: Account) -> AccountView:
-    return msgspec.convert(a, AccountView, from_attributes=True)
+    """The public shape of an account."""
+    return AccountView(
+        id=a.id,
+        name=a.name,
+        status=a.status,
+        created_at=a.created_at,
+        **msgspec.structs.asdict(a.limits),
+    )
 
 
 def key_status(k: ApiKey, now: float) -> str:
+    """``revoked``, ``expired`` or ``active`` at ``now``."""
     if k.revoked_at is not None:
         return "revoked"
     if k.expires_at is not None and k.expires_at <= now:
@@ -68,6 +78,7 @@ def key_status(k: ApiKey, now: float) -> str:
 
 
 def key_view(k: ApiKey, now: float) -> KeyView:
+    """The public shape of a key at ``now`` (its status depends on the time)."""
     return KeyView(
         id=k.id,
         account_id=k.account_id,
@@ -77,16 +88,14 @@ def key_view(k: ApiKey, now: float) -> KeyView:
         expires_at=k.expires_at,
         revoked_at=k.revoked_at,
         last_used_at=k.last_used_at,
-        rpm=k.rpm,
-        rpd=k.rpd,
-        tpm=k.tpm,
-        concurrency=k.concurrency,
+        **msgspec.structs.asdict(k.limits),
         allowed_models=list(k.allowed_models),
         status=key_status(k, now),
     )
 
 
 def usage_view(r: UsageRow) -> UsageView:
+    """The public shape of a usage row (cost rounded to 8 places)."""
     view = msgspec.convert(r, UsageView, from_attributes=True)
     view.cost_usd = round(r.cost_usd, 8)
     return view
