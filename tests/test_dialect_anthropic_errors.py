@@ -16,7 +16,7 @@ from router_core.dialects.anthropic_messages import (
     refusal_rate_limit_headers,
 )
 from router_core.dialects.anthropic_messages.errors import anthropic_headers, rfc3339
-from router_core.limits.base import Admission, LimitSpec
+from router_core.limits.base import Admission, Limits
 
 CASES: list[tuple[errors.RouterError, int, str]] = [
     (errors.InvalidRequest(), 400, "invalid_request_error"),
@@ -102,12 +102,12 @@ def test_rate_limit_headers_in_anthropic_form() -> None:
 
 
 def test_refusal_headers() -> None:
-    assert refusal_rate_limit_headers(LimitSpec(rpm=5), 2.5, now=0.0) == {
+    assert refusal_rate_limit_headers(Limits(rpm=5), 2.5, now=0.0) == {
         "anthropic-ratelimit-requests-limit": "5",
         "anthropic-ratelimit-requests-remaining": "0",
         "anthropic-ratelimit-requests-reset": "1970-01-01T00:00:03Z",
     }
-    assert refusal_rate_limit_headers(LimitSpec(), None, now=0.0) == {}
+    assert refusal_rate_limit_headers(Limits(), None, now=0.0) == {}
 
 
 def test_request_id_header_and_rfc3339() -> None:

@@ -23,7 +23,7 @@ import msgspec
 
 from router_core.dialects.anthropic_messages.wire import ErrorDetail, ErrorOut
 from router_core.errors import RouterError
-from router_core.limits.base import Admission, LimitSpec
+from router_core.limits.base import Admission, Limits
 
 _encode = msgspec.json.Encoder().encode
 
@@ -112,7 +112,7 @@ def rate_limit_headers(adm: Admission, now: float) -> dict[str, str]:
 
 
 def refusal_rate_limit_headers(
-    spec: LimitSpec, retry_after: float | None, now: float
+    spec: Limits, retry_after: float | None, now: float
 ) -> dict[str, str]:
     """Where a refused client stands: its request limit with nothing remaining."""
     limit = spec.rpm if spec.rpm is not None else spec.rpd
