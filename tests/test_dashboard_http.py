@@ -6,6 +6,7 @@ aiohttp client with its own cookie jar, and the openai SDK for the API side.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import re
 import time
@@ -438,6 +439,40 @@ async def test_redis_backend_sign_in_and_keys(tmp_path: Path, redis_url: str) ->
         ]
         await b.post("/dashboard/logout", {"csrf": page.csrf})
         assert (await b.get("/dashboard/keys")).url.endswith("/dashboard/login")
+    finally:
+        await b.close()
+        await router.stop()
+
+
+async def test_parallel_wrong_passwords_are_throttled(tmp_path: Path) -> None:
+    router = await start(tmp_path, FAST_THROTTLE)  # 2 free attempts, then a long backoff
+    browsers = [Browser(router) for _ in range(12)]
+    try:
+        forms = [await b.get("/dashboard/login") for b in browsers]
+        pages = await asyncio.gather(
+            *(
+                b.post("/dashboard/login", {"csrf": f.csrf, "email": EMAIL, "password": f"x{i}"})
+                for i, (b, f) in enumerate(zip(browsers, forms, strict=True))
+            )
+        )
+        statuses = [p.status for p in pages]
+        assert statuses.count(401) <= 3 and statuses.count(429) >= 9
+    finally:
+        for b in browsers:
+            await b.close()
+        await router.stop()
+
+
+async def test_a_far_future_expiry_is_a_form_error(tmp_path: Path) -> None:
+    router = await start(tmp_path)
+    b = Browser(router)
+    try:
+        await b.login()
+        keys = await b.get("/dashboard/keys")
+        page = await b.post(
+            "/dashboard/keys", {"csrf": keys.csrf, "name": "x", "expires": "9999-12-31"}
+        )
+        assert page.status == 400 and "too far in the future" in page.text
     finally:
         await b.close()
         await router.stop()

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
+from router_core.accounts import AccountService
 from router_core.dashboard.charts import Series, bar_chart, nice_ceiling, ranked_bars
-from router_core.dashboard.members import normalize_email
+from router_core.dashboard.members import MemberService, normalize_email
 from router_core.dashboard.passwords import (
     check_policy,
     generate_password,
@@ -204,3 +206,21 @@ def test_charts_escape_labels_and_scale_bars() -> None:
     ranked = ranked_bars("m", "per model", [("<m>", 10.0), ("x", 5.0)], str)
     assert "&lt;m&gt;" in ranked and "<m>" not in ranked
     assert ranked.count("<rect") == 2
+
+
+async def test_a_sign_in_does_not_undo_a_password_reset(tmp_path: Path) -> None:
+    store = SqliteStore(str(tmp_path / "m.db"))
+    await store.open()
+    try:
+        acct = await AccountService(store).create_account("a")
+        members = MemberService(store)
+        await members.add(acct.id, "a@b.c", "old-password")
+        member = await members.check("a@b.c", "old-password")  # the sign-in's check
+        assert member is not None
+        await members.set_password("a@b.c", "new-password")  # an operator resets meanwhile
+        # The sign-in goes on: its session must not stand (login_post ends it).
+        assert not await members.signed_in(member, 1.0)
+        stored = await store.get_member_by_email("a@b.c")
+        assert stored is not None and verify_password("new-password", stored.password_hash)
+    finally:
+        await store.close()

@@ -7,14 +7,21 @@ deployment) unless a test says otherwise.
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import openai
 import pytest
 import structlog
+from aiohttp import web
 
 from tests.fault_upstream import FaultUpstream, Rig, Step, fakes, model_extras, start_rig
+from tests.router_harness import router_settings, start_router
+from tests.services import free_port
 
 
 @pytest.fixture
@@ -282,3 +289,81 @@ async def test_first_token_after_commit_is_an_error_event(
         await r.assert_clean()
     finally:
         await r.close()
+
+
+@pytest.mark.parametrize("value", ["inf", "1e306"])
+async def test_absurd_upstream_retry_after_still_gives_json(
+    tmp_path: Path, ups: Any, value: str
+) -> None:
+    rig = await start_rig(tmp_path, ups, routes='[routes.solo]\ndeployments = ["a/m1"]\n')
+    try:
+        rig.a.default = Step("status", status=429, retry_after=value)
+        async with (
+            aiohttp.ClientSession() as s,
+            s.post(
+                rig.router.base_url + "/chat/completions",
+                headers={"Authorization": f"Bearer {rig.router.key}"},
+                json={"model": "solo", "messages": [{"role": "user", "content": "hi"}]},
+            ) as r,
+        ):
+            assert r.status == 429
+            assert (await r.json())["error"] == "rate_limit_exceeded"
+    finally:
+        await rig.close()
+
+
+MESSAGE_START = {
+    "type": "message_start",
+    "message": {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "model": "claude-x",
+        "content": [],
+        "stop_reason": None,
+        "usage": {"input_tokens": 5, "output_tokens": 1},
+    },
+}
+
+
+OVERLOADED = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+
+
+async def test_an_overload_right_after_message_start_still_fails_over(tmp_path: Path) -> None:
+    async def upstream(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        await resp.write(f"event: message_start\ndata: {json.dumps(MESSAGE_START)}\n\n".encode())
+        await asyncio.sleep(0.1)
+        await resp.write(f"event: error\ndata: {json.dumps(OVERLOADED)}\n\n".encode())
+        return resp
+
+    app = web.Application()
+    app.router.add_post("/v1/messages", upstream)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    extra = f"""
+[providers.anth]
+plugin = "anthropic"
+settings = {{ base_url = "http://127.0.0.1:{port}", api_key = "k" }}
+[providers.anth.models."claude-x"]
+[routes.m]
+deployments = ["anth/claude-x", "echo/echo-1"]
+"""
+    router = await start_router(router_settings(tmp_path, extra_toml=extra, retries=0))
+    try:
+        client = openai.AsyncOpenAI(base_url=router.base_url, api_key=router.key, max_retries=0)
+        raw = await client.chat.completions.with_raw_response.create(
+            model="m", messages=[{"role": "user", "content": "hi"}], stream=True
+        )
+        assert raw.headers["x-viberouter-deployment"] == "echo/echo-1"
+        text = ""
+        async for chunk in raw.parse():
+            for c in chunk.choices:
+                text += c.delta.content or ""
+        assert text == "hi"
+    finally:
+        await router.stop()
+        await runner.cleanup()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import router_core.plugin_api as api
 
 PINNED = {
@@ -93,3 +95,9 @@ def test_split_events_uses_the_core_readers() -> None:
         api.UpstreamEvent('{"a":1}'),
         api.UpstreamEvent('{"b":2}'),
     ]
+
+
+@pytest.mark.parametrize("value", ["inf", "1e306", "nan", "-5"])
+def test_retry_after_is_finite_and_bounded(value: str) -> None:
+    parsed = api.retry_after_seconds({"retry-after": value})
+    assert parsed is None or 0.0 <= parsed <= 86_400.0

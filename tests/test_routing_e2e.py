@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import openai
 import pytest
@@ -215,5 +216,25 @@ async def test_lowest_latency_prefers_the_fast_deployment(
         for _ in range(5):
             _, headers = await rig.create()
             assert headers["x-viberouter-deployment"] == "b/m2"
+    finally:
+        await rig.close()
+
+
+async def test_fallback_is_priced_as_the_model_that_answered(tmp_path: Path, ups: Any) -> None:
+    rig = await start_rig(
+        tmp_path,
+        ups,
+        model_extra={
+            "a": "pricing = { prompt_per_mtok = 0.0, completion_per_mtok = 0.0 }",
+            "b": "pricing = { prompt_per_mtok = 1000000.0, completion_per_mtok = 1000000.0 }",
+        },
+    )
+    try:
+        rig.a.default = Step("status", status=500)
+        _, headers = await rig.create()
+        assert headers["x-viberouter-deployment"] == "b/m2"
+        await rig.router.state.ledger.flush()
+        rows = await rig.router.state.store.query_usage(key_id=rig.router.key_id)
+        assert sum(r.cost_usd for r in rows) > 0
     finally:
         await rig.close()

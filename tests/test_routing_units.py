@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from typing import Any
 
 import pytest
 from viberouter_echo import EchoProvider
@@ -186,3 +187,40 @@ def test_catalog_ranks_strategy_and_timeout_layers() -> None:
 def test_bad_routing_config_names_the_field(extra: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         parse_settings('[providers.e]\nplugin = "echo"\n' + extra, {})
+
+
+async def test_a_plugin_bug_during_a_probe_does_not_wedge_the_circuit() -> None:
+    import msgspec
+    from prometheus_client import CollectorRegistry
+    from viberouter_echo.provider import EchoProvider
+
+    from router_core.api.chat import ChatRequest
+    from router_core.catalog import Target
+    from router_core.dispatch import CallLog, Dispatcher
+    from router_core.metrics import Metrics
+    from router_core.plugin_api import Deployment
+    from router_core.settings import CircuitSettings, RoutingSettings, UpstreamSettings
+    from router_core.upstream import UpstreamClient
+
+    class Buggy(EchoProvider):
+        def parse_response(self, request: Any, deployment: Any, body: bytes) -> Any:
+            raise KeyError("plugin bug")
+
+    upstream = UpstreamClient(UpstreamSettings())
+    await upstream.start()
+    try:
+        routing = RoutingSettings(circuit=CircuitSettings(failures=1, cooldown_s=0.0))
+        d = Dispatcher(upstream, UpstreamSettings(), Metrics(CollectorRegistry()), routing=routing)
+        plugin = Buggy()
+        card = plugin.models()[0]
+        dep = Deployment(id="echo/echo-1", provider="echo", model=card.id, card=card)
+        breaker = d.breakers.get(dep.id)
+        breaker.failure()  # open; a zero cool-down makes the next request the probe
+        req = msgspec.json.decode(
+            b'{"model":"x","messages":[{"role":"user","content":"hi"}]}', type=ChatRequest
+        )
+        with pytest.raises(KeyError):
+            await d.complete([Target(dep, plugin)], req, msgspec.json.encode(req), CallLog())
+        assert breaker.acquire()  # another probe may go: the failed one was abandoned
+    finally:
+        await upstream.close()

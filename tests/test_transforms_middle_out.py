@@ -201,3 +201,34 @@ async def test_unknown_transform_is_refused(tmp_path: Path) -> None:
         }
     finally:
         await router.stop()
+
+
+async def test_middle_out_trims_by_message_count(tmp_path: Path) -> None:
+    router = await start_router(
+        router_settings(tmp_path, extra_toml="\n[guards]\nmax_messages = 4\n")
+    )
+    try:
+        msgs: list[dict[str, str]] = [{"role": "system", "content": "be nice"}]
+        for i in range(5):
+            msgs += [
+                {"role": "user", "content": f"q{i}"},
+                {"role": "assistant", "content": f"a{i}"},
+            ]
+        msgs.append({"role": "user", "content": "last"})
+        headers = {"Authorization": f"Bearer {router.key}"}
+        async with aiohttp.ClientSession() as s:
+            async with s.post(
+                router.base_url + "/chat/completions",
+                headers=headers,
+                json={"model": "echo", "messages": msgs, "transforms": ["middle-out"]},
+            ) as resp:
+                assert resp.status == 200, await resp.text()
+                assert (await resp.json())["choices"][0]["message"]["content"] == "last"
+            async with s.post(
+                router.base_url + "/chat/completions",
+                headers=headers,
+                json={"model": "echo", "messages": msgs},
+            ) as resp:
+                assert resp.status == 400  # without the opt-in the limit still holds
+    finally:
+        await router.stop()
