@@ -117,7 +117,7 @@ def test_error_as_first_event_raises_before_any_chunk(anthropic_data: Path) -> N
     (event,) = split_sse((anthropic_data / "error_first.sse").read_bytes())
     with pytest.raises(ModelError) as info:
         translator.feed(event)
-    assert info.value.retryable and info.value.http_status == 502
+    assert info.value.retryable and info.value.http_status == 503  # overloaded: unavailable
 
 
 def test_stream_without_message_stop_fails_on_close(anthropic_data: Path) -> None:

@@ -105,7 +105,9 @@ def error_for(
     if status == 413 or kind == "request_too_large":
         return InvalidRequest("The request is too large for the model provider", detail=detail)
     if status == 529 or kind == "overloaded_error":
-        return ModelError(_OVERLOADED_MESSAGE, detail=detail, retry_after=retry_after)
+        # 503: the provider is unavailable right now, not broken (clients of the
+        # Anthropic dialect get it back as 529 overloaded_error).
+        return ModelError(_OVERLOADED_MESSAGE, detail=detail, retry_after=retry_after, status=503)
     if kind == "invalid_request_error" or (status is not None and 400 <= status < 500):
         if _is_prompt_too_long(info.message):
             return ContextLengthExceeded(_CONTEXT_MESSAGE, detail=detail)
