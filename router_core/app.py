@@ -26,7 +26,7 @@ from router_core.plugin_api import ProviderPlugin
 from router_core.plugin_loader import discover, load_providers
 from router_core.settings import Settings
 from router_core.state import STATE, RouterState
-from router_core.store.base import Store
+from router_core.store.base import StoreBackend
 from router_core.store.factory import make_store
 from router_core.upstream import UpstreamClient
 
@@ -35,7 +35,7 @@ def build_state(
     settings: Settings,
     *,
     plugins: Mapping[str, ProviderPlugin] | None = None,
-    store: Store | None = None,
+    store: StoreBackend | None = None,
     registry: CollectorRegistry | None = None,
 ) -> RouterState:
     """Everything the app needs, constructed but not yet opened."""

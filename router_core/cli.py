@@ -7,31 +7,29 @@ Exit codes scripts can rely on: 0 success; 1 runtime failure; 2 bad usage (argpa
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime as dt
 import os
 import sys
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, TypeVar
-
-import msgspec
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, TypeVar
 
 from router_core import __version__
+from router_core.cli_common import (
+    EXIT_CONFIG,
+    EXIT_NOT_FOUND,
+    EXIT_OK,
+    EXIT_USAGE,
+    cli_settings,
+    print_json,
+    with_store,
+)
+from router_core.dashboard.cli import add_members_parser
 from router_core.limits.base import RATE_FIELDS, Limits, RateLimits
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_CONFIG = 0, 1, 2, 3, 4
-_enc = msgspec.json.Encoder()
 L = TypeVar("L", bound=RateLimits)
 
-
-def _print_json(obj: Any) -> None:
-    sys.stdout.write(msgspec.json.format(_enc.encode(obj), indent=2).decode() + "\n")
-
-
-def _settings(args: argparse.Namespace, environ: Mapping[str, str]) -> Any:
-    from router_core.settings import config_path, load_settings
-
-    return load_settings(config_path(args.config, environ), environ)
+if TYPE_CHECKING:
+    from router_core.store.base import AccountStatus, StoreBackend
 
 
 def _when(ts: float | None) -> str:
@@ -57,7 +55,7 @@ def _parse_time(value: str) -> float:
 def cmd_serve(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     from router_core.serve import serve
 
-    settings = _settings(args, environ)
+    settings = cli_settings(args, environ)
     return serve(settings, host=args.host, port=args.port, workers=args.workers)
 
 
@@ -65,7 +63,7 @@ def cmd_check_config(args: argparse.Namespace, environ: Mapping[str, str]) -> in
     from router_core.catalog import Catalog
     from router_core.plugin_loader import load_providers
 
-    settings = _settings(args, environ)
+    settings = cli_settings(args, environ)
     plugins = load_providers(settings)
     catalog = Catalog(settings, plugins)
     print(
@@ -80,7 +78,7 @@ def cmd_plugins(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 
     found = discover()
     if args.json:
-        _print_json(
+        print_json(
             [
                 {
                     "name": p.name,
@@ -104,11 +102,11 @@ def cmd_models(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     from router_core.catalog import Catalog
     from router_core.plugin_loader import load_providers
 
-    settings = _settings(args, environ)
+    settings = cli_settings(args, environ)
     catalog = Catalog(settings, load_providers(settings))
     cards = [r.card for r in catalog.listed()]
     if args.json:
-        _print_json(cards)
+        print_json(cards)
         return EXIT_OK
     for c in cards:
         caps = ",".join(k for k in ("tools", "vision", "json_mode") if getattr(c.capabilities, k))
@@ -122,45 +120,22 @@ def cmd_models(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 # ---------------------------------------------------------------- accounts, keys, usage
 
 
-def _with_store(
-    fn: Callable[[Any, argparse.Namespace], Awaitable[int]],
-) -> Callable[[argparse.Namespace, Mapping[str, str]], int]:
-    def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
-        from router_core.accounts import AccountService
-        from router_core.store.factory import open_store
-
-        settings = _settings(args, environ)
-
-        async def main() -> int:
-            store = await open_store(
-                settings.state.backend,
-                sqlite_path=settings.state.sqlite_path,
-                redis_url=settings.state.redis_url,
-            )
-            try:
-                return await fn(AccountService(store), args)
-            finally:
-                await store.close()
-
-        return asyncio.run(main())
-
-    return run
-
-
-async def _accounts(svc: Any, args: argparse.Namespace) -> int:
+async def _accounts(store: StoreBackend, args: argparse.Namespace) -> int:
+    from router_core.accounts import AccountService
     from router_core.public_records import account_view
 
+    svc = AccountService(store)
     if args.action == "create":
         account = await svc.create_account(args.name, _limits_from(args, Limits))
         if args.json:
-            _print_json(account_view(account))
+            print_json(account_view(account))
         else:
             print(f"created account {account.id} ({account.name})")
         return EXIT_OK
     if args.action == "list":
-        accounts = await svc.store.list_accounts()
+        accounts = await store.list_accounts()
         if args.json:
-            _print_json([account_view(a) for a in accounts])
+            print_json([account_view(a) for a in accounts])
         else:
             for a in accounts:
                 print(f"{a.id}  {a.status:<8}  {a.name}")
@@ -168,22 +143,24 @@ async def _accounts(svc: Any, args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.action == "show":
         account = await svc.account(args.id)
-        _print_json(account_view(account))
+        print_json(account_view(account))
         return EXIT_OK
-    status = "inactive" if args.action == "disable" else "active"
+    status: AccountStatus = "inactive" if args.action == "disable" else "active"
     account = await svc.set_status(args.id, status)
     if args.json:
-        _print_json(account_view(account))
+        print_json(account_view(account))
     else:
         print(f"account {account.id} is now {account.status}")
     return EXIT_OK
 
 
-async def _keys(svc: Any, args: argparse.Namespace) -> int:
+async def _keys(store: StoreBackend, args: argparse.Namespace) -> int:
     import time
 
+    from router_core.accounts import AccountService
     from router_core.public_records import NewKeyView, key_view
 
+    svc = AccountService(store)
     now = time.time()
     if args.action == "create":
         key, secret = await svc.create_key(
@@ -198,14 +175,14 @@ async def _keys(svc: Any, args: argparse.Namespace) -> int:
     elif args.action == "revoke":
         key = await svc.revoke_key(args.id)
         if args.json:
-            _print_json(key_view(key, now))
+            print_json(key_view(key, now))
         else:
             print(f"revoked key {key.id} ({key.prefix})")
         return EXIT_OK
     else:
-        keys = await svc.store.list_keys(args.account)
+        keys = await store.list_keys(args.account)
         if args.json:
-            _print_json([key_view(k, now) for k in keys])
+            print_json([key_view(k, now) for k in keys])
         else:
             for k in keys:
                 v = key_view(k, now)
@@ -217,21 +194,19 @@ async def _keys(svc: Any, args: argparse.Namespace) -> int:
             print(f"{len(keys)} keys")
         return EXIT_OK
     if args.json:
-        _print_json(NewKeyView(key=key_view(key, now), secret=secret))
+        print_json(NewKeyView(key=key_view(key, now), secret=secret))
     else:
         print(f"key {key.id} for account {key.account_id}")
         print(f"secret (shown once, store it now): {secret}")
     return EXIT_OK
 
 
-async def _usage(svc: Any, args: argparse.Namespace) -> int:
+async def _usage(store: StoreBackend, args: argparse.Namespace) -> int:
     from router_core.public_records import usage_view
 
-    rows = await svc.store.query_usage(
-        account_id=args.account, key_id=args.key, since_day=args.since
-    )
+    rows = await store.query_usage(account_id=args.account, key_id=args.key, since_day=args.since)
     if args.json:
-        _print_json([usage_view(r) for r in rows])
+        print_json([usage_view(r) for r in rows])
         return EXIT_OK
     print(
         f"{'day':<10}  {'account':<21} {'key':<20} {'model':<28} {'req':>6} "
@@ -331,10 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--key")
     p.add_argument("--since", help="YYYY-MM-DD (UTC)")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(fn=_with_store(_usage))
-
-    # Imported here: the dashboard's CLI module imports _with_store from this module.
-    from router_core.dashboard.cli import add_members_parser
+    p.set_defaults(fn=with_store(_usage))
 
     add_members_parser(sub)
     return parser
@@ -358,7 +330,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         configure_logging("auto", "warning")
     fn = getattr(args, "fn", None)
     if fn is None:
-        fn = _with_store(_accounts if args.command == "accounts" else _keys)
+        fn = with_store(_accounts if args.command == "accounts" else _keys)
     try:
         code: int = fn(args, environ)
         return code

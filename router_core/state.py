@@ -15,7 +15,7 @@ from router_core.ledger import UsageLedger
 from router_core.limits.base import Limiter
 from router_core.metrics import Metrics
 from router_core.settings import Settings
-from router_core.store.base import Store
+from router_core.store.base import StoreBackend
 from router_core.upstream import UpstreamClient
 
 
@@ -26,7 +26,7 @@ class RouterState:
     metrics: Metrics
     upstream: UpstreamClient
     dispatcher: Dispatcher
-    store: Store
+    store: StoreBackend
     auth: Authenticator
     accounts: AccountService
     limiter: Limiter

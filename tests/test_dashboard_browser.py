@@ -68,7 +68,7 @@ async def dash(tmp_path: Path) -> AsyncIterator[RunningRouter]:
         "Acme research", Limits(rpm=120, quota_tokens=1_000_000)
     )
     router.account_id = account.id
-    await MemberService(router.state.store).add(account.id, EMAIL, PASSWORD)
+    await MemberService(router.state.store, router.state.store).add(account.id, EMAIL, PASSWORD)
     try:
         yield router
     finally:

@@ -38,7 +38,7 @@ def password_works(config: str, email: str, password: str) -> bool:
         store = SqliteStore(str(db))
         await store.open()
         try:
-            return await MemberService(store).check(email, password) is not None
+            return await MemberService(store, store).check(email, password) is not None
         finally:
             await store.close()
 

@@ -84,7 +84,9 @@ class Browser:
 
 async def start(tmp_path: Path, extra_toml: str = "", **kw: object) -> RunningRouter:
     router = await start_router(router_settings(tmp_path, extra_toml=extra_toml, **kw))  # type: ignore[arg-type]
-    await MemberService(router.state.store).add(router.account_id, EMAIL, PASSWORD)
+    await MemberService(router.state.store, router.state.store).add(
+        router.account_id, EMAIL, PASSWORD
+    )
     return router
 
 
@@ -210,7 +212,9 @@ async def test_wrong_password_is_throttled_per_email_and_address(
     assert 0 < int(page.headers["Retry-After"]) <= 120
     assert browser.session_cookie() is None
     # Another email from the same address is not held back by ann's failures.
-    await MemberService(dash.state.store).add(dash.account_id, "bob@example.com", PASSWORD)
+    await MemberService(dash.state.store, dash.state.store).add(
+        dash.account_id, "bob@example.com", PASSWORD
+    )
     assert (await browser.login("bob@example.com")).url.endswith("/dashboard/keys")
 
 
@@ -255,7 +259,7 @@ async def test_sign_out_kills_the_session_server_side(browser: Browser) -> None:
 async def test_expired_disabled_or_removed_sessions_are_refused(
     browser: Browser, dash: RunningRouter
 ) -> None:
-    svc = MemberService(dash.state.store)
+    svc = MemberService(dash.state.store, dash.state.store)
     member = await svc.find(EMAIL)
     manager = dash.runner.app[DASHBOARD].sessions
     old, _ = await manager.start(member, time.time() - 2 * 86400)  # ttl 12 h: long expired

@@ -213,7 +213,7 @@ async def test_a_sign_in_does_not_undo_a_password_reset(tmp_path: Path) -> None:
     await store.open()
     try:
         acct = await AccountService(store).create_account("a")
-        members = MemberService(store)
+        members = MemberService(store, store)
         await members.add(acct.id, "a@b.c", "old-password")
         member = await members.check("a@b.c", "old-password")  # the sign-in's check
         assert member is not None

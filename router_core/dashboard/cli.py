@@ -10,11 +10,14 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-EXIT_OK = 0
+from router_core.cli_common import EXIT_OK, print_json, with_store
+
+if TYPE_CHECKING:
+    from router_core.store.base import StoreBackend
 
 
 class MemberView(msgspec.Struct, kw_only=True):
@@ -43,11 +46,6 @@ def _view(member: Any) -> MemberView:
     )
 
 
-def _print_json(obj: object) -> None:
-    raw = msgspec.json.encode(obj)
-    sys.stdout.write(msgspec.json.format(raw, indent=2).decode() + "\n")
-
-
 def read_password(args: argparse.Namespace) -> tuple[str, bool]:
     """The new password and whether it was generated; ValueError on a mismatch."""
     from router_core.dashboard.passwords import generate_password
@@ -62,15 +60,15 @@ def read_password(args: argparse.Namespace) -> tuple[str, bool]:
     return first, False
 
 
-async def members_command(svc: Any, args: argparse.Namespace) -> int:
-    """Run one ``members`` action against the store behind ``svc`` (an AccountService)."""
+async def members_command(store: StoreBackend, args: argparse.Namespace) -> int:
+    """Run one ``members`` action against ``store``."""
     from router_core.dashboard.members import MemberService
 
-    members = MemberService(svc.store)
+    members = MemberService(store, store)
     if args.action == "list":
         found = await members.store.list_members(args.account)
         if args.json:
-            _print_json([_view(m) for m in found])
+            print_json([_view(m) for m in found])
         else:
             for m in found:
                 print(f"{m.id}  {m.account_id}  {m.email}")
@@ -79,7 +77,7 @@ async def members_command(svc: Any, args: argparse.Namespace) -> int:
     if args.action == "remove":
         member = await members.remove(args.member)
         if args.json:
-            _print_json(_view(member))
+            print_json(_view(member))
         else:
             print(f"removed member {member.id} ({member.email}); their sessions have ended")
         return EXIT_OK
@@ -91,7 +89,7 @@ async def members_command(svc: Any, args: argparse.Namespace) -> int:
         member = await members.set_password(args.member, password)
         verb = "new password for member"
     if args.json:
-        _print_json(NewMemberView(member=_view(member), password=password if generated else None))
+        print_json(NewMemberView(member=_view(member), password=password if generated else None))
         return EXIT_OK
     ended = "" if args.action == "add" else "; their sessions have ended"
     print(f"{verb} {member.id} ({member.email}) of account {member.account_id}{ended}")
@@ -111,9 +109,7 @@ def _password_args(p: argparse.ArgumentParser) -> None:
 
 def add_members_parser(subparsers: Any) -> None:
     """Add ``members`` to the CLI's subparsers (call from build_parser)."""
-    from router_core.cli import _with_store
-
-    run = _with_store(members_command)
+    run = with_store(members_command)
     members = subparsers.add_parser(
         "members", help="manage who signs in to the account dashboard"
     ).add_subparsers(dest="action", required=True)

@@ -11,7 +11,7 @@ from router_core.dashboard.passwords import (
     hash_password_async,
     verify_password_async,
 )
-from router_core.store.base import Member, NotFound, Store, new_id
+from router_core.store.base import DashboardStore, Member, NotFound, Store, new_id
 
 MAX_EMAIL_LENGTH = 254
 
@@ -32,17 +32,19 @@ def normalize_email(email: str) -> str:
 
 
 class MemberService:
-    """Members of accounts and their passwords, on top of the Store."""
+    """Members of accounts and their passwords, on top of the DashboardStore (``accounts``
+    only answers whether an account exists, before a password is hashed for it)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: DashboardStore, accounts: Store) -> None:
         self.store = store
+        self._accounts = accounts
 
     async def add(self, account_id: str, email: str, password: str) -> Member:
         """A new member; NotFound for an unknown account, ValueError for a bad or
         taken email or a password the policy refuses."""
         address = normalize_email(email)
         check_policy(password)
-        if await self.store.get_account(account_id) is None:
+        if await self._accounts.get_account(account_id) is None:
             raise NotFound(f"no account {account_id!r}")
         member = Member(
             id=new_id("mem"),

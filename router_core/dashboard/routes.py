@@ -447,7 +447,7 @@ def add_routes(app: web.Application) -> None:
     settings = state.settings.dashboard
     app[DASHBOARD] = Dashboard(
         settings=settings,
-        members=MemberService(state.store),
+        members=MemberService(state.store, state.store),
         sessions=SessionManager(state.store, settings),
         throttle=LoginThrottle(state.store, settings),
     )

@@ -9,7 +9,7 @@ import secrets
 from aiohttp import web
 
 from router_core.dashboard.settings import DashboardSettings
-from router_core.store.base import DashboardSession, Member, Store
+from router_core.store.base import DashboardSession, DashboardStore, Member
 
 SESSION_COOKIE = "vr_dashboard"
 #: Double-submit token for the sign-in form, before any session exists.
@@ -74,7 +74,7 @@ def set_cookie(
 class SessionManager:
     """Starts, finds and ends sessions."""
 
-    def __init__(self, store: Store, settings: DashboardSettings) -> None:
+    def __init__(self, store: DashboardStore, settings: DashboardSettings) -> None:
         self._store = store
         self._s = settings
 

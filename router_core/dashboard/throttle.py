@@ -13,7 +13,7 @@ Counts live in the Store, so every router process sharing a Redis shares them.
 from __future__ import annotations
 
 from router_core.dashboard.settings import DashboardSettings
-from router_core.store.base import Store
+from router_core.store.base import DashboardStore
 
 
 def subject(email: str, address: str) -> str:
@@ -30,7 +30,7 @@ def address_subject(address: str, window: int) -> str:
 class LoginThrottle:
     """Whether a sign-in attempt may have its password checked, and bookkeeping."""
 
-    def __init__(self, store: Store, settings: DashboardSettings) -> None:
+    def __init__(self, store: DashboardStore, settings: DashboardSettings) -> None:
         self._store = store
         self._s = settings
 

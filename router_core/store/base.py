@@ -140,11 +140,8 @@ class NotFound(LookupError):
 
 
 class Store(Protocol):
-    """Accounts, keys and usage. Every method is safe to call on the event loop
-    (backends keep blocking work off it)."""
-
-    async def open(self) -> None: ...
-    async def close(self) -> None: ...
+    """Accounts, keys and usage: what auth, the ledger, the admin API and the CLI use.
+    Every method is safe to call on the event loop (backends keep blocking work off it)."""
 
     # accounts
     async def create_account(self, account: Account) -> Account: ...
@@ -180,7 +177,12 @@ class Store(Protocol):
         since_day: str | None = None,
     ) -> list[UsageRow]: ...
 
-    # dashboard members
+
+class DashboardStore(Protocol):
+    """Members, sessions and sign-in throttling: what only the dashboard uses. Same
+    event-loop promise as :class:`Store`."""
+
+    # members
     async def create_member(self, member: Member) -> Member:
         """Insert a member; NotFound for an unknown account, ValueError if the id or
         email is taken."""
@@ -204,7 +206,7 @@ class Store(Protocol):
         """Remove a member and every session of theirs; raises NotFound."""
         ...
 
-    # dashboard sessions
+    # sessions
     async def create_session(self, session: DashboardSession) -> None:
         """Store a session (and drop expired ones on the way)."""
         ...
@@ -234,3 +236,11 @@ class Store(Protocol):
     async def clear_login_failures(self, subject: str) -> None:
         """Forget a subject's failures (after a successful sign-in)."""
         ...
+
+
+class StoreBackend(Store, DashboardStore, Protocol):
+    """What a backend (``SqliteStore``, ``RedisStore``) implements: both protocols, and
+    the life cycle that only its owner (the app, a CLI command) calls."""
+
+    async def open(self) -> None: ...
+    async def close(self) -> None: ...

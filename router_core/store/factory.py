@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from router_core.store.base import Store
+from router_core.store.base import StoreBackend
 from router_core.store.responses_base import ResponseStore
 from router_core.store.responses_sqlite import SqliteResponseStore
 from router_core.store.sqlite import SqliteStore
@@ -10,16 +10,16 @@ from router_core.store.sqlite import SqliteStore
 BACKENDS = ("embedded", "redis")
 
 
-async def open_store(backend: str, *, sqlite_path: str, redis_url: str) -> Store:
+async def open_store(backend: str, *, sqlite_path: str, redis_url: str) -> StoreBackend:
     """Build and open the store for ``backend`` ("embedded" or "redis"); the caller closes it."""
     store = make_store(backend, sqlite_path=sqlite_path, redis_url=redis_url)
     await store.open()
     return store
 
 
-def make_store(backend: str, *, sqlite_path: str, redis_url: str) -> Store:
+def make_store(backend: str, *, sqlite_path: str, redis_url: str) -> StoreBackend:
     """The store for ``backend`` ("embedded" or "redis"), not yet opened."""
-    store: Store
+    store: StoreBackend
     if backend == "embedded":
         store = SqliteStore(sqlite_path)
     elif backend == "redis":

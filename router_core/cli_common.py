@@ -1,0 +1,67 @@
+"""What every CLI command module shares: exit codes, JSON output, the config file, and an
+opened store for the length of one command.
+
+``cli.py`` (the ``viberouter`` entry point) and ``dashboard/cli.py`` (``members``) both
+build on this module and never on each other's internals. Heavy imports stay inside the
+functions so ``viberouter --version`` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+if TYPE_CHECKING:
+    from router_core.settings import Settings
+    from router_core.store.base import StoreBackend
+
+#: Exit codes scripts can rely on (documented in cli.py).
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_CONFIG = 0, 1, 2, 3, 4
+
+_encoder = msgspec.json.Encoder()
+
+#: A command that needs the store: gets it opened, returns the exit code.
+StoreCommand = Callable[["StoreBackend", argparse.Namespace], Awaitable[int]]
+#: What argparse's ``fn`` default holds: (args, environ) -> exit code.
+Command = Callable[[argparse.Namespace, Mapping[str, str]], int]
+
+
+def print_json(obj: Any) -> None:
+    """``obj`` as indented JSON on stdout (the ``--json`` output of every command)."""
+    sys.stdout.write(msgspec.json.format(_encoder.encode(obj), indent=2).decode() + "\n")
+
+
+def cli_settings(args: argparse.Namespace, environ: Mapping[str, str]) -> Settings:
+    """The config file named by ``--config`` or ``$VIBEROUTER_CONFIG`` (else the default)."""
+    from router_core.settings import config_path, load_settings
+
+    return load_settings(config_path(args.config, environ), environ)
+
+
+def with_store(fn: StoreCommand) -> Command:
+    """``fn`` run on the configured store, opened before and closed after."""
+
+    def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+        from router_core.store.factory import open_store
+
+        settings = cli_settings(args, environ)
+
+        async def main() -> int:
+            store = await open_store(
+                settings.state.backend,
+                sqlite_path=settings.state.sqlite_path,
+                redis_url=settings.state.redis_url,
+            )
+            try:
+                return await fn(store, args)
+            finally:
+                await store.close()
+
+        return asyncio.run(main())
+
+    return run
