@@ -21,9 +21,9 @@ from router_core.errors import (
     RouterError,
     ServerError,
 )
-from router_core.handlers.common import EXTRA_HEADERS, LOG_FIELDS, json_response
 from router_core.limits.headers import retry_headers
 from router_core.logs import access_log
+from router_core.request_context import EXTRA_HEADERS, LOG_FIELDS, json_response
 from router_core.state import STATE
 
 log = structlog.get_logger("viberouter.access")

@@ -1,33 +1,17 @@
-"""Helpers every handler uses: authentication, JSON responses, the log context."""
+"""Helpers every handler uses: authentication, and (from ``request_context``, which the
+middleware shares) JSON responses and the log context."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import msgspec
 from aiohttp import web
 
 from router_core.auth import Principal
+from router_core.request_context import EXTRA_HEADERS, LOG_FIELDS, json_response
 from router_core.state import STATE
 
-_encoder = msgspec.json.Encoder()
-
-#: Fields the handler adds to the request's single log line (read by the middleware).
-LOG_FIELDS: web.RequestKey[dict[str, Any]] = web.RequestKey("viberouter_log_fields", dict)
-#: Headers every response to this request carries (rate limits, provider ...).
-EXTRA_HEADERS: web.RequestKey[dict[str, str]] = web.RequestKey("viberouter_extra_headers", dict)
-
-
-def json_response(
-    obj: Any, status: int = 200, headers: dict[str, str] | None = None
-) -> web.Response:
-    """msgspec-encoded JSON response."""
-    return web.Response(
-        body=_encoder.encode(obj),
-        status=status,
-        content_type="application/json",
-        headers=headers,
-    )
+__all__ = ["EXTRA_HEADERS", "LOG_FIELDS", "authenticate", "json_response"]
 
 
 async def authenticate(request: web.Request) -> Principal:
