@@ -26,6 +26,7 @@ import msgspec
 import structlog
 
 from router_core.api.chat import ChatCompletion, ChatCompletionChunk, ChatRequest
+from router_core.api.decoding import check_nesting, decode_json, struct_parts
 from router_core.balancer import Balancer, Lease
 from router_core.catalog import Target
 from router_core.circuit import Breaker, Breakers, CircuitState
@@ -232,10 +233,9 @@ class Dispatcher:
         if dec is None:
             dec = msgspec.json.Decoder(typ)
             self._extras_decoders[typ] = dec
-        try:
-            return dec.decode(raw_body)
-        except msgspec.ValidationError as exc:
-            raise InvalidRequest(f"Invalid request: {exc}") from exc
+        extras = decode_json(dec, raw_body)
+        check_nesting(struct_parts(extras))
+        return extras
 
     def _backoff(self, attempt: int) -> float:
         base = self._settings.retry_backoff_s * 2.0**attempt

@@ -50,7 +50,7 @@ class KeyIn(RateLimits, frozen=True, forbid_unknown_fields=True, kw_only=True):
 def _decode(body: bytes, typ: type[Any]) -> Any:
     try:
         return msgspec.json.decode(body or b"{}", type=typ)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise InvalidRequest(f"Invalid request: {exc}") from exc
 
 

@@ -12,6 +12,7 @@ import msgspec
 from aiohttp import web
 
 from router_core.api.chat import ChatCompletion, ChatRequest, Usage
+from router_core.api.decoding import decode_chat_request
 from router_core.auth import Principal
 from router_core.catalog import Route, Target
 from router_core.dispatch import CallLog
@@ -40,14 +41,7 @@ _decoder = msgspec.json.Decoder(ChatRequest)
 
 def decode_request(body: bytes) -> ChatRequest:
     """The typed request, or 400 invalid_request naming the field path."""
-    if not body:
-        raise InvalidRequest("The request body is empty; send a JSON object")
-    try:
-        return _decoder.decode(body)
-    except msgspec.ValidationError as exc:
-        raise InvalidRequest(f"Invalid request: {exc}") from exc
-    except msgspec.DecodeError as exc:
-        raise InvalidRequest(f"Malformed JSON: {exc}") from exc
+    return decode_chat_request(_decoder, body)
 
 
 def resolve_targets(

@@ -1,0 +1,123 @@
+"""router_core/api/decoding.py: bytes to typed requests, every bad input a 400."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import pytest
+
+from router_core.api.chat import ChatRequest
+from router_core.api.decoding import (
+    MAX_FREE_FORM_DEPTH,
+    chat_free_form,
+    check_nesting,
+    decode_chat_request,
+    decode_json,
+    struct_parts,
+)
+from router_core.errors import InvalidRequest
+
+DECODER = msgspec.json.Decoder(ChatRequest)
+HEAD = b'{"model":"m","messages":[{"role":"user","content":'
+
+
+def schema(levels: int) -> bytes:
+    """A JSON schema ``levels`` properties deep (two JSON levels per schema level)."""
+    return b'{"type":"object","properties":{"a":' * levels + b"{}" + b"}}" * levels
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"", "empty"),
+        (HEAD + b'"\xff"}]}', "not valid UTF-8"),
+        (HEAD + b'"\xc0\xaf"}]}', "not valid UTF-8"),  # overlong "/"
+        (HEAD + b'"\xed\xa0\x80"}]}', "not valid UTF-8"),  # a surrogate, UTF-8 encoded
+        (HEAD + b'"\xe2\x82"}]}', "not valid UTF-8"),  # truncated sequence
+        (HEAD + b'"hi"}],"x":' + b"[" * 5000 + b"]" * 5000 + b"}", "nested too deeply"),
+        (HEAD + b'"hi"}],"tools":[{"type":"function","function":{"name":"f","parameters":'
+         + schema(1000) + b"}}]}", "nested too deeply"),
+        (HEAD + b'"hi"}]', "Malformed JSON"),
+        (HEAD + b'"hi"}],"temperature":NaN}', "Malformed JSON"),
+        (HEAD + b'"hi"}],"max_tokens":0}', "Invalid request"),
+        (b"[]", "Invalid request"),
+    ],
+)  # fmt: skip
+def test_bad_bodies_are_invalid_request(body: bytes, message: str) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        decode_chat_request(DECODER, body)
+    assert caught.value.status == 400 and caught.value.code == "invalid_request"
+    assert message in str(caught.value)
+
+
+def test_free_form_nesting_is_bounded_below_any_recursion_limit() -> None:
+    inside = MAX_FREE_FORM_DEPTH // 2 - 1  # 1 + 2 * 31 = 63 levels
+    fmt = b'"hi"}],"response_format":{"type":"json_schema","json_schema":{"name":"x","schema":'
+    ok = decode_chat_request(DECODER, HEAD + fmt + schema(inside) + b"}}}")
+    assert ok.response_format is not None
+    with pytest.raises(InvalidRequest, match=r"response_format\.json_schema\.schema"):
+        decode_chat_request(DECODER, HEAD + fmt + schema(inside + 1) + b"}}}")
+
+
+def test_check_nesting_never_recurses() -> None:
+    deep: list[Any] = []
+    node = deep
+    for _ in range(200_000):  # far past Python's recursion limit
+        child: list[Any] = []
+        node.append(child)
+        node = child
+    with pytest.raises(InvalidRequest, match=r"\$\.x is nested|`\$\.x` is nested"):
+        check_nesting([("$.x", deep)])
+    check_nesting([("$.flat", {"a": [1, 2, {"b": "c"}]}), ("$.none", None)])
+    check_nesting([("$.exact", [[[]]])], limit=3)
+    with pytest.raises(InvalidRequest):
+        check_nesting([("$.over", [[[[]]]])], limit=3)
+
+
+def _any_fields(tp: Any, path: str, seen: set[type]) -> set[str]:
+    """Paths of every ``dict[str, Any]`` field reachable from a request type."""
+    info = msgspec.inspect.type_info(tp) if isinstance(tp, type) else tp
+    found: set[str] = set()
+    if isinstance(info, msgspec.inspect.StructType):
+        if info.cls in seen:
+            return found
+        seen = seen | {info.cls}
+        for f in info.fields:
+            found |= _any_fields(f.type, f"{path}.{f.encode_name}", seen)
+    elif isinstance(info, msgspec.inspect.UnionType):
+        for t in info.types:
+            found |= _any_fields(t, path, seen)
+    elif isinstance(info, msgspec.inspect.ListType):
+        found |= _any_fields(info.item_type, path + "[]", seen)
+    elif isinstance(info, msgspec.inspect.DictType) and isinstance(
+        info.value_type, msgspec.inspect.AnyType
+    ):
+        found.add(path)
+    return found
+
+
+def test_every_free_form_field_of_a_chat_request_is_bounded() -> None:
+    # A field typed dict[str, Any] added later must be added to chat_free_form too.
+    req = msgspec.json.decode(
+        HEAD
+        + b'"hi"}],"tools":[{"type":"function","function":{"name":"f","parameters":{}}}],'
+        b'"response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{}}},'
+        b'"tool_choice":{"type":"allowed_tools","allowed_tools":{}},'
+        b'"audio":{},"prediction":{},"web_search_options":{}}',
+        type=ChatRequest,
+    )
+    covered = {path.replace("[0]", "[]") for path, _ in chat_free_form(req)}
+    assert _any_fields(ChatRequest, "$", set()) == covered
+
+
+def test_plugin_extras_are_bounded_field_by_field() -> None:
+    class Extras(msgspec.Struct):
+        thinking: dict[str, Any] | None = None
+
+    dec = msgspec.json.Decoder(Extras)
+    extras = decode_json(dec, b'{"thinking":' + b'{"a":' * 70 + b"1" + b"}" * 70 + b"}")
+    with pytest.raises(InvalidRequest, match=r"\$\.thinking"):
+        check_nesting(struct_parts(extras))
+    with pytest.raises(InvalidRequest, match="UTF-8"):
+        decode_json(dec, b'{"thinking":{"type":"\xff"}}')
