@@ -106,6 +106,27 @@ class Bench:
                 self._workers(mock, redis)
             if self.env.get("BENCH_WITH", "").lower() == "litellm":
                 self._litellm(mock)
+        self._dialect_cpu()
+
+    def _dialect_cpu(self) -> None:
+        """CPU per streamed event of the Anthropic front door against the chat path
+        (``bench.micro_dialect``, in one process on the server's CPU)."""
+        _log("anthropic front door: CPU per streamed event")
+        loops = "300" if self.plan is FULL else "40"
+        cmd = [*self.cores.prefix(self.cores.server), sys.executable, "-m", "bench.micro_dialect"]
+        out = subprocess.run(
+            [*cmd, "--json", "--loops", loops],
+            capture_output=True,
+            check=True,
+            timeout=300,
+            cwd=Path(__file__).resolve().parent.parent,
+        ).stdout
+        figures: dict[str, float] = json.loads(out.splitlines()[-1])
+        self.facts["anthropic_cpu_us_per_event"] = figures
+        self.notes.append(
+            "CPU per streamed event, in-process (bench.micro_dialect): "
+            + ", ".join(f"{name} {us:.2f} µs" for name, us in figures.items())
+        )
 
     def _scenario(
         self,
@@ -325,6 +346,18 @@ class Bench:
                 if rt
                 else "n/a",
                 None if not rt else rt["acquire_scripts_per_request"] <= 1.0,
+            )
+        )
+        cpu = self.facts.get("anthropic_cpu_us_per_event")
+        native, chat = (cpu["anthropic native"], cpu["chat"]) if cpu else (None, None)
+        out.append(
+            Target(
+                "Anthropic pass-through CPU per streamed event",
+                "<= the chat path's",
+                f"{native:.2f} µs vs chat {chat:.2f} µs ({native / chat:.2f}x)"
+                if native is not None and chat
+                else "n/a",
+                None if native is None or chat is None else native <= chat,
             )
         )
         if rd and w2:
