@@ -1,4 +1,4 @@
-"""`viberouter serve|keys|accounts|usage|models|plugins|check-config`.
+"""`viberouter init|serve|keys|accounts|usage|models|plugins|check-config`.
 
 Exit codes scripts can rely on: 0 success; 1 runtime failure; 2 bad usage (argparse);
 3 unknown id; 4 invalid config or missing plugin.
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, TypeVar
 from router_core import __version__
 from router_core.cli_common import (
     EXIT_CONFIG,
+    EXIT_FAIL,
     EXIT_NOT_FOUND,
     EXIT_OK,
     EXIT_USAGE,
@@ -47,6 +48,37 @@ def _parse_time(value: str) -> float:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.UTC)
     return parsed.timestamp()
+
+
+# ---------------------------------------------------------------- init
+
+
+def cmd_init(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    """Write the packaged starter config to DIR/viberouter.toml (never over a file)."""
+    from importlib.resources import files
+    from pathlib import Path
+
+    target = Path(args.dir) / "viberouter.toml"
+    if target.exists() and not args.force:
+        print(
+            f"viberouter: {target} exists; keep it, or pass --force to replace it", file=sys.stderr
+        )
+        return EXIT_FAIL
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(
+            files("router_core").joinpath("starter.toml").read_text("utf-8"), encoding="utf-8"
+        )
+    except OSError as exc:
+        print(f"viberouter: cannot write {target}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAIL
+    run = (
+        "viberouter serve"
+        if target == Path("config/viberouter.toml")
+        else (f"viberouter --config {target} serve")
+    )
+    print(f"wrote {target}; start the router with: {run}")
+    return EXIT_OK
 
 
 # ---------------------------------------------------------------- serve
@@ -247,6 +279,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--config", help="config file (default: $VIBEROUTER_CONFIG or config/viberouter.toml)"
     )
     sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("init", help="write a commented starter config (offline, echo provider)")
+    p.add_argument(
+        "dir", nargs="?", default="config", help="folder for viberouter.toml (default: config)"
+    )
+    p.add_argument("--force", action="store_true", help="replace an existing file")
+    p.set_defaults(fn=cmd_init)
 
     p = sub.add_parser("serve", help="run the router")
     p.add_argument("--host")

@@ -57,13 +57,19 @@ async def _bootstrap_demo(app: web.Application) -> None:
         return
     secret = await state.accounts.ensure_demo()
     if secret:
+        # Name a model this config really serves (an echo-less config has no "echo"):
+        # its first route, else the first published provider model.
+        listed = [r.name for r in state.catalog.listed()]
+        routes = [name for name in listed if name in state.settings.routes]
+        model = (routes or listed or ["MODEL"])[0]
         print(
             "\n  VibeRouter created a demo account and API key (shown once, stored hashed):\n"
             f"\n    {secret}\n\n"
             "  Try it:\n"
             f"    curl http://{address}/v1/chat/completions \\\n"
             f"      -H 'Authorization: Bearer {secret}' -H 'Content-Type: application/json' \\\n"
-            '      -d \'{"model": "echo", "messages": [{"role": "user", "content": "Hello!"}]}\'\n',
+            '      -d \'{"model": "' + model + '", '
+            '"messages": [{"role": "user", "content": "Hello!"}]}\'\n',
             flush=True,
         )
 

@@ -8,6 +8,7 @@ and validates everything; errors name the field path.
 
 from __future__ import annotations
 
+import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -77,7 +78,8 @@ class StateSettings(Struct, forbid_unknown_fields=True, kw_only=True):
     #: "embedded" (SQLite and in-process limits, one process) or "redis" (shared by
     #: every process; required by `serve --workers`).
     backend: Literal["embedded", "redis"] = "embedded"
-    #: SQLite file for accounts, keys and usage (backend "embedded").
+    #: SQLite file for accounts, keys and usage (backend "embedded"); a relative path is
+    #: taken from the config file's folder, not the working directory.
     sqlite_path: str = "viberouter.db"
     #: Redis URL for accounts, keys, usage and limit counters (backend "redis").
     redis_url: str = "redis://127.0.0.1:6379/0"
@@ -356,13 +358,29 @@ def _check_references(settings: Settings) -> None:
 
 
 def load_settings(path: str | Path, environ: Mapping[str, str]) -> Settings:
-    """Read and validate the config file at ``path``."""
+    """Read and validate the config file at ``path``; relative paths in it are anchored to
+    the file's folder."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigError(
+            f"{p}: no config file there; write a starter one with `viberouter init "
+            f"{p.parent}` or name yours with --config FILE (or $VIBEROUTER_CONFIG)"
+        ) from exc
     except OSError as exc:
         raise ConfigError(f"{p}: cannot read config file: {exc.strerror or exc}") from exc
-    return parse_settings(text, environ, str(p))
+    return anchor_paths(parse_settings(text, environ, str(p)), p.parent)
+
+
+def anchor_paths(settings: Settings, folder: Path) -> Settings:
+    """Relative file paths in a config file mean "beside the file", so a CLI call from
+    another working directory opens the same database instead of creating an empty one."""
+    path = settings.state.sqlite_path
+    if not path or path == ":memory:" or path.startswith("file:") or Path(path).is_absolute():
+        return settings
+    state = msgspec.structs.replace(settings.state, sqlite_path=os.path.abspath(folder / path))
+    return msgspec.structs.replace(settings, state=state)
 
 
 def config_path(cli_value: str | None, environ: Mapping[str, str]) -> str:
