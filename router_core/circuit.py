@@ -6,6 +6,12 @@ closed ──(``failures`` within ``window_s``)──► open ──(``cooldown_
 
 In half-open exactly one request (the probe) may try the deployment; the others
 skip it. State lives in this process only: each router worker learns on its own.
+
+Panic (as Envoy's outlier detection has it): open circuits are skipped only while at
+most ``panic_threshold_percent`` of a request's deployments are open. Past that, a
+failing share is no longer something to route around (the outage is the route's,
+or a client provoked it), and skipping would take the route dark: every deployment
+is tried, the healthy ones first. So a route's last deployment is never ejected.
 """
 
 from __future__ import annotations
@@ -13,7 +19,9 @@ from __future__ import annotations
 import enum
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from router_core.api.models import ModelStatus
 from router_core.settings import CircuitSettings
@@ -29,6 +37,8 @@ class CircuitState(enum.IntEnum):
 
 #: Called on every state change with (deployment id, new state).
 StateHook = Callable[[str, CircuitState], None]
+
+T = TypeVar("T")
 
 
 class Breaker:
@@ -81,6 +91,11 @@ class Breaker:
             return 0.0
         return max(0.0, self._opened_at + self._settings.cooldown_s - self._clock())
 
+    def blocked(self) -> bool:
+        """Would ``acquire`` refuse now (open, or half-open with its probe out)?"""
+        state = self.current()
+        return state is CircuitState.OPEN or (state is CircuitState.HALF_OPEN and self._probing)
+
     def acquire(self) -> bool:
         """May a request try this deployment now? In half-open, True once (the probe)
         until that probe reports back through ``success``, ``failure`` or ``abandon``."""
@@ -124,6 +139,29 @@ class Breaker:
         self._probing = False
 
 
+@dataclass(frozen=True, slots=True)
+class Pick(Generic[T]):
+    """One target to try. With ``ask``, call ``breaker.acquire()`` first and skip the
+    target when it refuses (its state may change while earlier targets are tried);
+    without, try it regardless. Either way report the outcome to ``breaker``."""
+
+    target: T
+    breaker: Breaker | None
+    ask: bool
+
+
+@dataclass(slots=True)
+class Selection(Generic[T]):
+    """What ``Breakers.select`` decided for one request."""
+
+    #: The targets to try, in order.
+    picks: list[Pick[T]] = field(default_factory=list)
+    #: Targets left out because their circuit is open (with their breakers).
+    skipped: list[tuple[T, Breaker]] = field(default_factory=list)
+    #: More than the panic threshold was open: circuits were ignored.
+    panic: bool = False
+
+
 class Breakers:
     """Every deployment's breaker, created on first use."""
 
@@ -150,6 +188,27 @@ class Breakers:
             b = Breaker(deployment_id, self._settings, self._hook, self._clock)
             self._by_id[deployment_id] = b
         return b
+
+    def select(self, targets: Sequence[T], deployment_id: Callable[[T], str]) -> Selection[T]:
+        """The targets to try, in the order given: those with open circuits are left
+        out, unless more than ``panic_threshold_percent`` of the targets are open;
+        then all are tried (panic), those not open first."""
+        if not self._settings.enabled:
+            return Selection([Pick(t, None, False) for t in targets])
+        pairs = [(t, self.get(deployment_id(t))) for t in targets]
+        blocked = [b.blocked() for _, b in pairs]
+        share = 100.0 * sum(blocked) / len(pairs) if pairs else 0.0
+        if share > self._settings.panic_threshold_percent:
+            ok = [Pick(t, b, False) for (t, b), out in zip(pairs, blocked, strict=True) if not out]
+            rest = [Pick(t, b, False) for (t, b), out in zip(pairs, blocked, strict=True) if out]
+            return Selection(ok + rest, panic=True)
+        selection: Selection[T] = Selection()
+        for (t, b), out in zip(pairs, blocked, strict=True):
+            if out:
+                selection.skipped.append((t, b))
+            else:
+                selection.picks.append(Pick(t, b, True))
+        return selection
 
     def state(self, deployment_id: str) -> CircuitState:
         """The current state of a deployment (closed if never used)."""

@@ -77,6 +77,10 @@ class CallLog:
 
 
 
+def _deployment_id(target: Target) -> str:
+    return target.deployment.id
+
+
 class _StreamBody:
     """The rest of a committed upstream stream, read under the deployment's idle,
     first-token and total timeouts. Its end (or failure) settles the deployment's
@@ -256,12 +260,16 @@ class Dispatcher:
         m = self.metrics
         skipped: list[Breaker] = []
         sent_any = False
-        for target in self.balancer.order(targets):
+        selection = self.breakers.select(self.balancer.order(targets), _deployment_id)
+        for open_target, open_breaker in selection.skipped:
+            log.attempts.append(Attempt(open_target.deployment.id, CIRCUIT_OPEN, 0.0))
+            skipped.append(open_breaker)
+        for pick in selection.picks:
             if budget <= 0 or deadline - time.monotonic() <= 0:
                 break
+            target, breaker = pick.target, pick.breaker
             dep = target.deployment
-            breaker = self.breakers.get(dep.id) if self.breakers.enabled else None
-            if breaker is not None and not breaker.acquire():
+            if pick.ask and breaker is not None and not breaker.acquire():
                 log.attempts.append(Attempt(dep.id, CIRCUIT_OPEN, 0.0))
                 skipped.append(breaker)
                 continue

@@ -222,6 +222,11 @@ class CircuitSettings(Struct, forbid_unknown_fields=True, kw_only=True):
     #: Seconds an open circuit refuses traffic before one probe request may try it
     #: (half-open); the probe's success closes it, its failure opens it again.
     cooldown_s: float = 30.0
+    #: Panic threshold: when more than this percentage of a request's deployments have
+    #: open circuits, circuits are ignored and every deployment is tried (healthy ones
+    #: first), so a route is never taken dark by its breakers: a one-deployment route
+    #: always is tried. 100 turns panic off (all open: 503 at once).
+    panic_threshold_percent: float = 50.0
 
 
 class RoutingSettings(Struct, forbid_unknown_fields=True, kw_only=True):
@@ -331,6 +336,8 @@ def _check_routing(settings: Settings) -> None:
         raise ConfigError(f"{src}: routing.latency_ewma_alpha must be in (0, 1]")
     if r.circuit.failures < 1:
         raise ConfigError(f"{src}: routing.circuit.failures must be at least 1")
+    if not 0.0 <= r.circuit.panic_threshold_percent <= 100.0:
+        raise ConfigError(f"{src}: routing.circuit.panic_threshold_percent must be in [0, 100]")
 
 
 def _check_references(settings: Settings) -> None:

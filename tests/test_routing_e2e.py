@@ -86,14 +86,14 @@ async def test_failed_probe_reopens(tmp_path: Path, ups: dict[str, FaultUpstream
         await rig.close()
 
 
-async def test_all_circuits_open_fails_fast_with_retry_after(
+async def test_all_circuits_open_fails_fast_when_panic_is_off(
     tmp_path: Path, ups: dict[str, FaultUpstream]
 ) -> None:
     rig = await start_rig(
         tmp_path,
         ups,
         retries=0,
-        extra="[routing.circuit]\nfailures = 1\ncooldown_s = 30\n",
+        extra="[routing.circuit]\nfailures = 1\ncooldown_s = 30\npanic_threshold_percent = 100\n",
     )
     try:
         rig.a.default = rig.b.default = Step("status", status=500)
@@ -107,6 +107,70 @@ async def test_all_circuits_open_fails_fast_with_retry_after(
         assert int(exc.value.response.headers["retry-after"]) >= 1
         assert rig.attempts() == {"a": 1, "b": 1, "c": 0}  # nothing sent upstream
         assert (await statuses(rig))["smart"] == "unavailable"
+        await rig.assert_clean()
+    finally:
+        await rig.close()
+
+
+PANIC = "[routing.circuit]\nfailures = 2\ncooldown_s = 30\n"  # default panic threshold: 50 %
+
+
+async def test_all_circuits_open_are_still_tried(
+    tmp_path: Path, ups: dict[str, FaultUpstream]
+) -> None:
+    rig = await start_rig(tmp_path, ups, retries=0, extra=PANIC)
+    try:
+        rig.a.default = rig.b.default = Step("status", status=500)
+        for _ in range(2):  # both circuits open
+            with pytest.raises(openai.InternalServerError):
+                await rig.create()
+        assert rig.attempts() == {"a": 2, "b": 2, "c": 0}
+        assert (await statuses(rig))["smart"] == "unavailable"
+        with pytest.raises(openai.InternalServerError) as exc:
+            await rig.create()
+        assert exc.value.status_code == 502  # tried and failed, not refused unseen
+        assert rig.attempts() == {"a": 3, "b": 3, "c": 0}
+        rig.b.default = Step("ok")  # b recovers: the very next request is served
+        _, headers = await rig.create()
+        assert headers["x-viberouter-deployment"] == "b/m2"
+        assert (await statuses(rig))["b/m2"] == "available"
+        await rig.assert_clean()
+    finally:
+        await rig.close()
+
+
+async def test_a_single_deployment_route_stays_usable_after_ten_failures(
+    tmp_path: Path, ups: dict[str, FaultUpstream]
+) -> None:
+    rig = await start_rig(tmp_path, ups, retries=0, extra=PANIC)
+    try:
+        rig.a.default = Step("status", status=500)
+        for i in range(10):
+            with pytest.raises(openai.InternalServerError) as exc:
+                await rig.create(model="a/m1")
+            assert exc.value.status_code == 502
+            assert rig.attempts()["a"] == i + 1  # every request reached it
+        assert (await statuses(rig))["a/m1"] == "unavailable"
+        rig.a.default = Step("ok")
+        _, headers = await rig.create(model="a/m1")  # no 30 s dark period
+        assert headers["x-viberouter-deployment"] == "a/m1"
+        assert (await statuses(rig))["a/m1"] == "available"
+        await rig.assert_clean()
+    finally:
+        await rig.close()
+
+
+async def test_one_failing_of_two_is_skipped(tmp_path: Path, ups: dict[str, FaultUpstream]) -> None:
+    rig = await start_rig(tmp_path, ups, retries=0, extra=PANIC)
+    try:
+        rig.a.default = Step("status", status=500)
+        for _ in range(2):
+            _, headers = await rig.create()
+            assert headers["x-viberouter-deployment"] == "b/m2"
+        for _ in range(3):  # a is open, one of two (50 %): skipped, b serves
+            _, headers = await rig.create()
+            assert headers["x-viberouter-deployment"] == "b/m2"
+        assert rig.attempts() == {"a": 2, "b": 5, "c": 0}
         await rig.assert_clean()
     finally:
         await rig.close()
@@ -238,3 +302,27 @@ async def test_fallback_is_priced_as_the_model_that_answered(tmp_path: Path, ups
         assert sum(r.cost_usd for r in rows) > 0
     finally:
         await rig.close()
+
+
+async def test_the_error_examples_never_take_the_demo_model_dark(
+    openai_client: openai.AsyncOpenAI,
+) -> None:
+    """The documented error examples (echo directives) run many times over: client
+    errors never count, and the one-deployment demo route is never ejected."""
+    for _ in range(10):
+        with pytest.raises(openai.BadRequestError):
+            await openai_client.chat.completions.create(
+                model="echo", messages=[{"role": "user", "content": "[[echo:status=400]] x"}]
+            )
+    models = {m.id: m for m in (await openai_client.models.list()).data}
+    assert models["echo"].status == "available"  # type: ignore[attr-defined]
+    for _ in range(12):  # more than routing.circuit.failures (5): the circuit opens
+        with pytest.raises(openai.InternalServerError) as exc:
+            await openai_client.chat.completions.create(
+                model="echo", messages=[{"role": "user", "content": "[[echo:status=500]] x"}]
+            )
+        assert exc.value.status_code == 502  # tried every time, never a blind 503
+    reply = await openai_client.chat.completions.create(
+        model="echo", messages=[{"role": "user", "content": "hello again"}]
+    )
+    assert reply.choices[0].message.content

@@ -12,7 +12,7 @@ from viberouter_echo import EchoProvider
 from router_core.api.models import ModelCard
 from router_core.balancer import Balancer
 from router_core.catalog import Catalog, Target, Timeouts
-from router_core.circuit import Breaker, CircuitState, route_status
+from router_core.circuit import Breaker, Breakers, CircuitState, route_status
 from router_core.plugin_api import Deployment
 from router_core.settings import CircuitSettings, ConfigError, RouteStrategy, parse_settings
 
@@ -74,6 +74,64 @@ def test_breaker_failed_probe_reopens_and_abandoned_probe_frees_the_slot() -> No
     assert not b.acquire()
     clock.now += 0.1
     assert b.acquire()
+
+
+def breakers(clock: Clock, panic: float = 50.0, enabled: bool = True) -> Breakers:
+    s = CircuitSettings(
+        enabled=enabled, failures=1, window_s=10.0, cooldown_s=5.0, panic_threshold_percent=panic
+    )
+    return Breakers(s, lambda _id, _st: None, clock)
+
+
+def chosen(bs: Breakers, targets: list[str]) -> tuple[list[str], list[str], bool]:
+    sel = bs.select(targets, str)
+    return [p.target for p in sel.picks], [t for t, _ in sel.skipped], sel.panic
+
+
+def test_select_skips_open_circuits_up_to_the_panic_threshold() -> None:
+    bs = breakers(Clock())
+    assert chosen(bs, ["a", "b"]) == (["a", "b"], [], False)
+    bs.get("a").failure()  # one of two open: 50 % is not more than 50 %
+    assert chosen(bs, ["a", "b"]) == (["b"], ["a"], False)
+    assert all(p.ask for p in bs.select(["a", "b"], str).picks)
+    # One of three open: still skipped; two of three: panic, the healthy one first.
+    assert chosen(bs, ["a", "b", "c"]) == (["b", "c"], ["a"], False)
+    bs.get("b").failure()
+    assert chosen(bs, ["a", "b", "c"]) == (["c", "a", "b"], [], True)
+    assert not any(p.ask for p in bs.select(["a", "b", "c"], str).picks)
+
+
+def test_a_single_deployment_route_stays_usable_after_many_failures() -> None:
+    clock = Clock()
+    bs = breakers(clock)
+    for _ in range(10):
+        bs.get("only").failure()
+        clock.now += 1
+        assert chosen(bs, ["only"]) == (["only"], [], True)
+    bs.get("a").failure()
+    bs.get("b").failure()
+    assert chosen(bs, ["a", "b"]) == (["a", "b"], [], True)  # all open: all still tried
+
+
+def test_a_probe_in_flight_counts_as_open() -> None:
+    clock = Clock()
+    bs = breakers(clock)
+    bs.get("a").failure()
+    clock.now += 5  # half-open: the probe is free, so "a" is offered (asking first)
+    assert chosen(bs, ["a", "b"]) == (["a", "b"], [], False)
+    assert bs.get("a").acquire()  # taken by some request
+    assert chosen(bs, ["a", "b"]) == (["b"], ["a"], False)
+
+
+def test_panic_threshold_100_never_panics_and_breaking_off_tries_all() -> None:
+    bs = breakers(Clock(), panic=100.0)
+    bs.get("a").failure()
+    bs.get("b").failure()
+    assert chosen(bs, ["a", "b"]) == ([], ["a", "b"], False)
+    off = breakers(Clock(), enabled=False)
+    off.get("a").failure()
+    sel = off.select(["a", "b"], str)
+    assert [(p.target, p.breaker) for p in sel.picks] == [("a", None), ("b", None)]
 
 
 def test_route_status() -> None:
@@ -182,6 +240,7 @@ def test_catalog_ranks_strategy_and_timeout_layers() -> None:
         ('[routes.x]\ndeployments = [{ target = "e/one", weight = 0 }]\n', "weight"),
         ('[routes.x]\nstrategy = "fastest"\ndeployments = ["e/one"]\n', "strategy"),
         ("[routing.circuit]\ncooldown = 3\n", "cooldown"),
+        ("[routing.circuit]\npanic_threshold_percent = 101\n", "panic_threshold_percent"),
     ],
 )
 def test_bad_routing_config_names_the_field(extra: str, message: str) -> None:
