@@ -13,6 +13,7 @@ from router_core.accounts import AccountService
 from router_core.auth import Authenticator
 from router_core.catalog import Catalog
 from router_core.dashboard import routes as dashboard_routes
+from router_core.discovery import PROVIDERS, load_providers, scan
 from router_core.dispatch import Dispatcher
 from router_core.handlers import admin, chat, health, models
 from router_core.handlers import openapi as openapi_handler
@@ -23,7 +24,6 @@ from router_core.metrics import Metrics
 from router_core.metrics_server import metrics_handler
 from router_core.middlewares import router_middleware
 from router_core.plugin_api import ProviderPlugin
-from router_core.plugin_loader import discover, load_providers
 from router_core.settings import Settings
 from router_core.state import STATE, RouterState
 from router_core.store.base import StoreBackend
@@ -39,7 +39,7 @@ def build_state(
     registry: CollectorRegistry | None = None,
 ) -> RouterState:
     """Everything the app needs, constructed but not yet opened."""
-    installed = discover()
+    installed = scan(PROVIDERS)  # names and versions only: nothing is imported here
     if plugins is None:
         plugins = load_providers(settings, installed)
     info = InstalledInfo(

@@ -93,7 +93,7 @@ def cmd_serve(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 
 def cmd_check_config(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     from router_core.catalog import Catalog
-    from router_core.plugin_loader import load_providers
+    from router_core.discovery import load_providers
 
     settings = cli_settings(args, environ)
     plugins = load_providers(settings)
@@ -106,33 +106,27 @@ def cmd_check_config(args: argparse.Namespace, environ: Mapping[str, str]) -> in
 
 
 def cmd_plugins(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
-    from router_core.plugin_loader import discover
+    from router_core.discovery import report
+    from router_core.settings import config_path
 
-    found = discover()
+    # Without a config file (none named, no default here) "used" is unknown, not an error.
+    known = os.path.exists(config_path(args.config, environ)) or args.config is not None
+    found = report(cli_settings(args, environ) if known else None)
     if args.json:
-        print_json(
-            [
-                {
-                    "name": p.name,
-                    "distribution": p.distribution,
-                    "version": p.version,
-                    "error": p.error,
-                }
-                for p in found.values()
-            ]
-        )
+        print_json(found)
         return EXIT_OK
-    if not found:
+    if not any(p.kind == "provider" for p in found):
         print("no provider plugins installed (pip install viberouter-echo)")
-    for p in sorted(found.values(), key=lambda p: p.name):
+    for p in found:
+        use = {True: "used", False: "unused", None: ""}[p.used]
         status = "ok" if p.error is None else f"BROKEN: {p.error}"
-        print(f"{p.name:<12} {p.distribution} {p.version}  {status}")
+        print(f"{p.kind:<8} {p.name:<12} {p.distribution} {p.version}  {use:<6} {status}")
     return EXIT_OK
 
 
 def cmd_models(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     from router_core.catalog import Catalog
-    from router_core.plugin_loader import load_providers
+    from router_core.discovery import load_providers
 
     settings = cli_settings(args, environ)
     catalog = Catalog(settings, load_providers(settings))
@@ -298,7 +292,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("check-config", help="validate the config file").set_defaults(
         fn=cmd_check_config
     )
-    p = sub.add_parser("plugins", help="list installed provider plugins")
+    p = sub.add_parser(
+        "plugins", help="list installed plugins, checked, and whether the config uses them"
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(fn=cmd_plugins)
     p = sub.add_parser("models", help="list the models the config publishes")
@@ -353,7 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     from router_core.catalog import CatalogError
-    from router_core.plugin_loader import PluginError
+    from router_core.discovery import PluginError
     from router_core.settings import ConfigError
     from router_core.store.base import NotFound
 

@@ -26,14 +26,14 @@ from typing import Any, ClassVar, Protocol
 
 import msgspec
 from aiohttp import web
-from stevedore import ExtensionManager
 
+from router_core import discovery
 from router_core.api.chat import ChatCompletion, ChatRequest, Message, TextPart
 from router_core.errors import ContentFilter
 from router_core.guard_settings import GuardSettings, KeywordFilterSettings
 from router_core.settings import ConfigError
 
-GROUP = "viberouter.filters"
+GROUP = discovery.FILTERS
 BUILTIN = "keywords"
 
 
@@ -198,12 +198,16 @@ def load_filters(guards: GuardSettings) -> FilterChain:
         return NO_FILTERS
     installed: dict[str, Any] = {BUILTIN: KeywordFilter}
     wanted = set(guards.filters) - {BUILTIN}
-    if wanted:
-        mgr: ExtensionManager[Any] = ExtensionManager(GROUP, invoke_on_load=False)
-        installed.update({ext.name: ext.plugin for ext in mgr.extensions if ext.name in wanted})
+    loaded = discovery.load(GROUP, sorted(wanted)) if wanted else {}
     built: list[ContentFilterHook] = []
     for name in guards.filters:
-        cls = installed.get(name)
+        hit = loaded.get(name)
+        if hit is not None and hit.error is not None:
+            raise FilterError(
+                f"guards.filters names {name!r} ({hit.entry.distribution} "
+                f"{hit.entry.version}), which cannot be used: {hit.error}"
+            )
+        cls = installed.get(name) or (hit.obj if hit is not None else None)
         if cls is None:
             raise FilterError(
                 f"guards.filters names {name!r}, which is not installed: install the package "

@@ -162,13 +162,10 @@ def estimate_prompt_tokens(req: ChatRequest) -> int:
 
 def prompt_tokens_for(req: ChatRequest, target: Target, default_tokens: int) -> int:
     """The prompt's tokens for one deployment: its plugin's count when it offers
-    one (the optional ``count_tokens`` hook), else ``default_tokens``."""
-    counter = getattr(target.plugin, "count_tokens", None)
-    if counter is not None:
-        counted = counter(req, target.deployment)
-        if isinstance(counted, int) and counted >= 0:
-            return counted
-    return default_tokens
+    one (``ProviderPlugin.count_tokens``, optional: the default says None), else
+    ``default_tokens``."""
+    counted = target.plugin.count_tokens(req, target.deployment)
+    return counted if counted is not None and counted >= 0 else default_tokens
 
 
 def output_budget(req: ChatRequest, card: ModelCard) -> int:

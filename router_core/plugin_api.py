@@ -23,8 +23,28 @@ Request extras: fields the OpenAI API lacks (``top_k`` ...) reach a plugin only 
 it declares them in ``extra_params`` (a msgspec Struct); the core decodes them from
 the raw body once per request and passes the instance as ``extras``.
 
-Versioning: ``API_VERSION`` changes only when this contract breaks; a plugin whose
-``api_version`` differs is refused at start-up with a clear message.
+The ``model`` rule: the ``model`` of every ``ChatCompletion`` and every chunk a plugin
+returns is the model name **as the upstream reported it** (``gpt-4o-2024-08-06``,
+``claude-sonnet-4-20250514``), or ``deployment.model`` when the upstream names none;
+never the name the client sent (a route, an alias, a fallback) and never the router's
+deployment id. One stream names one model: the name is fixed by the first chunk the
+translator emits. Why: it is what OpenAI itself does (the answer names the snapshot
+that served, not the alias asked for), so SDKs, tokenizer lookups and cost trackers
+that key on ``model`` keep working through the router; the router's own names for
+what answered travel in the ``X-VibeRouter-Deployment`` / ``-Provider`` headers.
+
+Versioning: :data:`CONTRACT_VERSION` is ``(major, minor)``. The minor grows when the
+contract gains something old plugins can ignore (an optional method with a default
+on :class:`ProviderPlugin`, a helper, a field with a default); the major grows when
+something a plugin relies on is removed or changes meaning. A plugin declares the
+version it was written against in ``ProviderPlugin.contract_version``; the router
+loads it when the majors are equal and the plugin's minor is not newer than the
+router's (:func:`contract_compatible`), and otherwise refuses it at start-up naming
+both versions. A plugin that can use a newer feature when present checks
+``CONTRACT_VERSION`` at run time. History: 1 the first contract; 2.0
+``Deployment.params`` removed (it was never set), ``count_tokens`` documented as an
+optional method the core calls directly, the ``model`` rule, ``split_events`` moved
+to :mod:`router_core.plugin_testing`.
 """
 
 from __future__ import annotations
@@ -34,9 +54,9 @@ import math
 import secrets
 import time
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any, ClassVar, Literal, Protocol
+from typing import Any, ClassVar, Final, Literal, Protocol
 
 import msgspec
 
@@ -75,9 +95,20 @@ from router_core.errors import (
     UpstreamRateLimited,
     UpstreamTimeout,
 )
-from router_core.framing import UpstreamEvent, make_decoder
+from router_core.framing import UpstreamEvent
 
-API_VERSION = 1
+#: This contract's version, (major, minor); see "Versioning" above.
+CONTRACT_VERSION: Final[tuple[int, int]] = (2, 0)
+#: The major alone (what contract 1 called its version).
+API_VERSION: Final[int] = CONTRACT_VERSION[0]
+
+
+def contract_compatible(wanted: tuple[int, int]) -> bool:
+    """Whether a plugin written against contract ``wanted`` runs on this router: same
+    major, and a minor no newer than this router's."""
+    major, minor = CONTRACT_VERSION
+    return len(wanted) == 2 and wanted[0] == major and wanted[1] <= minor
+
 
 Framing = Literal["json", "sse", "ndjson"]
 
@@ -103,7 +134,6 @@ class Deployment:
     provider: str  # provider instance name (the config key)
     model: str  # the model id the upstream expects
     card: ModelCard  # merged card: plugin defaults + config overrides
-    params: Mapping[str, Any] = field(default_factory=dict)  # per-deployment plugin params
 
 
 @dataclass(slots=True)
@@ -133,14 +163,23 @@ class ProviderPlugin(abc.ABC):
     """Base class of every provider plugin. Instantiated once per configured
     provider instance with its validated settings (an instance of ``settings_type``).
 
+    Required methods: ``models``, ``build_request``, ``parse_response``,
+    ``stream_translator``. Optional methods, with the defaults defined here:
+    ``map_error``, ``count_tokens``, ``serve_local``. The core calls every method
+    directly; a later contract minor adds optional methods the same way (with a
+    default here), so a plugin written for an older minor keeps working.
+
     Streams: translators emit the role chunk first, content / tool-call deltas
     (tool-call ``index`` dense from 0 per choice, fragments passed verbatim), one
     finish chunk per choice, and exactly one usage chunk (``choices=[]``) when the
     upstream reported usage. The core forwards the usage chunk only to clients that
-    asked for it, and uses it for accounting either way.
+    asked for it, and uses it for accounting either way. Every chunk and every
+    completion follows the ``model`` rule (module docstring).
     """
 
-    api_version: ClassVar[int] = API_VERSION
+    #: The contract version this plugin was written against. Set it explicitly: the
+    #: inherited default always equals the running router's, so it checks nothing.
+    contract_version: ClassVar[tuple[int, int]] = CONTRACT_VERSION
     #: msgspec Struct validating this provider's ``settings`` table in config.
     settings_type: ClassVar[type[msgspec.Struct] | None] = None
     #: msgspec Struct of request fields beyond the OpenAI API that this provider honours.
@@ -180,8 +219,11 @@ class ProviderPlugin(abc.ABC):
         return error_for_status(status, headers, upstream_message(body))
 
     def count_tokens(self, request: ChatRequest, deployment: Deployment) -> int | None:
-        """The prompt's tokens by this provider's tokenizer, or None to use the core's
-        estimate (the default). Called on the request path: fast, no I/O."""
+        """Optional: the prompt's tokens by this provider's tokenizer (an int >= 0), or
+        None to use the core's estimate (the default). The core calls it once per
+        candidate deployment before admission, for the context-length check and the
+        token-rate reservation; it runs on the event loop, so it must be fast and do
+        no I/O. A negative answer is treated as None."""
         return None
 
     def serve_local(self, request: UpstreamRequest) -> LocalResponse:
@@ -227,10 +269,17 @@ def decode_completion(data: bytes | str) -> ChatCompletion:
 
 
 def split_events(raw: bytes, framing: Framing = "sse") -> list[UpstreamEvent]:
-    """A whole recorded upstream body as the events the core would feed a translator
-    (the core's own SSE / NDJSON readers): for fixture tests."""
-    decoder = make_decoder(framing, max(len(raw), 1))
-    return [*decoder.feed(raw), *decoder.close()]
+    """Deprecated since contract 2.0: use ``router_core.plugin_testing.split_events``."""
+    import warnings
+
+    from router_core import plugin_testing  # a test helper: not loaded with the contract
+
+    warnings.warn(
+        "plugin_api.split_events moved to router_core.plugin_testing.split_events",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return plugin_testing.split_events(raw, framing)
 
 
 def new_completion_id() -> str:
@@ -321,6 +370,7 @@ def error_for_status(status: int, headers: Mapping[str, str], message: str) -> R
 
 __all__ = [
     "API_VERSION",
+    "CONTRACT_VERSION",
     "AudioPart",
     "Capabilities",
     "ChatCompletion",
@@ -361,6 +411,7 @@ __all__ = [
     "UpstreamRequest",
     "UpstreamTimeout",
     "Usage",
+    "contract_compatible",
     "decode_chunk",
     "decode_completion",
     "error_for_status",
@@ -370,6 +421,5 @@ __all__ = [
     "new_tool_call_id",
     "now",
     "retry_after_seconds",
-    "split_events",
     "upstream_message",
 ]

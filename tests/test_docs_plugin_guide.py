@@ -69,7 +69,6 @@ def test_guide_names_every_module_and_test_of_the_example() -> None:
         if f"`viberouter_reverse/{p.name}`" not in text
         and f"`tests/{p.name}`" not in text
         and not (p.name.startswith("test_reverse_") or p.name == "conftest.py")
-        and p.name != "reverse_helpers.py"
     ]
     assert unnamed == []
 

@@ -1,13 +1,23 @@
-"""The plugin contract is pinned: adding is a minor change, removing breaks plugins."""
+"""The plugin contract is pinned: adding is a minor change, removing breaks plugins.
+
+Contract 2.0 (deliberate): ``CONTRACT_VERSION`` and ``contract_compatible`` added,
+``split_events`` moved to ``router_core.plugin_testing`` (a deprecated alias stays),
+``Deployment.params`` removed, ``ProviderPlugin.api_version`` became
+``contract_version``.
+"""
 
 from __future__ import annotations
+
+import dataclasses
 
 import pytest
 
 import router_core.plugin_api as api
+from router_core import plugin_testing
 
 PINNED = {
     "API_VERSION",
+    "CONTRACT_VERSION",
     "AudioPart",
     "Capabilities",
     "ChatCompletion",
@@ -48,6 +58,7 @@ PINNED = {
     "UpstreamRequest",
     "UpstreamTimeout",
     "Usage",
+    "contract_compatible",
     "decode_chunk",
     "decode_completion",
     "error_for_status",
@@ -57,14 +68,14 @@ PINNED = {
     "new_tool_call_id",
     "now",
     "retry_after_seconds",
-    "split_events",
     "upstream_message",
 }
 
 
 def test_all_is_pinned() -> None:
     assert set(api.__all__) == PINNED
-    assert api.API_VERSION == 1
+    assert api.CONTRACT_VERSION == (2, 0)
+    assert api.API_VERSION == 2
     for name in api.__all__:
         assert hasattr(api, name), name
 
@@ -90,11 +101,44 @@ def test_upstream_message_shapes() -> None:
 
 def test_split_events_uses_the_core_readers() -> None:
     raw = b": keep-alive\n\nevent: a\r\ndata: x\r\ndata: y\r\n\r\ndata: z"
-    assert api.split_events(raw) == [api.UpstreamEvent("x\ny", "a"), api.UpstreamEvent("z")]
-    assert api.split_events(b'{"a":1}\n\n{"b":2}', "ndjson") == [
+    expected = [api.UpstreamEvent("x\ny", "a"), api.UpstreamEvent("z")]
+    assert plugin_testing.split_events(raw) == expected
+    assert plugin_testing.split_events(b'{"a":1}\n\n{"b":2}', "ndjson") == [
         api.UpstreamEvent('{"a":1}'),
         api.UpstreamEvent('{"b":2}'),
     ]
+    # the contract-1 name still works for plugins outside this repository, and says so
+    with pytest.warns(DeprecationWarning, match="plugin_testing"):
+        assert api.split_events(raw) == expected
+
+
+def test_compatibility_rule() -> None:
+    major, minor = api.CONTRACT_VERSION
+    assert api.contract_compatible((major, minor))
+    assert api.contract_compatible((major, 0))
+    assert not api.contract_compatible((major, minor + 1))  # needs a newer router
+    assert not api.contract_compatible((major - 1, minor))  # written for the old contract
+    assert not api.contract_compatible((major + 1, 0))
+    assert api.ProviderPlugin.contract_version == api.CONTRACT_VERSION
+
+
+def test_contract_2_loose_ends_are_tied() -> None:
+    assert [f.name for f in dataclasses.fields(api.Deployment)] == [
+        "id",
+        "provider",
+        "model",
+        "card",
+    ]
+    # count_tokens is an optional method with a default, so the core calls it directly
+    assert "count_tokens" not in api.ProviderPlugin.__abstractmethods__
+    assert (
+        api.ProviderPlugin.count_tokens(
+            None,  # type: ignore[arg-type]
+            plugin_testing.chat_request(),
+            plugin_testing.deployment("m"),
+        )
+        is None
+    )
 
 
 @pytest.mark.parametrize("value", ["inf", "1e306", "nan", "-5"])

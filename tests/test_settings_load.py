@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from router_core.catalog import Catalog
-from router_core.plugin_loader import load_providers
+from router_core.discovery import load_providers
 from router_core.settings import ConfigError, config_path, load_settings, parse_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,7 +71,7 @@ def test_bad_files_name_the_field(text: str, needle: str) -> None:
 def test_plugin_settings_are_validated() -> None:
     text = '[providers.e]\nplugin = "echo"\nsettings = { delay_ms = "slow" }\n'
     s = parse_settings(text, {}, "p.toml")
-    from router_core.plugin_loader import PluginError
+    from router_core.discovery import PluginError
 
     with pytest.raises(PluginError) as exc:
         load_providers(s)

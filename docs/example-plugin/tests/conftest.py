@@ -1,5 +1,5 @@
-"""Test setup: the helper modules beside the tests (``reverse_helpers``,
-``fake_reverse``) are importable by name."""
+"""Test setup: the fake upstream beside the tests (``fake_reverse``) is importable by
+name; everything else comes from ``router_core.plugin_testing``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 _HERE = Path(__file__).parent
-# --import-mode=importlib does not put test folders on sys.path; the helpers live here.
+# --import-mode=importlib does not put test folders on sys.path; the fake lives here.
 if str(_HERE) not in sys.path:
     sys.path.insert(0, str(_HERE))
 

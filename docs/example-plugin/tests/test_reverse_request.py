@@ -6,17 +6,19 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from reverse_helpers import deployment, request
 from router_core.plugin_api import InvalidRequest
+from router_core.plugin_testing import decode_request, deployment
 
 from viberouter_reverse import ReverseExtras, ReverseProvider, ReverseSettings
 
 PROVIDER = ReverseProvider(ReverseSettings(base_url="http://127.0.0.1:9090/", api_key="rk-test"))
 
+DEPLOYMENT = deployment("reverse-1", provider="rev")
+
 
 def test_plain_request_body_is_byte_exact(data: Path) -> None:
     upstream = PROVIDER.build_request(
-        request((data / "request_plain.json").read_bytes()), deployment()
+        decode_request((data / "request_plain.json").read_bytes()), DEPLOYMENT
     )
     assert upstream.method == "POST"
     assert upstream.url == "http://127.0.0.1:9090/v1/reverse"
@@ -28,7 +30,7 @@ def test_plain_request_body_is_byte_exact(data: Path) -> None:
 def test_stream_request_maps_roles_parts_and_the_extra(data: Path) -> None:
     raw = (data / "request_stream.json").read_bytes()
     extras = msgspec.json.decode(raw, type=ReverseExtras)  # what the core does per request
-    upstream = PROVIDER.build_request(request(raw), deployment(), extras=extras)
+    upstream = PROVIDER.build_request(decode_request(raw), DEPLOYMENT, extras=extras)
     assert upstream.framing == "ndjson"
     assert upstream.headers["accept"] == "application/x-ndjson"
     assert upstream.body + b"\n" == (data / "request_stream.reverse.json").read_bytes()
@@ -37,7 +39,7 @@ def test_stream_request_maps_roles_parts_and_the_extra(data: Path) -> None:
 def test_no_key_no_header() -> None:
     provider = ReverseProvider(ReverseSettings())
     body = b'{"model":"m","messages":[{"role":"user","content":"hi"}]}'
-    upstream = provider.build_request(request(body), deployment())
+    upstream = provider.build_request(decode_request(body), DEPLOYMENT)
     assert "x-api-key" not in upstream.headers
 
 
@@ -64,7 +66,7 @@ def test_no_key_no_header() -> None:
 )
 def test_refuses_what_the_api_cannot_do(body: bytes, field: str) -> None:
     with pytest.raises(InvalidRequest) as info:
-        PROVIDER.build_request(request(body), deployment())
+        PROVIDER.build_request(decode_request(body), DEPLOYMENT)
     assert info.value.message.startswith(field + ":")
 
 
@@ -73,7 +75,7 @@ def test_tools_with_tool_choice_none_are_fine() -> None:
         b'{"model":"m","tool_choice":"none","messages":[{"role":"user","content":"hi"}],'
         b'"tools":[{"type":"function","function":{"name":"f"}}]}'
     )
-    assert PROVIDER.build_request(request(body), deployment()).body.startswith(b'{"model"')
+    assert PROVIDER.build_request(decode_request(body), DEPLOYMENT).body.startswith(b'{"model"')
 
 
 def test_settings_reject_unknown_keys() -> None:

@@ -5,24 +5,28 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from reverse_helpers import deployment, request
 from router_core.plugin_api import ModelError, json_encode
+from router_core.plugin_testing import decode_request, deployment
 
 from viberouter_reverse import ReverseProvider
 
 PROVIDER = ReverseProvider()
-REQUEST = request(b'{"model":"reverse","messages":[{"role":"user","content":"hello big world"}]}')
+REQUEST = decode_request(
+    b'{"model":"reverse","messages":[{"role":"user","content":"hello big world"}]}'
+)
+
+DEPLOYMENT = deployment("reverse-1", provider="rev")
 
 
 def test_answer_is_translated(data: Path) -> None:
-    completion = PROVIDER.parse_response(REQUEST, deployment(), (data / "answer.json").read_bytes())
+    completion = PROVIDER.parse_response(REQUEST, DEPLOYMENT, (data / "answer.json").read_bytes())
     assert json_encode(completion) + b"\n" == (data / "answer.expected.json").read_bytes()
 
 
 @pytest.mark.parametrize("body", [b"", b"<html>", b'{"id":"x"}', b'{"stop":"sideways"}'])
 def test_garbage_is_a_model_error(body: bytes) -> None:
     with pytest.raises(ModelError):
-        PROVIDER.parse_response(REQUEST, deployment(), body)
+        PROVIDER.parse_response(REQUEST, DEPLOYMENT, body)
 
 
 def test_model_cards_follow_settings() -> None:

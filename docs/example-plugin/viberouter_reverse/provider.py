@@ -30,6 +30,8 @@ class ReverseProvider(ProviderPlugin):
     """Answers with the last user message's words in reverse order (or its letters,
     with the ``reverse_mode`` extra). Text only: no tools, one choice."""
 
+    #: The plugin contract this plugin was written against (checked at start-up).
+    contract_version: ClassVar[tuple[int, int]] = (2, 0)
     settings_type: ClassVar[type[msgspec.Struct] | None] = ReverseSettings
     extra_params: ClassVar[type[msgspec.Struct] | None] = ReverseExtras
 

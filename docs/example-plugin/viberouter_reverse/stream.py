@@ -43,7 +43,9 @@ class ReverseStreamTranslator:
                 "The model provider sent a malformed chunk", detail=f"{exc}: {event.data[:200]}"
             ) from exc
         if isinstance(line, wire.Start):
-            self._id, self._created, self._model = completion_id(line.id), line.created, line.model
+            self._id, self._created = completion_id(line.id), line.created
+            # the contract's model rule: the upstream's name, else the deployment's
+            self._model = line.model or self._model
             return [self._chunk(Delta(role="assistant", content=""))]
         if not self._id:
             raise ModelError("The model provider's stream is out of order", detail=event.data[:200])

@@ -1,7 +1,7 @@
 """Shared fixtures for the Anthropic plugin tests.
 
-The helper modules beside this file (``fake_anthropic``, ``anthropic_sse_split``)
-are imported by name, so this directory goes on ``sys.path`` (pytest runs with
+The helper module beside this file (``fake_anthropic``)
+is imported by name, so this directory goes on ``sys.path`` (pytest runs with
 ``--import-mode=importlib``, which does not add it).
 """
 

@@ -12,27 +12,24 @@ import msgspec
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from anthropic_sse_split import split_sse
 from fake_anthropic import FakeAnthropic, FakeReply, check_messages_request, create_app
 from viberouter_anthropic import AnthropicProvider, AnthropicSettings
 
 from router_core.plugin_api import (
-    ChatCompletionChunk,
     ChatRequest,
-    Deployment,
     InvalidRequest,
     ModelCard,
     ModelError,
     UpstreamRequest,
     json_encode,
 )
+from router_core.plugin_testing import deployment, translate
 
 ServerFactory = Callable[[web.Application], Awaitable[TestServer]]
 
-DEPLOYMENT = Deployment(
-    id="anthropic/claude-sonnet-4-20250514",
+DEPLOYMENT = deployment(
+    "claude-sonnet-4-20250514",
     provider="anthropic",
-    model="claude-sonnet-4-20250514",
     card=ModelCard(id="claude-sonnet-4-20250514", max_output_tokens=4096),
 )
 
@@ -93,19 +90,11 @@ async def test_streaming_round_trip_in_awkward_pieces(
     status, headers, body = await _send(provider.build_request(request, DEPLOYMENT))
     assert (status, fake.rejected) == (200, [])
     assert headers["Content-Type"].startswith("text/event-stream")
-    translator = provider.stream_translator(request, DEPLOYMENT)
-    chunks: list[ChatCompletionChunk] = []
-    for event in split_sse(body):
-        chunks += translator.feed(event)
-    chunks += translator.close()
+    chunks = translate(provider.stream_translator(request, DEPLOYMENT), body)
     # Same as the documented translation once our random id/clock are pinned.
     lines = []
     for chunk in chunks:
-        chunk.id, chunk.created, chunk.model = (
-            "chatcmpl-fx01",
-            1700000100,
-            "anthropic/claude-sonnet-4",
-        )
+        chunk.id, chunk.created = "chatcmpl-fx01", 1700000100
         lines.append(json_encode(chunk).decode())
     expected = (anthropic_data / "an1.expected.jsonl").read_text(encoding="utf-8").splitlines()
     assert lines == expected

@@ -13,16 +13,15 @@ from viberouter_anthropic import AnthropicExtras, AnthropicProvider, AnthropicSe
 
 from router_core.plugin_api import (
     ChatRequest,
-    Deployment,
     InvalidRequest,
     ModelCard,
     UpstreamRequest,
 )
+from router_core.plugin_testing import deployment
 
-DEPLOYMENT = Deployment(
-    id="anthropic/claude-sonnet-4-20250514",
+DEPLOYMENT = deployment(
+    "claude-sonnet-4-20250514",
     provider="anthropic",
-    model="claude-sonnet-4-20250514",
     card=ModelCard(id="claude-sonnet-4-20250514", max_output_tokens=4096),
 )
 USER_HI: dict[str, Any] = {"role": "user", "content": "hi"}

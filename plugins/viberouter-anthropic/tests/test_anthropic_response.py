@@ -12,22 +12,19 @@ from viberouter_anthropic import AnthropicProvider
 
 from router_core.plugin_api import (
     ChatRequest,
-    Deployment,
     ModelCard,
     ModelError,
     PromptTokensDetails,
     Usage,
     json_encode,
 )
+from router_core.plugin_testing import check_model_rule, deployment
 
 REQUEST = msgspec.convert(
     {"model": "anthropic/claude", "messages": [{"role": "user", "content": "hi"}]}, ChatRequest
 )
-DEPLOYMENT = Deployment(
-    id="anthropic/claude-sonnet-4-20250514",
-    provider="anthropic",
-    model="claude-sonnet-4-20250514",
-    card=ModelCard(id="claude-sonnet-4-20250514"),
+DEPLOYMENT = deployment(
+    "claude-sonnet-4-20250514", provider="anthropic", card=ModelCard(id="claude-sonnet-4-20250514")
 )
 
 
@@ -115,3 +112,13 @@ def test_model_falls_back_to_deployment_model() -> None:
 def test_garbage_is_a_model_error(body: bytes) -> None:
     with pytest.raises(ModelError, match="malformed"):
         AnthropicProvider().parse_response(REQUEST, DEPLOYMENT, body)
+
+
+def test_response_follows_the_model_rule(anthropic_data: Path) -> None:
+    raw = (anthropic_data / "response_thinking.json").read_bytes()
+    named = AnthropicProvider().parse_response(REQUEST, DEPLOYMENT, raw)
+    check_model_rule(named, DEPLOYMENT, "claude-sonnet-4-5-20250929")
+    doc = json.loads(raw)
+    doc["model"] = ""
+    unnamed = AnthropicProvider().parse_response(REQUEST, DEPLOYMENT, json.dumps(doc).encode())
+    check_model_rule(unnamed, DEPLOYMENT, None)

@@ -7,17 +7,21 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from anthropic_sse_split import split_sse
 from viberouter_anthropic import AnthropicProvider, AnthropicStreamTranslator
 
 from router_core.plugin_api import (
     ChatCompletionChunk,
     ChatRequest,
-    Deployment,
-    ModelCard,
     ModelError,
     UpstreamEvent,
     json_encode,
+)
+from router_core.plugin_testing import (
+    check_model_rule,
+    check_stream,
+    deployment,
+    split_events,
+    translate,
 )
 
 
@@ -30,10 +34,7 @@ def _translator(
 
 
 def _feed_all(translator: AnthropicStreamTranslator, raw: bytes) -> list[ChatCompletionChunk]:
-    chunks: list[ChatCompletionChunk] = []
-    for event in split_sse(raw):
-        chunks += translator.feed(event)
-    return chunks
+    return translate(translator, raw, close=False)
 
 
 def _lines(chunks: list[ChatCompletionChunk]) -> list[str]:
@@ -45,8 +46,10 @@ def _expected(data: Path, name: str) -> list[str]:
 
 
 def test_an1_matches_the_documented_translation(anthropic_data: Path) -> None:
+    # The documented translation, with the model as message_start names it (the
+    # contract's model rule) rather than the name passed in for streams that name none.
     translator = AnthropicStreamTranslator(
-        "anthropic/claude-sonnet-4",
+        "claude-sonnet-4",
         include_usage=True,
         completion_id="chatcmpl-fx01",
         created=1700000100,
@@ -69,9 +72,9 @@ def test_an1_matches_the_documented_translation(anthropic_data: Path) -> None:
 def test_fixture_streams_translate_exactly(
     anthropic_data: Path, name: str, include_usage: bool
 ) -> None:
-    translator = _translator(include_usage=include_usage)
-    chunks = _feed_all(translator, (anthropic_data / f"{name}.sse").read_bytes())
-    chunks += translator.close()
+    raw = (anthropic_data / f"{name}.sse").read_bytes()
+    # whole, cut at every byte offset and byte by byte, through the core's framing
+    chunks = check_stream(lambda: _translator(include_usage=include_usage), raw)
     assert _lines(chunks) == _expected(anthropic_data, name)
 
 
@@ -100,7 +103,7 @@ def test_parallel_tool_arguments_reassemble_to_json(anthropic_data: Path) -> Non
 
 def test_error_event_mid_stream_raises_overloaded(anthropic_data: Path) -> None:
     translator = _translator()
-    events = split_sse((anthropic_data / "error_midstream.sse").read_bytes())
+    events = split_events((anthropic_data / "error_midstream.sse").read_bytes())
     chunks: list[ChatCompletionChunk] = []
     with pytest.raises(ModelError) as info:
         for event in events:
@@ -114,7 +117,7 @@ def test_error_event_mid_stream_raises_overloaded(anthropic_data: Path) -> None:
 
 def test_error_as_first_event_raises_before_any_chunk(anthropic_data: Path) -> None:
     translator = _translator()
-    (event,) = split_sse((anthropic_data / "error_first.sse").read_bytes())
+    (event,) = split_events((anthropic_data / "error_first.sse").read_bytes())
     with pytest.raises(ModelError) as info:
         translator.feed(event)
     assert info.value.retryable and info.value.http_status == 503  # overloaded: unavailable
@@ -142,7 +145,7 @@ def test_events_after_message_stop_are_ignored(anthropic_data: Path) -> None:
 def test_event_name_falls_back_to_json_type(anthropic_data: Path) -> None:
     # Same bytes, but as a core that dropped the `event:` field would feed them.
     translator = _translator()
-    named = split_sse((anthropic_data / "utf8_text.sse").read_bytes())
+    named = split_events((anthropic_data / "utf8_text.sse").read_bytes())
     chunks: list[ChatCompletionChunk] = []
     for event in named:
         chunks += translator.feed(UpstreamEvent(data=event.data))
@@ -154,7 +157,7 @@ def test_malformed_event_is_a_model_error() -> None:
         _translator().feed(UpstreamEvent(data="{not json", event="content_block_delta"))
 
 
-def test_provider_translator_names_the_deployment_and_uses_one_id(anthropic_data: Path) -> None:
+def test_provider_translator_names_the_upstream_model_and_uses_one_id(anthropic_data: Path) -> None:
     request = msgspec.convert(
         {
             "model": "anthropic/claude",
@@ -163,21 +166,30 @@ def test_provider_translator_names_the_deployment_and_uses_one_id(anthropic_data
         },
         ChatRequest,
     )
-    deployment = Deployment(
-        id="anthropic/claude-sonnet-4-20250514",
-        provider="anthropic",
-        model="claude-sonnet-4-20250514",
-        card=ModelCard(id="claude-sonnet-4-20250514"),
-    )
-    translator = AnthropicProvider().stream_translator(request, deployment)
-    chunks: list[ChatCompletionChunk] = []
-    for event in split_sse((anthropic_data / "an1.sse").read_bytes()):
-        chunks += translator.feed(event)
+    dep = deployment("claude-sonnet-4", provider="anthropic")
+    translator = AnthropicProvider().stream_translator(request, dep)
+    chunks = translate(translator, (anthropic_data / "an1.sse").read_bytes(), close=False)
     assert {c.id for c in chunks} == {chunks[0].id}
     assert chunks[0].id.startswith("chatcmpl-")
     assert {c.created for c in chunks} == {chunks[0].created}
-    # the deployment that answered, not the (possibly fallback) name the client sent
-    assert {c.model for c in chunks} == {"anthropic/claude-sonnet-4-20250514"}
+    # the model that answered as Anthropic names it in message_start (the model rule),
+    # not the (possibly fallback) name the client sent
+    check_model_rule(chunks, dep, "claude-sonnet-4-20250514")
     # The client did not ask for usage: content chunks carry no "usage" key at all.
     assert b'"usage"' not in json_encode(chunks[1])
     assert chunks[-1].choices == [] and chunks[-1].usage is not None
+
+
+def test_a_stream_whose_upstream_names_no_model_names_the_deployments(
+    anthropic_data: Path,
+) -> None:
+    raw = (anthropic_data / "utf8_text.sse").read_bytes()
+    unnamed = raw.replace(b'"model":"claude-opus-4-1-20250805"', b'"model":""')
+    assert unnamed != raw
+    dep = deployment("claude-opus-4-1", provider="anthropic")
+    request = msgspec.convert(
+        {"model": "alias", "messages": [{"role": "user", "content": "hi"}], "stream": True},
+        ChatRequest,
+    )
+    chunks = translate(AnthropicProvider().stream_translator(request, dep), unnamed)
+    check_model_rule(chunks, dep, None)

@@ -38,6 +38,7 @@ class AnthropicProvider(ProviderPlugin):
     Pure: it builds requests and reads responses; the core does all I/O.
     """
 
+    contract_version: ClassVar[tuple[int, int]] = (2, 0)
     #: Client dialects this provider serves natively (pass-through, no translation).
     native_dialects: ClassVar[frozenset[str]] = frozenset({"anthropic_messages"})
     settings_type: ClassVar[type[msgspec.Struct] | None] = AnthropicSettings
@@ -97,9 +98,9 @@ class AnthropicProvider(ProviderPlugin):
         return to_completion(decode_message(body), fallback_model=deployment.model)
 
     def stream_translator(self, request: ChatRequest, deployment: Deployment) -> StreamTranslator:
-        """A fresh §3.4 state machine; chunks name the deployment that answers (after a
-        fallback that is not the model the client asked for)."""
-        return AnthropicStreamTranslator(deployment.id, include_usage=request.include_usage)
+        """A fresh §3.4 state machine; chunks name the model as Anthropic reports it in
+        ``message_start`` (the contract's model rule), else ``deployment.model``."""
+        return AnthropicStreamTranslator(deployment.model, include_usage=request.include_usage)
 
     def build_native_request(
         self,

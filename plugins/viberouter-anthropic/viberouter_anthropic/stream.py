@@ -101,6 +101,8 @@ class AnthropicStreamTranslator:
             # No chunk yet: the core commits the stream at the first chunk, and an
             # overload error right after message_start must still fail over.
             self._started = True
+            if payload.message.model:  # the model rule: the upstream's name for it
+                self._model = payload.message.model
             merge_usage(self._usage, payload.message.usage)
             return []
         if isinstance(payload, MessageDelta):

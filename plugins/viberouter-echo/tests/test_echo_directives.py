@@ -8,7 +8,6 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from echo_sse import deployment_for, read_body, request, split_sse
 from viberouter_echo import EchoProvider
 
 from router_core.plugin_api import (
@@ -19,12 +18,13 @@ from router_core.plugin_api import (
     UpstreamRateLimited,
     UpstreamTimeout,
 )
+from router_core.plugin_testing import decode_request, deployment_for, read_body, split_events
 
 
 def _req(echo_data: Path, directive: str, *, stream: bool = True) -> ChatRequest:
     raw = (echo_data / "echo_request_directive.json").read_bytes()
     raw = raw.replace(b"DIRECTIVE", directive.encode())
-    return msgspec.structs.replace(request(raw), stream=stream)
+    return msgspec.structs.replace(decode_request(raw), stream=stream)
 
 
 @pytest.mark.parametrize(
@@ -42,7 +42,7 @@ async def test_echo_status_directive(
 ) -> None:
     provider = EchoProvider()
     req = _req(echo_data, f"[[echo:status={status}]]", stream=stream)
-    response = provider.serve_local(provider.build_request(req, deployment_for(provider.models())))
+    response = provider.serve_local(provider.build_request(req, deployment_for(provider)))
     assert response.status == status
     body = await read_body(response)
     doc = json.loads(body)
@@ -58,10 +58,10 @@ async def test_echo_status_directive(
 async def test_echo_error_midstream_directive(echo_data: Path) -> None:
     provider = EchoProvider()
     req = _req(echo_data, "[[echo:error-midstream]]")
-    dep = deployment_for(provider.models())
+    dep = deployment_for(provider)
     response = provider.serve_local(provider.build_request(req, dep))
     assert response.status == 200
-    events = split_sse(await read_body(response))
+    events = split_events(await read_body(response))
     assert json.loads(events[-1].data)["error"]["type"] == "server_error"
     assert all(e.data != "[DONE]" for e in events)
     translator = provider.stream_translator(req, dep)
@@ -78,7 +78,7 @@ async def test_echo_error_midstream_directive(echo_data: Path) -> None:
 async def test_echo_error_midstream_without_streaming_is_a_500(echo_data: Path) -> None:
     provider = EchoProvider()
     req = _req(echo_data, "[[echo:error-midstream]]", stream=False)
-    response = provider.serve_local(provider.build_request(req, deployment_for(provider.models())))
+    response = provider.serve_local(provider.build_request(req, deployment_for(provider)))
     assert response.status == 500
 
 
@@ -86,15 +86,15 @@ async def test_echo_error_midstream_without_streaming_is_a_500(echo_data: Path) 
 async def test_echo_hang_directive_never_answers(echo_data: Path, stream: bool) -> None:
     provider = EchoProvider()
     req = _req(echo_data, "[[echo:hang]]", stream=stream)
-    response = provider.serve_local(provider.build_request(req, deployment_for(provider.models())))
+    response = provider.serve_local(provider.build_request(req, deployment_for(provider)))
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(read_body(response), timeout=0.2)
 
 
 def test_echo_translator_rejects_a_stream_without_finish() -> None:
     translator = EchoProvider().stream_translator(
-        request(b'{"model":"m","messages":[{"role":"user","content":"x"}]}'),
-        deployment_for(EchoProvider().models()),
+        decode_request(b'{"model":"m","messages":[{"role":"user","content":"x"}]}'),
+        deployment_for(EchoProvider()),
     )
     chunk = (
         '{"id":"c","object":"chat.completion.chunk","created":1,"model":"echo-1",'
@@ -108,8 +108,8 @@ def test_echo_translator_rejects_a_stream_without_finish() -> None:
 
 def test_echo_translator_rejects_garbage() -> None:
     translator = EchoProvider().stream_translator(
-        request(b'{"model":"m","messages":[{"role":"user","content":"x"}]}'),
-        deployment_for(EchoProvider().models()),
+        decode_request(b'{"model":"m","messages":[{"role":"user","content":"x"}]}'),
+        deployment_for(EchoProvider()),
     )
     with pytest.raises(ModelError) as caught:
         translator.feed(UpstreamEvent('{"not":"a chunk"}'))

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from echo_sse import deployment_for, read_body, request
 from viberouter_echo import EchoProvider, EchoSettings
 
-from router_core.plugin_api import API_VERSION, ProviderPlugin, UpstreamRequest
+from router_core.plugin_api import CONTRACT_VERSION, ProviderPlugin, UpstreamRequest
+from router_core.plugin_testing import decode_request, deployment_for, read_body
 
 
 def test_echo_entry_point_loads_the_provider() -> None:
@@ -19,7 +19,7 @@ def test_echo_entry_point_loads_the_provider() -> None:
     cls = entry.load()
     assert cls is EchoProvider
     assert issubclass(cls, ProviderPlugin)
-    assert cls.api_version == API_VERSION
+    assert cls.contract_version == CONTRACT_VERSION
     assert cls.settings_type is EchoSettings
 
 
@@ -48,8 +48,8 @@ def test_echo_model_cards() -> None:
 
 def test_echo_build_request(echo_data: Path) -> None:
     provider = EchoProvider()
-    req = request((echo_data / "echo_request_text.json").read_bytes())
-    built = provider.build_request(req, deployment_for(provider.models()))
+    req = decode_request((echo_data / "echo_request_text.json").read_bytes())
+    built = provider.build_request(req, deployment_for(provider))
     assert (built.method, built.url, built.framing) == (
         "POST",
         "local://echo/chat/completions",
@@ -64,7 +64,7 @@ def test_echo_build_request(echo_data: Path) -> None:
         == json.loads((echo_data / "echo_request_text.json").read_bytes())["messages"]
     )
     plain = msgspec.structs.replace(req, stream=False)
-    assert provider.build_request(plain, deployment_for(provider.models())).framing == "json"
+    assert provider.build_request(plain, deployment_for(provider)).framing == "json"
 
 
 async def test_echo_local_upstream_refuses_other_urls_and_bad_bodies() -> None:

@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from echo_sse import request
 from viberouter_echo.directives import Directives, parse_directives
 from viberouter_echo.reply import plan_reply, tokenize
 from viberouter_echo.schema_values import sample_value
+
+from router_core.plugin_testing import decode_request
 
 _CASES: list[dict[str, Any]] = json.loads(
     (Path(__file__).parent / "data" / "echo_schemas.json").read_text("utf-8")
@@ -50,20 +51,20 @@ def test_echo_directives_are_parsed_and_removed() -> None:
 
 def test_echo_plan_text_honours_stop_and_max_tokens() -> None:
     body = b'{"model":"m","messages":[{"role":"user","content":"one two three four"}]'
-    plan = plan_reply(request(body + b',"stop":[" three"]}'))
+    plan = plan_reply(decode_request(body + b',"stop":[" three"]}'))
     assert (plan.content, plan.finish_reason) == ("one two", "stop")
-    plan = plan_reply(request(body + b',"max_tokens":2,"n":2}'))
+    plan = plan_reply(decode_request(body + b',"max_tokens":2,"n":2}'))
     assert (plan.content, plan.finish_reason, plan.n) == ("one two ", "length", 2)
     assert plan.completion_tokens == 4
 
 
 def test_echo_plan_json_modes() -> None:
     base = b'{"model":"m","messages":[{"role":"user","content":"Report on Paris"}],'
-    plan = plan_reply(request(base + b'"response_format":{"type":"json_object"}}'))
+    plan = plan_reply(decode_request(base + b'"response_format":{"type":"json_object"}}'))
     assert json.loads(plan.content or "") == {"echo": "Report on Paris"}
     schema = b'{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}'
     fmt = b'"response_format":{"type":"json_schema","json_schema":{"name":"r","schema":%s}}}'
-    plan = plan_reply(request(base + fmt % schema))
+    plan = plan_reply(decode_request(base + fmt % schema))
     assert json.loads(plan.content or "") == {"city": "Paris"}
 
 
@@ -93,7 +94,7 @@ def test_echo_tool_selection(choice: str, text: str, expected: list[str]) -> Non
         f'{{"model":"m","messages":[{{"role":"user","content":"{text}"}}],'
         f'"tools":{tools},"tool_choice":{choice}}}'
     )
-    plan = plan_reply(request(raw.encode()))
+    plan = plan_reply(decode_request(raw.encode()))
     assert [c.name for c in plan.tool_calls] == expected
     assert plan.finish_reason == ("tool_calls" if expected else "stop")
 
@@ -104,11 +105,11 @@ def test_echo_parallel_tool_calls_false_calls_one_tool() -> None:
         b'"tools":[{"type":"function","function":{"name":"get_weather"}},'
         b'{"type":"function","function":{"name":"get_time"}}],"parallel_tool_calls":false}'
     )
-    assert [c.name for c in plan_reply(request(raw)).tool_calls] == ["get_weather"]
+    assert [c.name for c in plan_reply(decode_request(raw)).tool_calls] == ["get_weather"]
 
 
 def test_echo_tool_result_turn_reports_the_results(echo_data: Path) -> None:
-    plan = plan_reply(request((echo_data / "echo_request_tool_result.json").read_bytes()))
+    plan = plan_reply(decode_request((echo_data / "echo_request_tool_result.json").read_bytes()))
     assert plan.tool_calls == []
     assert plan.content == (
         "The get_weather tool returned: 4C, snow\nThe get_weather tool returned: 19C, sun"

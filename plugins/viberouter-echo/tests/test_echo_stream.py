@@ -5,17 +5,28 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import msgspec
-from echo_sse import deployment_for, normalised_lines, read_body, request, split_sse, translate
 from viberouter_echo import EchoProvider, EchoSettings
 
 from router_core.plugin_api import ChatCompletionChunk, FunctionDelta, Usage, json_encode
+from router_core.plugin_testing import (
+    as_lines,
+    check_model_rule,
+    check_stream,
+    decode_request,
+    deployment_for,
+    normalised,
+    read_body,
+    split_events,
+    translate,
+)
 
 
 async def _stream(provider: EchoProvider, raw: bytes) -> list[ChatCompletionChunk]:
-    req = request(raw)
-    dep = deployment_for(provider.models())
+    req = decode_request(raw)
+    dep = deployment_for(provider)
     upstream = provider.build_request(req, dep)
     response = provider.serve_local(upstream)
     assert response.status == 200
@@ -28,7 +39,7 @@ async def _stream(provider: EchoProvider, raw: bytes) -> list[ChatCompletionChun
 async def test_echo_stream_text_matches_fixture(echo_data: Path) -> None:
     chunks = await _stream(EchoProvider(), (echo_data / "echo_request_text.json").read_bytes())
     expected = (echo_data / "echo_stream_text.expected.jsonl").read_text("utf-8")
-    assert normalised_lines(chunks) == expected
+    assert as_lines(normalised(chunks)) == expected
 
 
 async def test_echo_stream_deltas_concatenate_and_usage_is_last(echo_data: Path) -> None:
@@ -52,8 +63,8 @@ async def test_echo_stream_deltas_concatenate_and_usage_is_last(echo_data: Path)
 async def test_echo_non_stream_matches_the_stream(echo_data: Path) -> None:
     provider = EchoProvider()
     raw = (echo_data / "echo_request_text.json").read_bytes()
-    req = msgspec.structs.replace(request(raw), stream=False, stream_options=None)
-    dep = deployment_for(provider.models())
+    req = msgspec.structs.replace(decode_request(raw), stream=False, stream_options=None)
+    dep = deployment_for(provider)
     upstream = provider.build_request(req, dep)
     assert upstream.framing == "json"
     response = provider.serve_local(upstream)
@@ -66,7 +77,7 @@ async def test_echo_non_stream_matches_the_stream(echo_data: Path) -> None:
 async def test_echo_stream_tool_call_matches_fixture(echo_data: Path) -> None:
     chunks = await _stream(EchoProvider(), (echo_data / "echo_request_tools.json").read_bytes())
     expected = (echo_data / "echo_stream_tools.expected.jsonl").read_text("utf-8")
-    assert normalised_lines(chunks) == expected
+    assert as_lines(normalised(chunks)) == expected
 
 
 async def test_echo_stream_tool_call_arguments_are_fragmented_json(echo_data: Path) -> None:
@@ -104,11 +115,38 @@ async def test_echo_stream_n_choices_are_interleaved() -> None:
 async def test_echo_delay_paces_the_stream() -> None:
     provider = EchoProvider(EchoSettings(delay_ms=30))
     raw = b'{"model":"m","messages":[{"role":"user","content":"a b c"}],"stream":true}'
-    req = request(raw)
-    response = provider.serve_local(provider.build_request(req, deployment_for(provider.models())))
+    req = decode_request(raw)
+    response = provider.serve_local(provider.build_request(req, deployment_for(provider)))
     started = time.monotonic()
     pieces = [piece async for piece in response.body]
     elapsed = time.monotonic() - started
     # role, 3 tokens, finish, usage: 5 pauses between 6 chunks
     assert elapsed >= 5 * 0.030
-    assert len(split_sse(b"".join(pieces))) == 7
+    assert len(split_events(b"".join(pieces))) == 7
+
+
+async def test_echo_stream_survives_every_slicing(echo_data: Path) -> None:
+    # through the core's framing and loop: whole, cut at every byte, byte by byte
+    provider = EchoProvider()
+    req = decode_request(echo_data / "echo_request_tools.json")
+    dep = deployment_for(provider)
+    body = await read_body(provider.serve_local(provider.build_request(req, dep)))
+    chunks = check_stream(lambda: provider.stream_translator(req, dep), body)
+    expected = (echo_data / "echo_stream_tools.expected.jsonl").read_text("utf-8")
+    assert as_lines(normalised(chunks)) == expected
+
+
+async def test_echo_follows_the_model_rule(echo_data: Path) -> None:
+    # the client asked for a route alias; the answer names the model that served it
+    provider = EchoProvider()
+    raw = decode_request(echo_data / "echo_request_text.json")
+    dep = deployment_for(provider)
+    for stream in (True, False):
+        req = msgspec.structs.replace(raw, model="my-alias", stream=stream)
+        response = provider.serve_local(provider.build_request(req, dep))
+        body = await read_body(response)
+        if stream:
+            answer: Any = translate(provider.stream_translator(req, dep), body)
+        else:
+            answer = provider.parse_response(req, dep, body)
+        check_model_rule(answer, dep, upstream_model=None)

@@ -32,6 +32,7 @@ class EchoProvider(ProviderPlugin):
     """Answers every request in-process by echoing the last user message (or calling a
     tool, or failing on request); the default provider so the router runs with no keys."""
 
+    contract_version: ClassVar[tuple[int, int]] = (2, 0)
     settings_type: ClassVar[type[msgspec.Struct] | None] = EchoSettings
 
     def __init__(self, settings: Any = None) -> None:

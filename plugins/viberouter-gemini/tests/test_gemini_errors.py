@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from gemini_sse import provider
+from gemini_helpers import provider
 from viberouter_gemini.errors import is_context_overflow
 
 from router_core.plugin_api import (

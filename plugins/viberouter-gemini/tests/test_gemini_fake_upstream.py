@@ -10,16 +10,16 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 from fake_gemini import CALLS, DEFAULT_API_KEY, VIOLATIONS, FakeReply, check_body, make_app
-from gemini_sse import SseSplitter, chat, deployment, load_request, provider, read_jsonl, to_json
+from gemini_helpers import chat, deployment, load_request, provider, read_jsonl, to_json
 from viberouter_gemini import GeminiProvider
 
 from router_core.plugin_api import (
-    ChatCompletionChunk,
     InvalidRequest,
     ModelError,
     UpstreamRateLimited,
     UpstreamRequest,
 )
+from router_core.plugin_testing import run_stream
 
 ServerFactory = Callable[[Any], Awaitable[TestServer]]
 
@@ -50,12 +50,7 @@ async def test_stream_in_awkward_pieces_translates_like_the_fixture(
     assert status == 200 and headers["Content-Type"].startswith("text/event-stream")
     assert len(pieces) > 10  # really delivered in slices
     translator = plugin.stream_translator(request, deployment("gemini-2.5-pro"))
-    splitter = SseSplitter()
-    chunks: list[ChatCompletionChunk] = []
-    for piece in pieces:
-        for event in splitter.feed(piece):
-            chunks.extend(translator.feed(event))
-    chunks.extend(translator.close())
+    chunks = run_stream(translator, pieces)  # the core's framing and loop, as delivered
     assert [to_json(c) for c in chunks] == read_jsonl(gemini_data / "text_utf8.expected.jsonl")
     app = server.app
     assert app[VIOLATIONS] == []

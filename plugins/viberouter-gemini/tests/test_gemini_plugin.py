@@ -10,7 +10,7 @@ import msgspec
 import pytest
 from viberouter_gemini import GeminiExtras, GeminiProvider, GeminiSettings
 
-from router_core.plugin_api import API_VERSION, ProviderPlugin
+from router_core.plugin_api import ProviderPlugin
 
 PACKAGE = Path(__file__).parent.parent / "viberouter_gemini"
 
@@ -19,7 +19,7 @@ def test_entry_point_names_the_provider() -> None:
     [ep] = [e for e in entry_points(group="viberouter.providers") if e.name == "gemini"]
     assert ep.load() is GeminiProvider
     assert issubclass(GeminiProvider, ProviderPlugin)
-    assert GeminiProvider.api_version == API_VERSION
+    assert GeminiProvider.contract_version == (2, 0)
     assert GeminiProvider.settings_type is GeminiSettings
     assert GeminiProvider.extra_params is GeminiExtras
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import msgspec
 import pytest
-from gemini_sse import chat, deployment, load_request, provider
+from gemini_helpers import chat, deployment, load_request, provider
 from viberouter_gemini import GeminiExtras, decode_tool_call_id, encode_tool_call_id
 
 from router_core.plugin_api import InvalidRequest

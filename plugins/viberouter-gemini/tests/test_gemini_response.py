@@ -6,7 +6,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from gemini_sse import chat, deployment, provider, to_json
+from gemini_helpers import chat, deployment, provider, to_json
 
 from router_core.plugin_api import ContentFilter, ModelError
 

@@ -2,26 +2,32 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-from gemini_sse import SseSplitter, chat, deployment, provider, read_jsonl, split_sse, translate
+from gemini_helpers import chat, deployment, provider, read_jsonl, to_json, translate
 
 from router_core.plugin_api import ContentFilter, ModelError, UpstreamEvent
+from router_core.plugin_testing import check_model_rule, check_stream, split_events
+from router_core.plugin_testing import translate as kit_translate
 
 
 def run(path: Path, **settings: str) -> list[Any]:
     translator = provider(**settings).stream_translator(chat(stream=True), deployment())
-    return translate(translator, split_sse(path.read_bytes()))
+    return translate(translator, path.read_bytes())
 
 
 @pytest.mark.parametrize("name", ["ge1", "text_utf8", "parallel_calls", "safety_finish"])
 def test_stream_matches_expected_chunks(gemini_data: Path, name: str) -> None:
     raw = (gemini_data / f"{name}.sse").read_bytes()
     assert b"\r\n\r\n" in raw and b"\n\n" not in raw.replace(b"\r\n\r\n", b"")
-    got = run(gemini_data / f"{name}.sse")
-    assert got == read_jsonl(gemini_data / f"{name}.expected.jsonl")
+    # whole, cut at every byte offset and byte by byte, through the core's framing
+    chunks = check_stream(
+        lambda: provider().stream_translator(chat(stream=True), deployment()), raw
+    )
+    assert [to_json(c) for c in chunks] == read_jsonl(gemini_data / f"{name}.expected.jsonl")
 
 
 def test_ge1_decides_tool_calls_after_a_later_stop(gemini_data: Path) -> None:
@@ -33,17 +39,13 @@ def test_ge1_decides_tool_calls_after_a_later_stop(gemini_data: Path) -> None:
     ]
 
 
-def test_every_split_of_the_utf8_fixture_gives_the_same_events(gemini_data: Path) -> None:
+def test_the_utf8_fixture_decodes_whole_in_every_slicing(gemini_data: Path) -> None:
     raw = (gemini_data / "text_utf8.sse").read_bytes()
-    whole = split_sse(raw)
+    whole = split_events(raw)
     assert len(whole) == 4
-    for cut in range(1, len(raw)):
-        splitter = SseSplitter()
-        assert splitter.feed(raw[:cut]) + splitter.feed(raw[cut:]) == whole, cut
-    splitter = SseSplitter()
-    one_by_one = [e for i in range(len(raw)) for e in splitter.feed(raw[i : i + 1])]
-    assert one_by_one == whole
     assert all("\ufffd" not in e.data for e in whole)
+    # every cut (also inside a multi-byte character) translates to the same chunks
+    check_stream(lambda: provider().stream_translator(chat(stream=True), deployment()), raw)
 
 
 def test_prompt_blocked_before_any_output_raises_content_filter(gemini_data: Path) -> None:
@@ -70,7 +72,7 @@ def test_prompt_block_after_output_finishes_with_content_filter(gemini_data: Pat
 
 def test_error_mid_stream_raises_the_mapped_error(gemini_data: Path) -> None:
     translator = provider().stream_translator(chat(stream=True), deployment())
-    first, second = split_sse((gemini_data / "error_midstream.sse").read_bytes())
+    first, second = split_events((gemini_data / "error_midstream.sse").read_bytes())
     assert [c.choices[0].delta.content for c in translator.feed(first)] == ["", "Partial"]
     with pytest.raises(ModelError) as info:
         translator.feed(second)
@@ -80,7 +82,7 @@ def test_error_mid_stream_raises_the_mapped_error(gemini_data: Path) -> None:
 
 def test_stream_without_finish_reason_ended_early(gemini_data: Path) -> None:
     translator = provider().stream_translator(chat(stream=True), deployment())
-    for event in split_sse((gemini_data / "no_finish.sse").read_bytes()):
+    for event in split_events((gemini_data / "no_finish.sse").read_bytes()):
         translator.feed(event)
     with pytest.raises(ModelError, match="ended early"):
         translator.close()
@@ -97,3 +99,26 @@ def test_garbage_event_is_a_model_error() -> None:
     assert translator.feed(UpstreamEvent(data="  ")) == []
     with pytest.raises(ModelError, match="malformed"):
         translator.feed(UpstreamEvent(data="{not json"))
+
+
+@pytest.mark.parametrize("named", [True, False])
+def test_stream_follows_the_model_rule(gemini_data: Path, named: bool) -> None:
+    raw = (gemini_data / "text_utf8.sse").read_bytes()
+    assert raw.count(b'"modelVersion":"gemini-2.5-pro"') == 4  # every event names it
+    if not named:
+        raw = raw.replace(b'"modelVersion":"gemini-2.5-pro"', b'"modelVersion":""')
+    dep = deployment("gemini-2.5-pro-custom")
+    translator = provider().stream_translator(chat(model="my-alias", stream=True), dep)
+    chunks = kit_translate(translator, raw)
+    check_model_rule(chunks, dep, "gemini-2.5-pro" if named else None)
+
+
+def test_response_follows_the_model_rule(gemini_data: Path) -> None:
+    raw = (gemini_data / "response_tools.json").read_bytes()
+    dep = deployment("gemini-alias-target")
+    named = provider().parse_response(chat(model="my-alias"), dep, raw)
+    check_model_rule(named, dep, json.loads(raw)["modelVersion"])
+    doc = json.loads(raw)
+    del doc["modelVersion"]
+    unnamed = provider().parse_response(chat(model="my-alias"), dep, json.dumps(doc).encode())
+    check_model_rule(unnamed, dep, None)

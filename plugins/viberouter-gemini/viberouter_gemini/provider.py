@@ -39,6 +39,7 @@ class GeminiProvider(ProviderPlugin):
     and ``created`` stamps; the core constructs the plugin with settings only.
     """
 
+    contract_version: ClassVar[tuple[int, int]] = (2, 0)
     settings_type: ClassVar[type[msgspec.Struct] | None] = GeminiSettings
     extra_params: ClassVar[type[msgspec.Struct] | None] = GeminiExtras
 

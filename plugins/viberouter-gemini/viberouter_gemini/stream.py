@@ -72,7 +72,9 @@ class GeminiStreamTranslator:
         if not self._id_from_upstream:
             self._id_from_upstream = True
             self._id = completion_id(resp) if resp.response_id else self._id
-            self._model = resp.model_version or self._model
+        if resp.model_version and not self._emitted:
+            # the model rule: Gemini's modelVersion, fixed once a chunk went out
+            self._model = resp.model_version
         if resp.usage_metadata is not None:
             self._usage = usage(resp.usage_metadata)
         out: list[ChatCompletionChunk] = []

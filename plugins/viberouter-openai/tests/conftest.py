@@ -1,5 +1,5 @@
-"""Test setup for the OpenAI plugin: its helper modules (``openai_sse``, ``fake_openai``)
-are importable by name, also by the core's end-to-end tests once this folder is on the path."""
+"""Test setup for the OpenAI plugin: its helper module ``fake_openai`` is importable by
+name, also by the core's end-to-end tests once this folder is on the path."""
 
 from __future__ import annotations
 

@@ -12,10 +12,12 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from fake_openai import FAKE_OPENAI, FakeOpenAIConfig, make_fake_openai
-from openai_sse import as_lines, deployment, request, translate
 from viberouter_openai import OpenAIProvider, OpenAISettings
 
 from router_core.plugin_api import ModelError, UpstreamRateLimited, UpstreamRequest
+from router_core.plugin_testing import as_lines, decode_request, deployment, translate
+
+DEP = deployment("gpt-4o", provider="openai")
 
 ServerFactory = Callable[[web.Application], Awaitable[TestServer]]
 _CHAT = b'{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]'
@@ -45,11 +47,11 @@ async def test_openai_fake_stream_in_one_byte_writes(
 ) -> None:
     config = FakeOpenAIConfig(sse=(openai_data / "openai_oa1.sse").read_bytes(), split=1)
     provider, app = await _provider(aiohttp_server, config)
-    req = request(_CHAT + b',"stream":true}')
-    status, headers, body = await _send(provider.build_request(req, deployment()))
+    req = decode_request(_CHAT + b',"stream":true}')
+    status, headers, body = await _send(provider.build_request(req, DEP))
     assert status == 200
     assert headers["Content-Type"].startswith("text/event-stream")
-    chunks = translate(provider.stream_translator(req, deployment()), body)
+    chunks = translate(provider.stream_translator(req, DEP), body)
     expected = (openai_data / "openai_oa1.expected.jsonl").read_text("utf-8")
     assert as_lines(chunks) == expected
     (received,) = app[FAKE_OPENAI].requests
@@ -63,16 +65,16 @@ async def test_openai_fake_json_with_pauses(
     raw = (openai_data / "openai_completion_whitespace.json").read_bytes()
     provider, _ = await _provider(aiohttp_server, FakeOpenAIConfig(json=raw, split=16, delay=0.001))
     # stream_options on a non-streamed request would be a 400 from the fake (and OpenAI)
-    req = request(_CHAT + b',"stream_options":{"include_usage":true}}')
-    status, _, body = await _send(provider.build_request(req, deployment()))
+    req = decode_request(_CHAT + b',"stream_options":{"include_usage":true}}')
+    status, _, body = await _send(provider.build_request(req, DEP))
     assert status == 200
-    completion = provider.parse_response(req, deployment(), body)
+    completion = provider.parse_response(req, DEP, body)
     assert completion.choices[0].finish_reason == "tool_calls"
 
 
 async def test_openai_fake_rejects_a_bad_key(aiohttp_server: ServerFactory) -> None:
     provider, app = await _provider(aiohttp_server, FakeOpenAIConfig(api_key="sk-other"))
-    status, headers, body = await _send(provider.build_request(request(_CHAT + b"}"), deployment()))
+    status, headers, body = await _send(provider.build_request(decode_request(_CHAT + b"}"), DEP))
     assert status == 401
     error = provider.map_error(status, headers, body)
     assert isinstance(error, ModelError) and not error.retryable
@@ -88,14 +90,14 @@ async def test_openai_fake_configured_failure(aiohttp_server: ServerFactory) -> 
         ),
     )
     provider, app = await _provider(aiohttp_server, config)
-    status, headers, body = await _send(provider.build_request(request(_CHAT + b"}"), deployment()))
+    status, headers, body = await _send(provider.build_request(decode_request(_CHAT + b"}"), DEP))
     error = provider.map_error(status, headers, body)
     assert isinstance(error, UpstreamRateLimited)
     assert error.retry_after == 3.0
     app[FAKE_OPENAI].config.status = 200
-    status, _, body = await _send(provider.build_request(request(_CHAT + b"}"), deployment()))
+    status, _, body = await _send(provider.build_request(decode_request(_CHAT + b"}"), DEP))
     assert status == 200
-    completion = provider.parse_response(request(_CHAT + b"}"), deployment(), body)
+    completion = provider.parse_response(decode_request(_CHAT + b"}"), DEP, body)
     assert completion.choices[0].message.content == "Hello from the fake upstream."
 
 

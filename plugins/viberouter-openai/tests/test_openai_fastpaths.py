@@ -8,7 +8,6 @@ import json
 
 import msgspec
 import pytest
-from openai_sse import as_lines, deployment, request
 from viberouter_openai import OpenAIExtras, OpenAIProvider
 from viberouter_openai.request import encode_request_body, request_body
 
@@ -20,6 +19,9 @@ from router_core.plugin_api import (
     UpstreamEvent,
     json_encode,
 )
+from router_core.plugin_testing import as_lines, decode_request, deployment
+
+DEP = deployment("gpt-4o", provider="openai")
 
 _TOOL_TURN = (
     '{"role":"assistant","name":"bot","tool_calls":[{"id":"c1","type":"function",'
@@ -57,7 +59,7 @@ class _OverridingExtras(msgspec.Struct, omit_defaults=True):
 def test_openai_fastpath_request_encoding_equals_request_body(
     messages: str, options: str, extras: msgspec.Struct | None
 ) -> None:
-    req = request(f'{{"model":"x","messages":{messages}{options},"seed":1}}'.encode())
+    req = decode_request(f'{{"model":"x","messages":{messages}{options},"seed":1}}'.encode())
     expected = json_encode(request_body(req, "up-model", extras))
     assert encode_request_body(req, "up-model", extras) == expected
 
@@ -66,7 +68,7 @@ def test_openai_fastpath_request_encoding_equals_request_body(
     "extras", [_OverridingExtras(seed=9), _OverridingExtras(top_k=2, seed=9), _OverridingExtras()]
 )
 def test_openai_fastpath_extras_overriding_a_request_field(extras: _OverridingExtras) -> None:
-    req = request(b'{"model":"x","messages":[{"role":"user","content":"hi"}],"seed":1}')
+    req = decode_request(b'{"model":"x","messages":[{"role":"user","content":"hi"}],"seed":1}')
     body = encode_request_body(req, "m", extras)
     assert body == json_encode(request_body(req, "m", extras))
     assert list(json.loads(body)) == ["model", "messages", "seed"] + (
@@ -79,7 +81,7 @@ def test_openai_fastpath_request_does_not_touch_the_canonical_request() -> None:
         b'{"model":"x","messages":[' + (_TOOL_TURN % "").encode() + b'],"stream":true,'
         b'"stream_options":{"include_usage":false},"models":["y"]}'
     )
-    req = request(raw)
+    req = decode_request(raw)
     before = json_encode(req)
     encode_request_body(req, "m", OpenAIExtras(top_k=1))
     assert json_encode(req) == before
@@ -102,8 +104,8 @@ def _chunk(delta: str, finish: str = "null") -> str:
 
 
 def _translator() -> StreamTranslator:
-    req = request(b'{"model":"m","messages":[{"role":"user","content":"hi"}]}')
-    return OpenAIProvider().stream_translator(req, deployment())
+    req = decode_request(b'{"model":"m","messages":[{"role":"user","content":"hi"}]}')
+    return OpenAIProvider().stream_translator(req, DEP)
 
 
 def _feed(*payloads: str) -> str:
@@ -167,7 +169,10 @@ def test_openai_fastpath_float_created_and_late_identity() -> None:
     ).splitlines()
     docs = [json.loads(line) for line in lines]
     assert [d["created"] for d in docs] == [1700000000] * 3
-    assert docs[0]["id"].startswith("chatcmpl-") and docs[0]["model"] == "gpt-4o"
-    assert [(d["id"], d["model"]) for d in docs[1:]] == [("late", "late-model")] * 2
+    assert docs[0]["id"].startswith("chatcmpl-")
+    assert [d["id"] for d in docs[1:]] == ["late"] * 2
+    # the model rule: one stream names one model, fixed by the first chunk out (which
+    # came before the upstream named one, so the deployment's model)
+    assert [d["model"] for d in docs] == ["gpt-4o"] * 3
     assert "system_fingerprint" not in docs[0] and docs[1]["system_fingerprint"] is None
     assert docs[2]["choices"][0]["finish_reason"] == "length"

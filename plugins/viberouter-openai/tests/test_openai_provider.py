@@ -8,7 +8,7 @@ import msgspec
 import pytest
 from viberouter_openai import OpenAIExtras, OpenAIProvider, OpenAISettings
 
-from router_core.plugin_api import API_VERSION, ProviderPlugin
+from router_core.plugin_api import ProviderPlugin
 
 
 def test_openai_entry_point_loads_the_provider() -> None:
@@ -16,7 +16,7 @@ def test_openai_entry_point_loads_the_provider() -> None:
     cls = entry.load()
     assert cls is OpenAIProvider
     assert issubclass(cls, ProviderPlugin)
-    assert cls.api_version == API_VERSION
+    assert cls.contract_version == (2, 0)
     assert (cls.settings_type, cls.extra_params) == (OpenAISettings, OpenAIExtras)
 
 

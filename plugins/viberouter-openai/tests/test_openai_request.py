@@ -6,8 +6,11 @@ import json
 from pathlib import Path
 
 import msgspec
-from openai_sse import deployment, request
 from viberouter_openai import OpenAIExtras, OpenAIProvider, OpenAISettings
+
+from router_core.plugin_testing import decode_request, deployment
+
+DEP = deployment("gpt-4o", provider="openai")
 
 
 def _provider(**settings: object) -> OpenAIProvider:
@@ -16,7 +19,7 @@ def _provider(**settings: object) -> OpenAIProvider:
 
 def test_openai_request_streaming_with_tools(openai_data: Path) -> None:
     provider = _provider(api_key="sk-test", base_url="http://127.0.0.1:9/v1/")
-    req = request((openai_data / "openai_request_tools.json").read_bytes())
+    req = decode_request((openai_data / "openai_request_tools.json").read_bytes())
     built = provider.build_request(req, deployment("gpt-4o"))
     assert (built.method, built.url, built.framing) == (
         "POST",
@@ -36,7 +39,7 @@ def test_openai_request_non_stream_strips_stream_options_and_adds_extras(
 ) -> None:
     raw = (openai_data / "openai_request_plain.json").read_bytes()
     extras = msgspec.json.decode(raw, type=OpenAIExtras)
-    built = _provider().build_request(request(raw), deployment("gpt-4o"), extras=extras)
+    built = _provider().build_request(decode_request(raw), deployment("gpt-4o"), extras=extras)
     assert built.framing == "json"
     assert built.body == (openai_data / "openai_request_plain.body.json").read_bytes()
     assert "Authorization" not in built.headers
@@ -45,17 +48,17 @@ def test_openai_request_non_stream_strips_stream_options_and_adds_extras(
 
 def test_openai_request_stream_always_asks_for_usage() -> None:
     raw = b'{"model":"x","messages":[{"role":"user","content":"hi"}],"stream":true}'
-    body = json.loads(_provider().build_request(request(raw), deployment("m")).body)
+    body = json.loads(_provider().build_request(decode_request(raw), deployment("m")).body)
     assert body["stream_options"] == {"include_usage": True}
     raw = raw[:-1] + b',"stream_options":{"include_usage":false}}'
-    body = json.loads(_provider().build_request(request(raw), deployment("m")).body)
+    body = json.loads(_provider().build_request(decode_request(raw), deployment("m")).body)
     assert body["stream_options"] == {"include_usage": True}
 
 
 def test_openai_request_unset_extras_are_not_forwarded() -> None:
     raw = b'{"model":"x","messages":[{"role":"user","content":"hi"}]}'
     extras = OpenAIExtras(repetition_penalty=1.1)
-    body = json.loads(_provider().build_request(request(raw), deployment(), extras=extras).body)
+    body = json.loads(_provider().build_request(decode_request(raw), DEP, extras=extras).body)
     assert body == {
         "model": "gpt-4o",
         "messages": [{"role": "user", "content": "hi"}],
@@ -71,7 +74,7 @@ def test_openai_request_headers_organisation_project_and_custom() -> None:
         headers={"HTTP-Referer": "https://example.org", "Accept": "*/*"},
     )
     raw = b'{"model":"x","messages":[{"role":"user","content":"hi"}]}'
-    headers = dict(provider.build_request(request(raw), deployment()).headers)
+    headers = dict(provider.build_request(decode_request(raw), DEP).headers)
     assert headers == {
         "Content-Type": "application/json",
         "Accept": "*/*",

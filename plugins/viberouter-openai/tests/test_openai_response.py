@@ -6,16 +6,18 @@ import json
 from pathlib import Path
 
 import pytest
-from openai_sse import deployment, request
 from viberouter_openai import OpenAIProvider
 
 from router_core.plugin_api import ContextLengthExceeded, ModelError, json_encode
+from router_core.plugin_testing import check_model_rule, decode_request, deployment
 
-_REQ = request(b'{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}')
+DEP = deployment("gpt-4o", provider="openai")
+
+_REQ = decode_request(b'{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}')
 
 
 def _parse(body: bytes) -> dict[str, object]:
-    completion = OpenAIProvider().parse_response(_REQ, deployment(), body)
+    completion = OpenAIProvider().parse_response(_REQ, DEP, body)
     doc: dict[str, object] = json.loads(json_encode(completion))
     return doc
 
@@ -77,3 +79,14 @@ def test_openai_response_content_parts_are_joined() -> None:
     )
     doc = _parse(body)
     assert doc["choices"][0]["message"]["content"] == "ab"  # type: ignore[index]
+
+
+def test_openai_response_follows_the_model_rule(openai_data: Path) -> None:
+    alias = decode_request(b'{"model":"my-alias","messages":[{"role":"user","content":"hi"}]}')
+    raw = (openai_data / "openai_completion_tools.json").read_bytes()
+    named = OpenAIProvider().parse_response(alias, DEP, raw)
+    check_model_rule(named, DEP, json.loads(raw)["model"])
+    doc = json.loads(raw)
+    doc["model"] = ""
+    unnamed = OpenAIProvider().parse_response(alias, DEP, json.dumps(doc).encode())
+    check_model_rule(unnamed, DEP, None)

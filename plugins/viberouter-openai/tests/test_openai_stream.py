@@ -6,7 +6,6 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from openai_sse import as_lines, deployment, feed_all, request, translate
 from viberouter_openai import OpenAIProvider
 
 from router_core.plugin_api import (
@@ -21,13 +20,25 @@ from router_core.plugin_api import (
     UpstreamEvent,
     Usage,
 )
+from router_core.plugin_testing import (
+    as_lines,
+    check_model_rule,
+    check_stream,
+    decode_request,
+    deployment,
+    translate,
+)
 
-_REQ = request(b'{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"stream":true}')
+DEP = deployment("gpt-4o", provider="openai")
+
+_REQ = decode_request(
+    b'{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"stream":true}'
+)
 _HEAD = '"id":"c1","object":"chat.completion.chunk","created":5,"model":"m"'
 
 
 def _translator() -> StreamTranslator:
-    return OpenAIProvider().stream_translator(_REQ, deployment())
+    return OpenAIProvider().stream_translator(_REQ, DEP)
 
 
 def _events(*payloads: str) -> bytes:
@@ -52,12 +63,47 @@ def _tool_deltas(chunks: list[ChatCompletionChunk]) -> list[ToolCallDelta]:
 def test_openai_stream_fixture(openai_data: Path, name: str) -> None:
     raw = (openai_data / f"openai_{name}.sse").read_bytes()
     expected = (openai_data / f"openai_{name}.expected.jsonl").read_text("utf-8")
-    assert as_lines(translate(_translator(), raw)) == expected
+    # whole, cut at every byte offset and byte by byte, through the core's framing
+    assert as_lines(check_stream(_translator, raw)) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "upstream_model"),
+    [("oa1", "gpt-4o-2024-08-06"), ("openrouter", "anthropic/claude-haiku-4.5")],
+)
+def test_openai_stream_follows_the_model_rule(
+    openai_data: Path, name: str, upstream_model: str
+) -> None:
+    # the client asked for an alias: the chunks name the model the upstream reported
+    req = msgspec.structs.replace(_REQ, model="my-alias")
+    raw = (openai_data / f"openai_{name}.sse").read_bytes()
+    check_model_rule(
+        translate(OpenAIProvider().stream_translator(req, DEP), raw), DEP, upstream_model
+    )
+
+
+def test_openai_stream_model_is_fixed_by_the_first_chunk_out() -> None:
+    choice = '[{"index":0,"delta":{"role":"assistant","content":"x"},"finish_reason":null}]'
+    finish = '[{"index":0,"delta":{},"finish_reason":"stop"}]'
+    head = '{"id":"c1","object":"chat.completion.chunk","created":5,"model":'
+    raw = _events(
+        head + '"","choices":[],"prompt_filter_results":[]}',  # Azure: no model yet
+        head + '"gpt-4o-2024-11-20","choices":' + choice + "}",
+        head + '"gpt-4o-other","choices":' + finish + "}",
+        "[DONE]",
+    )
+    check_model_rule(translate(_translator(), raw), DEP, "gpt-4o-2024-11-20")
+    unnamed = _events(
+        head + '"","choices":' + choice + "}", head + '"","choices":' + finish + "}", "[DONE]"
+    )
+    check_model_rule(translate(_translator(), unnamed), DEP, None)  # the deployment's model
 
 
 def test_openai_stream_usage_is_emitted_once_at_done(openai_data: Path) -> None:
     translator = _translator()
-    chunks = feed_all(translator, (openai_data / "openai_openrouter.sse").read_bytes())
+    chunks = translate(
+        translator, (openai_data / "openai_openrouter.sse").read_bytes(), close=False
+    )
     assert [c.choices == [] for c in chunks].count(True) == 1
     assert chunks[-1].choices == [] and chunks[-1].usage is not None
     assert translator.close() == []
@@ -66,7 +112,7 @@ def test_openai_stream_usage_is_emitted_once_at_done(openai_data: Path) -> None:
 def test_openai_stream_usage_at_close_when_done_is_missing(openai_data: Path) -> None:
     raw = (openai_data / "openai_oa1.sse").read_bytes().replace(b"data: [DONE]\n\n", b"")
     translator = _translator()
-    chunks = feed_all(translator, raw)
+    chunks = translate(translator, raw, close=False)
     assert all(c.choices for c in chunks)
     (usage_chunk,) = translator.close()
     assert usage_chunk.choices == []
@@ -78,7 +124,7 @@ def test_openai_stream_in_band_openai_error(openai_data: Path) -> None:
     translator = _translator()
     events = (openai_data / "openai_error_inband.sse").read_bytes()
     with pytest.raises(ModelError) as caught:
-        feed_all(translator, events)
+        translate(translator, events, close=False)
     assert caught.value.retryable
     assert "The server had an error while processing your request." in (caught.value.detail or "")
 
@@ -86,7 +132,9 @@ def test_openai_stream_in_band_openai_error(openai_data: Path) -> None:
 def test_openai_stream_in_band_openrouter_error(openai_data: Path) -> None:
     translator = _translator()
     with pytest.raises(ModelError) as caught:
-        feed_all(translator, (openai_data / "openai_error_openrouter.sse").read_bytes())
+        translate(
+            translator, (openai_data / "openai_error_openrouter.sse").read_bytes(), close=False
+        )
     detail = caught.value.detail or ""
     assert "Provider disconnected unexpectedly" in detail
     assert "upstream status 502" in detail
@@ -113,13 +161,13 @@ def test_openai_stream_partial_output_before_error(openai_data: Path) -> None:
     translator = _translator()
     events = (openai_data / "openai_error_inband.sse").read_bytes().split(b"\n\n")
     first_two = b"\n\n".join(events[:2]) + b"\n\n"
-    chunks = feed_all(translator, first_two)
+    chunks = translate(translator, first_two, close=False)
     assert [c.choices[0].delta.content for c in chunks] == ["", "Partial"]
 
 
 def test_openai_stream_without_finish_fails_at_close(openai_data: Path) -> None:
     translator = _translator()
-    chunks = feed_all(translator, (openai_data / "openai_no_finish.sse").read_bytes())
+    chunks = translate(translator, (openai_data / "openai_no_finish.sse").read_bytes(), close=False)
     assert len(chunks) == 3
     with pytest.raises(ModelError, match="ended early"):
         translator.close()
@@ -236,7 +284,7 @@ def test_openai_stream_reasoning_is_forwarded_as_reasoning_content() -> None:
 def test_openai_stream_upstream_finish_error_is_a_model_error() -> None:
     raw = _events(_chunk('[{"index":0,"delta":{"content":"x"},"finish_reason":"error"}]'))
     with pytest.raises(ModelError):
-        feed_all(_translator(), raw)
+        translate(_translator(), raw, close=False)
 
 
 def test_openai_stream_missing_id_uses_a_generated_one_and_the_deployment_model() -> None:

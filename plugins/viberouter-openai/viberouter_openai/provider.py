@@ -29,6 +29,7 @@ class OpenAIProvider(ProviderPlugin):
     """Speaks ``POST {base_url}/chat/completions``; forwards every OpenAI field, so it
     refuses nothing itself and lets the upstream's 400 explain what it cannot do."""
 
+    contract_version: ClassVar[tuple[int, int]] = (2, 0)
     settings_type: ClassVar[type[msgspec.Struct] | None] = OpenAISettings
     extra_params: ClassVar[type[msgspec.Struct] | None] = OpenAIExtras
 

@@ -91,13 +91,16 @@ class OpenAIStreamTranslator:
             chunk = self._decode_stripped(data)
         if chunk.error:
             raise error_for(None, fault_from_payload(chunk.error), {})
-        # Remember the stream's identity: the latest non-empty value wins.
+        # Remember the stream's identity: the latest non-empty id and clock win.
         self._id = chunk.id or self._id or new_completion_id()
         created = chunk.created
         self._created = (created if created.__class__ is int else int(created)) or (
             self._created or now()
         )
-        self._model = chunk.model or self._model
+        if chunk.model and not self._choices:
+            # The model rule: the upstream's name, fixed once a chunk went out (Azure
+            # opens with a choice-less chunk that names no model).
+            self._model = chunk.model
         if chunk.system_fingerprint is not _UNSET:
             self._fingerprint = chunk.system_fingerprint
         if chunk.service_tier is not _UNSET:
