@@ -3,7 +3,7 @@
 Readers are incremental: bytes arrive in arbitrary slices, so they buffer bytes and
 split on line breaks before decoding. ``\r`` and ``\n`` never occur inside a
 multi-byte UTF-8 sequence, so decoding whole lines never splits a character.
-Plugins reach them through ``plugin_api.split_events`` (tests, fixtures).
+Plugin tests reach them through ``router_core.plugin_testing`` (fixtures, the stream loop).
 """
 
 from __future__ import annotations

@@ -21,7 +21,8 @@ from router_core.api.chat import (
 )
 from router_core.dialects.anthropic_messages import PING, MessagesStreamEncoder
 from router_core.errors import ModelError, UpstreamTimeout
-from router_core.plugin_api import decode_chunk, split_events
+from router_core.plugin_api import decode_chunk
+from router_core.plugin_testing import split_events
 
 DATA = Path(__file__).parent / "data" / "anthropic_dialect"
 PLUGIN_DATA = Path(__file__).parents[1] / "plugins" / "viberouter-anthropic" / "tests" / "data"

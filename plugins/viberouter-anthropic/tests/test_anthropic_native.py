@@ -23,8 +23,8 @@ from router_core.plugin_api import (
     PromptTokensDetails,
     UpstreamRateLimited,
     Usage,
-    split_events,
 )
+from router_core.plugin_testing import split_events
 
 ServerFactory = Callable[[web.Application], Awaitable[TestServer]]
 
