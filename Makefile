@@ -29,7 +29,7 @@ serve: $(RUNTIME)
 	$(BIN)/viberouter serve
 
 # Plugins type-check one at a time (their test folders share module names such as
-# conftest); MYPYPATH finds router_core, which the editable install hides from mypy.
+# conftest); MYPYPATH points mypy at this checkout's router_core whatever the install.
 LINT_PLUGINS := $(PLUGINS) docs/example-plugin
 
 lint: $(STAMP)
