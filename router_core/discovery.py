@@ -219,7 +219,7 @@ def report(settings: Settings | None = None) -> list[PluginStatus]:
         loaded = load(group, sorted(found), found)
         used = _used(group, settings)
         for name in sorted(found):
-            hit = loaded[name]
+            hit = loaded.get(name) or Loaded(found[name], None, "not loaded (name conflict?)")
             error = hit.error
             if error is None and group == PROVIDERS:
                 error = _provider_contract_error(hit.obj)

@@ -148,3 +148,12 @@ def test_load_imports_only_the_names_given() -> None:
     assert discovery.load(PROVIDERS, ["no-such-plugin"], found) == {}
     (hit,) = discovery.load(PROVIDERS, ["echo"], found).values()
     assert hit.error is None and hit.entry.distribution == "viberouter-echo"
+
+
+def test_filters_are_found_through_the_same_module() -> None:
+    from router_core.filters import KeywordFilter
+
+    found = discovery.scan(discovery.FILTERS)
+    assert found["keywords"].distribution == "viberouter"
+    (hit,) = discovery.load(discovery.FILTERS, ["keywords"], found).values()
+    assert hit.obj is KeywordFilter and hit.error is None
