@@ -48,6 +48,20 @@ class AccountService:
             raise NotFound(f"no account {account_id!r}")
         return account
 
+    async def find_account(self, ref: str) -> Account:
+        """The account whose id is ``ref``, else the one account named ``ref`` (operators
+        remember names; ids are for scripts). Several of that name -> NotFound listing them."""
+        account = await self.store.get_account(ref)
+        if account is not None:
+            return account
+        named = [a for a in await self.store.list_accounts() if a.name == ref]
+        if len(named) == 1:
+            return named[0]
+        if named:
+            ids = ", ".join(a.id for a in named)
+            raise NotFound(f"{len(named)} accounts are named {ref!r} ({ids}); give the id")
+        raise NotFound(f"no account with id or name {ref!r}")
+
     async def set_status(self, account_id: str, status: AccountStatus) -> Account:
         account = replace(await self.account(account_id), status=status)
         account = await self.store.update_account(account)

@@ -20,6 +20,7 @@ from router_core.cli_common import (
     EXIT_NOT_FOUND,
     EXIT_OK,
     EXIT_USAGE,
+    StateUnavailable,
     cli_settings,
     print_json,
     with_store,
@@ -167,12 +168,12 @@ async def _accounts(store: StoreBackend, args: argparse.Namespace) -> int:
                 print(f"{a.id}  {a.status:<8}  {a.name}")
             print(f"{len(accounts)} accounts")
         return EXIT_OK
+    account = await svc.find_account(args.id)
     if args.action == "show":
-        account = await svc.account(args.id)
         print_json(account_view(account))
         return EXIT_OK
     status: AccountStatus = "inactive" if args.action == "disable" else "active"
-    account = await svc.set_status(args.id, status)
+    account = await svc.set_status(account.id, status)
     if args.json:
         print_json(account_view(account))
     else:
@@ -189,8 +190,9 @@ async def _keys(store: StoreBackend, args: argparse.Namespace) -> int:
     svc = AccountService(store)
     now = time.time()
     if args.action == "create":
+        account = await svc.find_account(args.account)
         key, secret = await svc.create_key(
-            args.account,
+            account.id,
             args.name,
             expires_at=_parse_time(args.expires) if args.expires else None,
             limits=_limits_from(args, RateLimits),
@@ -206,7 +208,8 @@ async def _keys(store: StoreBackend, args: argparse.Namespace) -> int:
             print(f"revoked key {key.id} ({key.prefix})")
         return EXIT_OK
     else:
-        keys = await store.list_keys(args.account)
+        ref = args.account or args.account_opt
+        keys = await store.list_keys((await svc.find_account(ref)).id if ref else None)
         if args.json:
             print_json([key_view(k, now) for k in keys])
         else:
@@ -228,9 +231,13 @@ async def _keys(store: StoreBackend, args: argparse.Namespace) -> int:
 
 
 async def _usage(store: StoreBackend, args: argparse.Namespace) -> int:
+    from router_core.accounts import AccountService
     from router_core.public_records import usage_view
 
-    rows = await store.query_usage(account_id=args.account, key_id=args.key, since_day=args.since)
+    account_id = None
+    if args.account:
+        account_id = (await AccountService(store).find_account(args.account)).id
+    rows = await store.query_usage(account_id=account_id, key_id=args.key, since_day=args.since)
     if args.json:
         print_json([usage_view(r) for r in rows])
         return EXIT_OK
@@ -259,6 +266,10 @@ def _limits_from(args: argparse.Namespace, typ: type[L]) -> L:
     return typ(**{name: getattr(args, name) for name in typ.__struct_fields__})
 
 
+JSON_HELP = "print JSON instead of text"
+ACCOUNT_HELP = "account id or name"
+
+
 def _limit_args(p: argparse.ArgumentParser) -> None:
     for name in RATE_FIELDS:
         p.add_argument(
@@ -282,8 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_init)
 
     p = sub.add_parser("serve", help="run the router")
-    p.add_argument("--host")
-    p.add_argument("--port", type=int)
+    p.add_argument("--host", help="address to listen on (default: server.host)")
+    p.add_argument("--port", type=int, help="port to listen on (default: server.port)")
     p.add_argument(
         "--workers", type=int, default=1, help="processes on one port (needs the redis backend)"
     )
@@ -295,52 +306,60 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "plugins", help="list installed plugins, checked, and whether the config uses them"
     )
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
     p.set_defaults(fn=cmd_plugins)
     p = sub.add_parser("models", help="list the models the config publishes")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
     p.set_defaults(fn=cmd_models)
 
     acc = sub.add_parser("accounts", help="manage accounts").add_subparsers(
         dest="action", required=True
     )
-    p = acc.add_parser("create")
-    p.add_argument("name")
+    p = acc.add_parser("create", help="create an account")
+    p.add_argument("name", help="account name (shown in listings; need not be unique)")
     _limit_args(p)
-    p.add_argument("--quota-tokens", type=int)
+    p.add_argument("--quota-tokens", type=int, help="tokens per quota period (unset = none)")
     p.add_argument("--quota-cost", dest="quota_cost_usd", type=float, help="US dollars per period")
-    p.add_argument("--quota-period", choices=["month", "day"], default="month")
-    p.add_argument("--json", action="store_true")
-    p = acc.add_parser("list")
-    p.add_argument("--json", action="store_true")
-    for action in ("show", "disable", "enable"):
-        p = acc.add_parser(action)
-        p.add_argument("id")
-        p.add_argument("--json", action="store_true")
+    p.add_argument("--quota-period", choices=["month", "day"], default="month", help="quota period")
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
+    p = acc.add_parser("list", help="list accounts")
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
+    for action, what in (
+        ("show", "show an account"),
+        ("disable", "refuse the account's keys (401 account_not_active)"),
+        ("enable", "accept the account's keys again"),
+    ):
+        p = acc.add_parser(action, help=what)
+        p.add_argument("id", metavar="ACCOUNT", help=ACCOUNT_HELP)
+        p.add_argument("--json", action="store_true", help=JSON_HELP)
 
     keys = sub.add_parser("keys", help="manage API keys").add_subparsers(
         dest="action", required=True
     )
-    p = keys.add_parser("create")
-    p.add_argument("account", help="account id")
-    p.add_argument("--name", default="")
+    p = keys.add_parser("create", help="create a key; its secret is printed once")
+    p.add_argument("account", help=ACCOUNT_HELP)
+    p.add_argument("--name", default="", help="a label for the key")
     p.add_argument("--expires", help="ISO time or duration (30d, 12h)")
     p.add_argument("--model", action="append", help="allowed model glob (repeatable; default all)")
     _limit_args(p)
-    p.add_argument("--json", action="store_true")
-    p = keys.add_parser("list")
-    p.add_argument("--account")
-    p.add_argument("--json", action="store_true")
-    for action in ("revoke", "rotate"):
-        p = keys.add_parser(action)
-        p.add_argument("id")
-        p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
+    p = keys.add_parser("list", help="list keys (never their secrets)")
+    p.add_argument("account", nargs="?", help="only this account's keys: " + ACCOUNT_HELP)
+    p.add_argument("--account", dest="account_opt", help="the same, as an option")
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
+    for action, what in (
+        ("revoke", "revoke a key for good"),
+        ("rotate", "replace a key's secret (printed once); the old one stops working"),
+    ):
+        p = keys.add_parser(action, help=what)
+        p.add_argument("id", metavar="KEY", help="key id (key_...)")
+        p.add_argument("--json", action="store_true", help=JSON_HELP)
 
     p = sub.add_parser("usage", help="usage per day, key and model")
-    p.add_argument("--account")
-    p.add_argument("--key")
+    p.add_argument("--account", help="only this account: " + ACCOUNT_HELP)
+    p.add_argument("--key", help="only this key id")
     p.add_argument("--since", help="YYYY-MM-DD (UTC)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
     p.set_defaults(fn=with_store(_usage))
 
     add_members_parser(sub)
@@ -378,6 +397,9 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     except ValueError as exc:
         print(f"viberouter: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except StateUnavailable as exc:
+        print(f"viberouter: {exc}", file=sys.stderr)
+        return EXIT_FAIL
     except KeyboardInterrupt:
         return EXIT_OK
 

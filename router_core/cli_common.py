@@ -43,25 +43,58 @@ def cli_settings(args: argparse.Namespace, environ: Mapping[str, str]) -> Settin
     return load_settings(config_path(args.config, environ), environ)
 
 
+class StateUnavailable(Exception):
+    """The configured state backend cannot be opened (Redis down, SQLite file unwritable)."""
+
+
 def with_store(fn: StoreCommand) -> Command:
-    """``fn`` run on the configured store, opened before and closed after."""
+    """``fn`` run on the configured store, opened before and closed after. Only the
+    config's ``[state]`` section is read (see settings.load_state_settings)."""
 
     def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+        from router_core.settings import config_path, load_state_settings
         from router_core.store.factory import open_store
 
-        settings = cli_settings(args, environ)
+        state = load_state_settings(config_path(args.config, environ), environ)
+        where = state.redis_url if state.backend == "redis" else state.sqlite_path
 
         async def main() -> int:
-            store = await open_store(
-                settings.state.backend,
-                sqlite_path=settings.state.sqlite_path,
-                redis_url=settings.state.redis_url,
-            )
+            try:
+                store = await open_store(
+                    state.backend, sqlite_path=state.sqlite_path, redis_url=state.redis_url
+                )
+            except Exception as exc:  # driver errors differ by backend; all mean "unreachable"
+                raise StateUnavailable(
+                    f"cannot open the {state.backend} state at {_safe(where)}: {exc}"
+                ) from exc
             try:
                 return await fn(store, args)
+            except Exception as exc:
+                if not _backend_failure(exc):
+                    raise
+                raise StateUnavailable(
+                    f"the {state.backend} state at {_safe(where)} failed: {exc}"
+                ) from exc
             finally:
                 await store.close()
 
         return asyncio.run(main())
 
     return run
+
+
+def _backend_failure(exc: Exception) -> bool:
+    """A connection or I/O failure of the state backend (not a bug in the command)."""
+    import sqlite3
+
+    return isinstance(exc, OSError | sqlite3.OperationalError) or type(exc).__module__.startswith(
+        "redis."
+    )
+
+
+def _safe(url: str) -> str:
+    """A Redis URL without its password (it may be on the command line's screen)."""
+    scheme, sep, rest = url.partition("://")
+    if sep and "@" in rest:
+        return f"{scheme}://***@{rest.rpartition('@')[2]}"
+    return url

@@ -380,6 +380,27 @@ def load_settings(path: str | Path, environ: Mapping[str, str]) -> Settings:
     return anchor_paths(parse_settings(text, environ, str(p)), p.parent)
 
 
+def load_state_settings(path: str | Path, environ: Mapping[str, str]) -> StateSettings:
+    """Only the ``[state]`` section of the config file: what account, key, usage and member
+    commands need. Other sections are not validated and their ``env:`` secrets are not
+    required, so `accounts list` works where no provider key is set."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError:
+        return load_settings(p, environ).state  # the same one-line error as every command
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: invalid TOML: {exc}") from exc
+    section = _resolve_env(raw.get("state", {}), environ, "$.state")
+    try:
+        state = msgspec.convert(section, StateSettings)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"{p}: {exc} (in [state])") from exc
+    return anchor_paths(Settings(state=state, source=str(p)), p.parent).state
+
+
 def anchor_paths(settings: Settings, folder: Path) -> Settings:
     """Relative file paths in a config file mean "beside the file", so a CLI call from
     another working directory opens the same database instead of creating an empty one."""

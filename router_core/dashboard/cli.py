@@ -54,6 +54,11 @@ def read_password(args: argparse.Namespace) -> tuple[str, bool]:
         return generate_password(), True
     if args.password_stdin:
         return sys.stdin.readline().rstrip("\r\n"), False
+    if not sys.stdin.isatty():
+        raise ValueError(
+            "no terminal to ask for the password: pipe it in with --password-stdin, "
+            "or pass --generate"
+        )
     first = getpass.getpass("Password: ")
     if first != getpass.getpass("Repeat password: "):
         raise ValueError("the passwords do not match")
@@ -62,11 +67,14 @@ def read_password(args: argparse.Namespace) -> tuple[str, bool]:
 
 async def members_command(store: StoreBackend, args: argparse.Namespace) -> int:
     """Run one ``members`` action against ``store``."""
+    from router_core.accounts import AccountService
     from router_core.dashboard.members import MemberService
 
     members = MemberService(store, store)
+    accounts = AccountService(store)
     if args.action == "list":
-        found = await members.store.list_members(args.account)
+        account_id = (await accounts.find_account(args.account)).id if args.account else None
+        found = await members.store.list_members(account_id)
         if args.json:
             print_json([_view(m) for m in found])
         else:
@@ -83,7 +91,8 @@ async def members_command(store: StoreBackend, args: argparse.Namespace) -> int:
         return EXIT_OK
     password, generated = read_password(args)
     if args.action == "add":
-        member = await members.add(args.account, args.email, password)
+        account = await accounts.find_account(args.account)
+        member = await members.add(account.id, args.email, password)
         verb = "added member"
     else:
         member = await members.set_password(args.member, password)
@@ -104,7 +113,7 @@ def _password_args(p: argparse.ArgumentParser) -> None:
     how.add_argument(
         "--password-stdin", action="store_true", help="read the password from the first line"
     )
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
 
 
 def add_members_parser(subparsers: Any) -> None:
@@ -114,13 +123,13 @@ def add_members_parser(subparsers: Any) -> None:
         "members", help="manage who signs in to the account dashboard"
     ).add_subparsers(dest="action", required=True)
     p = members.add_parser("add", help="add a member to an account")
-    p.add_argument("account", help="account id")
-    p.add_argument("email")
+    p.add_argument("account", help="account id or name")
+    p.add_argument("email", help="the member's sign-in email")
     _password_args(p)
     p.set_defaults(fn=run)
     p = members.add_parser("list", help="list members")
-    p.add_argument("--account", help="only this account's")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--account", help="only this account's (id or name)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(fn=run)
     p = members.add_parser("passwd", help="set a member's password and end their sessions")
     p.add_argument("member", help="member id or email")
@@ -128,5 +137,5 @@ def add_members_parser(subparsers: Any) -> None:
     p.set_defaults(fn=run)
     p = members.add_parser("remove", help="remove a member and end their sessions")
     p.add_argument("member", help="member id or email")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(fn=run)

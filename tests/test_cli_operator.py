@@ -1,0 +1,174 @@
+"""The CLI as an operator meets it: accounts by name, one-line failures, help on every
+option, and account commands that need only the config's [state] section."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from router_core.cli import EXIT_FAIL, EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE, build_parser, main
+
+
+def config(tmp: Path, extra: str = "") -> Path:
+    cfg = tmp / "router.toml"
+    cfg.write_text(f'[state]\nsqlite_path = "ops.db"\n\n[providers.echo]\nplugin = "echo"\n{extra}')
+    return cfg
+
+
+def run(capsys: pytest.CaptureFixture[str], cfg: Path, *argv: str) -> tuple[int, str, str]:
+    code = main(["--config", str(cfg), *argv], environ={})
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_accounts_are_accepted_by_name_or_id(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = config(tmp_path)
+    code, out, _ = run(capsys, cfg, "accounts", "create", "acme", "--json")
+    acme = json.loads(out)
+    code, out, err = run(capsys, cfg, "keys", "create", "acme", "--name", "ci", "--json")
+    assert code == EXIT_OK, err
+    key = json.loads(out)["key"]
+    assert key["account_id"] == acme["id"]
+    for argv in (("keys", "list", "acme"), ("keys", "list", "--account", "acme")):
+        code, out, _ = run(capsys, cfg, *argv, "--json")
+        assert code == EXIT_OK and [k["id"] for k in json.loads(out)] == [key["id"]]
+    code, out, _ = run(capsys, cfg, "accounts", "show", "acme")
+    assert json.loads(out)["id"] == acme["id"]
+    code, out, _ = run(capsys, cfg, "accounts", "disable", acme["id"], "--json")
+    assert json.loads(out)["status"] == "inactive"
+    code, out, _ = run(capsys, cfg, "usage", "--account", "acme", "--json")
+    assert code == EXIT_OK and json.loads(out) == []
+
+
+def test_an_ambiguous_or_unknown_name_is_refused_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = config(tmp_path)
+    ids = [
+        json.loads(run(capsys, cfg, "accounts", "create", "twin", "--json")[1])["id"]
+        for _ in range(2)
+    ]
+    code, _, err = run(capsys, cfg, "keys", "create", "twin")
+    assert code == EXIT_NOT_FOUND
+    assert "2 accounts are named 'twin'" in err and all(i in err for i in ids)
+    code, _, err = run(capsys, cfg, "keys", "list", "nobody")
+    assert code == EXIT_NOT_FOUND and "no account with id or name 'nobody'" in err
+    assert err.count("\n") == 1
+
+
+def test_account_commands_do_not_need_unrelated_secrets(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = config(
+        tmp_path,
+        '\n[providers.openai]\nplugin = "openai"\n'
+        'settings = { base_url = "https://api.openai.com/v1", api_key = "env:NOT_SET_HERE" }\n',
+    )
+    code, out, err = run(capsys, cfg, "accounts", "list")
+    assert code == EXIT_OK, err
+    assert out.strip().endswith("0 accounts")
+    # the server still insists: it would use that provider
+    code, _, err = run(capsys, cfg, "check-config")
+    assert code == 4 and "NOT_SET_HERE" in err
+
+
+def test_unreachable_redis_is_one_line(tmp_path: Path) -> None:
+    cfg = tmp_path / "redis.toml"
+    cfg.write_text('[state]\nbackend = "redis"\nredis_url = "redis://:hunter2@127.0.0.1:1/0"\n')
+    got = subprocess.run(
+        [sys.executable, "-m", "router_core.cli", "--config", str(cfg), "accounts", "list"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert got.returncode == EXIT_FAIL
+    assert got.stderr.count("\n") == 1 and "Traceback" not in got.stderr
+    assert "redis state at redis://***@127.0.0.1:1/0" in got.stderr
+    assert "hunter2" not in got.stderr
+
+
+def test_members_add_without_a_terminal_says_how(tmp_path: Path) -> None:
+    cfg = config(tmp_path)
+    made = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "router_core.cli",
+            "--config",
+            str(cfg),
+            "accounts",
+            "create",
+            "acme",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert made.returncode == EXIT_OK, made.stderr
+    got = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "router_core.cli",
+            "--config",
+            str(cfg),
+            "members",
+            "add",
+            "acme",
+            "ops@example.com",
+        ],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert got.returncode == EXIT_USAGE
+    assert "Traceback" not in got.stderr and got.stderr.count("\n") == 1
+    assert "--password-stdin" in got.stderr and "--generate" in got.stderr
+    piped = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "router_core.cli",
+            "--config",
+            str(cfg),
+            "members",
+            "add",
+            "acme",
+            "ops@example.com",
+            "--password-stdin",
+        ],
+        input="correct horse battery staple\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert piped.returncode == EXIT_OK, piped.stderr
+    assert "added member" in piped.stdout
+
+
+def _actions(parser: argparse.ArgumentParser, path: str) -> list[tuple[str, argparse.Action]]:
+    found: list[tuple[str, argparse.Action]] = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found += _actions(sub, f"{path} {name}")
+        elif not isinstance(action, argparse._HelpAction | argparse._VersionAction):
+            found.append((path, action))
+    return found
+
+
+def test_every_option_and_argument_has_help() -> None:
+    missing = [
+        f"{path} {action.dest}"
+        for path, action in _actions(build_parser(), "viberouter")
+        if not action.help
+    ]
+    assert missing == []
