@@ -56,7 +56,9 @@ def _http_error(exc: web.HTTPException) -> RouterError:
     if exc.status == 404:
         return InvalidRequest("No such endpoint", status=404)
     if exc.status == 405:
-        return InvalidRequest("Method not allowed for this endpoint", status=405)
+        # RFC 9110: a 405 names the methods the resource does support.
+        allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else {}
+        return InvalidRequest("Method not allowed for this endpoint", status=405, headers=allow)
     return InvalidRequest(exc.reason or "Bad request", status=exc.status)
 
 

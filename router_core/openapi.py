@@ -85,7 +85,16 @@ _ERROR_STATUSES: dict[int, str] = {
     429: "rate_limit_exceeded, quota_exceeded or concurrent_requests.",
     500: "server_error.",
     502: "model_error: the model provider failed or answered garbage.",
+    503: "model_error: no deployment of the model can be tried now (every circuit open "
+    "with the panic threshold off) or the provider is overloaded; server_error: the "
+    "router's state backend is unavailable or the router is shutting down. Retry after "
+    "`Retry-After` seconds.",
     504: "timeout: the model provider did not answer in time.",
+}
+
+#: Extra headers of a 503 answer.
+UNAVAILABLE_HEADERS: dict[str, dict[str, Any]] = {
+    "Retry-After": _int_header("Seconds to wait before retrying."),
 }
 
 
@@ -93,6 +102,8 @@ def _error(status: int) -> dict[str, Any]:
     headers = dict(RATE_LIMIT_HEADERS)
     if status == 429:
         headers.update(RETRY_HEADERS)
+    elif status == 503:
+        headers.update(UNAVAILABLE_HEADERS)
     return {
         "description": _ERROR_STATUSES[status],
         "headers": headers,
@@ -152,7 +163,7 @@ def build_document(title: str = "VibeRouter", version: str = "1") -> dict[str, A
                     },
                     "responses": {
                         "200": chat_ok,
-                        **_errors(400, 401, 408, 413, 429, 500, 502, 504),
+                        **_errors(400, 401, 408, 413, 429, 500, 502, 503, 504),
                     },
                 }
             },
@@ -167,7 +178,7 @@ def build_document(title: str = "VibeRouter", version: str = "1") -> dict[str, A
                             "headers": RATE_LIMIT_HEADERS,
                             "content": {"application/json": {"schema": _ref("ModelList")}},
                         },
-                        **_errors(401, 500),
+                        **_errors(401, 500, 503),
                     },
                 }
             },
@@ -190,7 +201,7 @@ def build_document(title: str = "VibeRouter", version: str = "1") -> dict[str, A
                             "headers": RATE_LIMIT_HEADERS,
                             "content": {"application/json": {"schema": _ref("ModelCard")}},
                         },
-                        **_errors(401, 404, 500),
+                        **_errors(401, 404, 500, 503),
                     },
                 }
             },

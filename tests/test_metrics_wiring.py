@@ -109,3 +109,45 @@ async def test_upstream_failures_are_logged_with_detail(
         assert e["deployment"] == "echo/echo-1" and e["code"] == "model_error"
         assert "500" in e["detail"]
         assert e["request_id"] == request["request_id"]
+
+
+async def test_refusals_at_decode_are_counted_with_an_empty_model(tmp_path: Path) -> None:
+    from tests.router_harness import post_chat
+
+    router = await start_router(router_settings(tmp_path))
+    try:
+        m = router.state.metrics
+        bodies = (
+            b'{"model": "echo", "messages": [',  # malformed JSON
+            b'{"model": "echo", "messages": []}',  # a field rule broken
+            b'{"model": "echo", "messages": [{"role": "user", "content": "\xff"}]}',
+        )
+        for body in bodies:
+            assert (await post_chat(router, body)).status == 400
+        assert (
+            sample(
+                m,
+                "viberouter_requests_total",
+                model="",
+                provider="",
+                status="400",
+                code="invalid_request",
+            )
+            == 3
+        )
+        typed = {"model": "secret-looking-name", "messages": [{"role": "user", "content": "x"}]}
+        assert (await post_chat(router, typed)).status == 400  # unknown model: label ""
+        assert "secret-looking-name" not in m.exposition().decode()
+        assert (
+            sample(
+                m,
+                "viberouter_requests_total",
+                model="",
+                provider="",
+                status="400",
+                code="invalid_model",
+            )
+            == 1
+        )
+    finally:
+        await router.stop()

@@ -4,13 +4,16 @@ the error body and rate-limit headers on every operation."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import aiohttp
+import msgspec
 
 from router_core.errors import ALL_CODES
+from router_core.limits.base import RateLimits
 from router_core.openapi import build_document, openapi_bytes
-from tests.router_harness import RunningRouter
+from tests.router_harness import RunningRouter, post_chat, router_settings, start_router
 
 
 async def fetch(router: RunningRouter, path: str, key: str | None = None) -> tuple[int, bytes]:
@@ -52,7 +55,9 @@ def test_operations_document_errors_headers_and_security() -> None:
     chat = doc["paths"]["/v1/chat/completions"]["post"]
     assert chat["security"] == [{"bearerAuth": []}]
     responses: dict[str, Any] = chat["responses"]
-    assert set(responses) == {"200", "400", "401", "408", "413", "429", "500", "502", "504"}
+    assert set(responses) == {
+        "200", "400", "401", "408", "413", "429", "500", "502", "503", "504"
+    }  # fmt: skip
     assert set(responses["200"]["content"]) == {"application/json", "text/event-stream"}
     for status, resp in responses.items():
         assert "X-RateLimit-Remaining" in resp["headers"]
@@ -60,6 +65,7 @@ def test_operations_document_errors_headers_and_security() -> None:
             schema = resp["content"]["application/json"]["schema"]
             assert schema == {"$ref": "#/components/schemas/ErrorBody"}
     assert "Retry-After" in responses["429"]["headers"]
+    assert "Retry-After" in responses["503"]["headers"]
     assert "Retry-After" not in responses["400"]["headers"]
     assert doc["paths"]["/v1/openapi.json"]["get"]["security"] == []
     assert "404" in doc["paths"]["/v1/models/{model_id}"]["get"]["responses"]
@@ -101,3 +107,75 @@ async def test_real_answers_match_the_published_schemas(router: RunningRouter) -
     assert chunks
     for c in chunks:
         validator("ChatCompletionChunk").validate(json.loads(c))
+
+
+def say(text: str) -> dict[str, Any]:
+    return {"model": "echo", "messages": [{"role": "user", "content": text}]}
+
+
+async def test_every_status_the_router_returns_is_declared(tmp_path: Path) -> None:
+    """Drive the real router into each answer it gives and check the document
+    declares that status for that operation (and Retry-After on 503)."""
+    settings = router_settings(
+        tmp_path,
+        first_byte=0.3,
+        total=2.0,
+        retries=0,
+        extra_toml="[routing.circuit]\nfailures = 2\ncooldown_s = 60\n"
+        "panic_threshold_percent = 100\n",
+    )
+    small = msgspec.structs.replace(settings.server, max_body_bytes=4096)
+    router = await start_router(msgspec.structs.replace(settings, server=small))
+    try:
+        _, tight = await router.state.accounts.create_key(
+            router.account_id, "tight", limits=RateLimits(rpm=1)
+        )
+        seen: dict[tuple[str, str], set[int]] = {}
+        chat = ("/v1/chat/completions", "post")
+
+        def saw(op: tuple[str, str], status: int) -> None:
+            seen.setdefault(op, set()).add(status)
+
+        saw(chat, (await post_chat(router, say("hi"))).status)
+        saw(chat, (await post_chat(router, b'{"model":')).status)
+        saw(chat, (await post_chat(router, say("hi"), key="vr-wrong")).status)
+        saw(chat, (await post_chat(router, b"{" + b" " * 8192 + b"}")).status)
+        for _ in range(2):
+            saw(chat, (await post_chat(router, say("hi"), key=tight)).status)
+        saw(chat, (await post_chat(router, say("[[echo:hang]] wait"))).status)
+        saw(chat, (await post_chat(router, say("[[echo:status=500]] fail"))).status)
+        unavailable = await post_chat(router, say("hi"))  # the circuit is open now
+        saw(chat, unavailable.status)
+        assert unavailable.status == 503 and int(unavailable.headers["Retry-After"]) >= 1
+        async with aiohttp.ClientSession() as s:
+            for path, op, key in (
+                ("/v1/models", "/v1/models", router.key),
+                ("/v1/models", "/v1/models", "vr-wrong"),
+                ("/v1/models/echo", "/v1/models/{model_id}", router.key),
+                ("/v1/models/nope", "/v1/models/{model_id}", router.key),
+                ("/v1/models/echo", "/v1/models/{model_id}", "vr-wrong"),
+                ("/v1/openapi.json", "/v1/openapi.json", ""),
+            ):
+                headers = {"Authorization": f"Bearer {key}"} if key else {}
+                async with s.get(router.url + path, headers=headers) as r:
+                    saw((op, "get"), r.status)
+            async with s.get(router.url + "/v1/openapi.json") as r:
+                doc = await r.json()
+        assert seen[chat] == {200, 400, 401, 413, 429, 502, 503, 504}
+        for (path, method), statuses in seen.items():
+            declared = doc["paths"][path][method]["responses"]
+            assert {str(s) for s in statuses} <= set(declared), (path, statuses)
+        assert "Retry-After" in doc["paths"][chat[0]]["post"]["responses"]["503"]["headers"]
+    finally:
+        await router.stop()
+
+
+async def test_405_names_the_allowed_methods(router: RunningRouter) -> None:
+    async with aiohttp.ClientSession() as s:
+        async with s.get(router.base_url + "/chat/completions") as r:
+            assert r.status == 405
+            assert r.headers["Allow"] == "POST"
+            assert (await r.json())["error"] == "invalid_request"
+        async with s.delete(router.base_url + "/models") as r:
+            assert r.status == 405
+            assert set(r.headers["Allow"].split(",")) == {"GET", "HEAD"}

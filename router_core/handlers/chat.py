@@ -123,6 +123,9 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     fields: dict[str, Any] = request[LOG_FIELDS]
     extra_headers: dict[str, str] = request[EXTRA_HEADERS]
     principal = await authenticate(request)
+    # Counted in requests_total from here on, refusals at decode too; the label stays
+    # model="" until a deployment is chosen (metrics.py), whatever the client typed.
+    fields["model"] = ""
     body = await read_body(request, state.settings.server.client_read_timeout_s)
     req = decode_request(body)
     fields["model"] = req.model
