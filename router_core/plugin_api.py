@@ -95,7 +95,7 @@ from router_core.errors import (
     UpstreamRateLimited,
     UpstreamTimeout,
 )
-from router_core.framing import UpstreamEvent
+from router_core.framing import UpstreamEvent, make_decoder
 
 #: This contract's version, (major, minor); see "Versioning" above.
 CONTRACT_VERSION: Final[tuple[int, int]] = (2, 0)
@@ -272,14 +272,15 @@ def split_events(raw: bytes, framing: Framing = "sse") -> list[UpstreamEvent]:
     """Deprecated since contract 2.0: use ``router_core.plugin_testing.split_events``."""
     import warnings
 
-    from router_core import plugin_testing  # a test helper: not loaded with the contract
-
     warnings.warn(
         "plugin_api.split_events moved to router_core.plugin_testing.split_events",
         DeprecationWarning,
         stacklevel=2,
     )
-    return plugin_testing.split_events(raw, framing)
+    # The framing readers directly, not plugin_testing: the kit imports the contract,
+    # so the contract importing the kit would be a cycle.
+    decoder = make_decoder(framing, len(raw) + 1)
+    return [*decoder.feed(raw), *decoder.close()]
 
 
 def new_completion_id() -> str:
