@@ -1,4 +1,5 @@
-"""The Limiter protocol and the values that cross it.
+"""The limit values (``Limits``, declared once for the whole core), the Limiter
+protocol and what crosses it.
 
 Semantics shared by every backend (docs/operations.md documents them for operators):
 

@@ -1,1 +1,2 @@
-"""Accounts, API keys and the usage ledger: one Store protocol, SQLite and Redis backends."""
+"""Accounts, API keys, the usage ledger and the dashboard's members and sessions: the
+protocols in base.py, SQLite and Redis backends, stored Responses beside them."""

@@ -1,4 +1,6 @@
-"""The Store protocol and its records.
+"""The store's records and protocols: ``Store`` (accounts, keys, usage: the core's),
+``DashboardStore`` (members, sessions, sign-in throttling: the dashboard's) and
+``StoreBackend`` (both, with open/close: what SQLite and Redis implement).
 
 Secrets are never stored: a key is stored as ``sha256(secret)`` hex plus a short
 human prefix. Secrets are 256-bit random strings, so a fast hash is the right tool
