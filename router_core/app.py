@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 
+import structlog
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
@@ -52,6 +53,8 @@ def build_state(
         }
     )
     catalog = Catalog(settings, plugins)
+    for warning in catalog.shadowed:
+        structlog.get_logger("viberouter.config").warning("route_shadowed", detail=warning)
     metrics = Metrics(
         registry,
         tenant_labels=settings.metrics.tenant_labels,

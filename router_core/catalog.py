@@ -117,6 +117,9 @@ class Catalog:
         for did in public:
             t = self.deployments[did]
             self.routes[did] = Route(did, (t,), t.deployment.card)
+        problems: list[str] = []
+        #: Names a later route or alias took from an earlier one (check-config warns).
+        self.shadowed: list[str] = []
         for rname, rconf in settings.routes.items():
             targets: list[Target] = []
             for i, entry in enumerate(rconf.deployments):
@@ -124,10 +127,12 @@ class Catalog:
                 tname = ts.target
                 known = self.deployments.get(tname)
                 if known is None:
-                    raise CatalogError(
-                        f"routes.{rname}: no provider offers {tname!r}; add it under "
-                        f'[providers.{tname.split("/", 1)[0]}.models."{tname.split("/", 1)[1]}"]'
+                    problems.append(
+                        f"routes.{rname}.deployments[{i}]: no provider offers {tname!r}; add it "
+                        f'under [providers.{tname.split("/", 1)[0]}.models."'
+                        f'{tname.split("/", 1)[1]}"]'
                     )
+                    continue
                 rank = ts.rank
                 if rank is None:
                     rank = i if rconf.strategy == "ordered" else 0
@@ -142,6 +147,8 @@ class Catalog:
                         _merge(known.timeouts, ts.timeouts),
                     )
                 )
+            if not targets:
+                continue
             # stable: equal ranks keep their config order
             targets.sort(key=lambda t: t.rank)
             first = targets[0].deployment.card
@@ -149,10 +156,21 @@ class Catalog:
                 first, id=rname, aliases=list(rconf.aliases), owned_by=first.owned_by
             )
             route = Route(rname, tuple(targets), card, rconf.strategy)
-            self.routes[rname] = route
+            self._publish(rname, route, f"route {rname!r}")
             for alias in rconf.aliases:
-                self.routes[alias] = route
+                self._publish(alias, route, f"alias {alias!r} of route {rname!r}")
+        if problems:
+            raise CatalogError("\n".join(problems))
         self._listed = [r for name, r in self.routes.items() if name == r.name]
+
+    def _publish(self, name: str, route: Route, what: str) -> None:
+        earlier = self.routes.get(name)
+        if earlier is not None and earlier is not route:
+            self.shadowed.append(
+                f"{what} hides {'route' if earlier.name == name else 'alias'} {name!r} "
+                f"(of {earlier.name!r}): clients asking for {name!r} get {route.name!r}"
+            )
+        self.routes[name] = route
 
     def resolve(self, name: str) -> Route | None:
         return self.routes.get(name)

@@ -99,6 +99,8 @@ def cmd_check_config(args: argparse.Namespace, environ: Mapping[str, str]) -> in
     settings = cli_settings(args, environ)
     plugins = load_providers(settings)
     catalog = Catalog(settings, plugins)
+    for warning in catalog.shadowed:
+        print(f"viberouter: warning: {settings.source}: {warning}", file=sys.stderr)
     print(
         f"{settings.source}: OK ({len(plugins)} providers, {len(catalog.listed())} models, "
         f"state backend {settings.state.backend})"
@@ -389,7 +391,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         code: int = fn(args, environ)
         return code
     except (ConfigError, PluginError, CatalogError) as exc:
-        print(f"viberouter: {exc}", file=sys.stderr)
+        for line in str(exc).splitlines():  # one problem a line, all of them
+            print(f"viberouter: {line}", file=sys.stderr)
         return EXIT_CONFIG
     except NotFound as exc:
         print(f"viberouter: {exc.args[0] if exc.args else exc}", file=sys.stderr)

@@ -21,6 +21,7 @@ plugin after editing its entry points).
 
 from __future__ import annotations
 
+import difflib
 import importlib.metadata
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -159,32 +160,53 @@ def load_providers(
     """Instantiate every configured provider with its validated settings, importing
     only the plugins the config names.
 
-    Raises PluginError when a configured plugin is missing (naming the pip package to
-    install), fails to import, breaks the contract, or its settings are invalid.
+    Raises PluginError when a configured plugin is missing (naming the installed plugin
+    it was probably meant to be, else the pip package to install), fails to import,
+    breaks the contract, or its settings are invalid; one line per provider at fault.
     """
     found = scan(PROVIDERS) if found is None else found
     loaded = load(PROVIDERS, sorted(used_providers(settings)), found)
     out: dict[str, ProviderPlugin] = {}
+    problems: list[str] = []
     for pname, pconf in settings.providers.items():
-        hit = loaded.get(pconf.plugin)
-        if hit is None:
-            raise PluginError(
-                f"provider {pname!r} uses plugin {pconf.plugin!r}, which is not installed; "
-                f"install it with: pip install viberouter-{pconf.plugin}"
-            )
         try:
-            cls = provider_class(hit)
+            out[pname] = _instantiate(pname, pconf.plugin, pconf.settings, loaded, found)
         except PluginError as exc:
-            raise PluginError(f"provider {pname!r}: {exc}") from None
-        plugin_settings: Any = pconf.settings
-        if cls.settings_type is not None:
-            try:
-                plugin_settings = msgspec.convert(pconf.settings, cls.settings_type)
-            except msgspec.ValidationError as exc:
-                path = str(exc).replace("`$", f"`providers.{pname}.settings", 1)
-                raise PluginError(f"{settings.source}: {path}") from exc
-        out[pname] = cls(plugin_settings)
+            problems.append(f"{settings.source}: {exc}")
+    if problems:
+        raise PluginError("\n".join(problems))
     return out
+
+
+def _instantiate(
+    pname: str,
+    plugin: str,
+    raw_settings: Any,
+    loaded: Mapping[str, Loaded],
+    found: Mapping[str, EntryPoint],
+) -> ProviderPlugin:
+    hit = loaded.get(plugin)
+    if hit is None:
+        near = difflib.get_close_matches(plugin, list(found), n=1)
+        fix = (
+            f"did you mean {near[0]!r}?"
+            if near
+            else f"install it with: pip install viberouter-{plugin}"
+        )
+        raise PluginError(f"providers.{pname}.plugin: {plugin!r} is not an installed plugin; {fix}")
+    try:
+        cls = provider_class(hit)
+    except PluginError as exc:
+        raise PluginError(f"providers.{pname}: {exc}") from None
+    if cls.settings_type is None:
+        return cls(raw_settings)
+    try:
+        return cls(msgspec.convert(raw_settings, cls.settings_type))
+    except msgspec.ValidationError as exc:
+        path, message = f"$.providers.{pname}.settings", str(exc)
+        if " - at `$" not in message:  # msgspec names no path for the object itself
+            raise PluginError(f"{message} - at `{path}`") from exc
+        raise PluginError(message.replace("`$", f"`{path}", 1)) from exc
 
 
 # ---------------------------------------------------------------- the diagnostic view

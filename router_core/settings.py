@@ -12,7 +12,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_type_hints
 
 import msgspec
 from msgspec import Struct, field
@@ -25,7 +25,8 @@ DEFAULT_CONFIG_PATH = "config/viberouter.toml"
 
 
 class ConfigError(Exception):
-    """A config file that cannot be used; the message names the file and field path."""
+    """A config file that cannot be used; the message names the file and field path, one
+    line per problem."""
 
 
 class ServerSettings(Struct, forbid_unknown_fields=True, kw_only=True):
@@ -267,17 +268,19 @@ def target_name(entry: str | TargetSettings) -> str:
     return entry if isinstance(entry, str) else entry.target
 
 
-def _resolve_env(node: Any, environ: Mapping[str, str], path: str) -> Any:
+def _resolve_env(node: Any, environ: Mapping[str, str], path: str, problems: list[str]) -> Any:
+    """``env:NAME`` strings replaced by the variable; every missing one is a problem."""
     if isinstance(node, str) and node.startswith("env:"):
         name = node[4:]
         value = environ.get(name)
         if value is None:
-            raise ConfigError(f"{path}: environment variable {name} is not set")
+            problems.append(f"{path}: environment variable {name} is not set")
+            return ""
         return value
     if isinstance(node, dict):
-        return {k: _resolve_env(v, environ, f"{path}.{k}") for k, v in node.items()}
+        return {k: _resolve_env(v, environ, f"{path}.{k}", problems) for k, v in node.items()}
     if isinstance(node, list):
-        return [_resolve_env(v, environ, f"{path}[{i}]") for i, v in enumerate(node)]
+        return [_resolve_env(v, environ, f"{path}[{i}]", problems) for i, v in enumerate(node)]
     return node
 
 
@@ -312,56 +315,80 @@ def _target_provider(entry: Any) -> str:
 
 
 def parse_settings(text: str, environ: Mapping[str, str], source: str = "<string>") -> Settings:
-    """Validate TOML text into Settings (see module docstring)."""
+    """Validate TOML text into Settings (see module docstring). Every problem the file has
+    is reported at once, one per line of the ConfigError, each with its field path."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: invalid TOML: {exc}") from exc
     _drop_disabled_providers(raw, environ)
-    raw = _resolve_env(raw, environ, "$")
-    raw["source"] = source
-    try:
-        settings = msgspec.convert(raw, Settings)
-    except msgspec.ValidationError as exc:
-        raise ConfigError(f"{source}: {exc}") from exc
-    _check_references(settings)
+    problems: list[str] = []
+    raw = _resolve_env(raw, environ, "$", problems)
+    shape = _shape_problems(raw)
+    problems += shape
+    if not shape:  # references are checked once the shapes are right
+        settings = msgspec.convert({**raw, "source": source}, Settings)
+        problems += _routing_problems(settings.routing) + _reference_problems(settings)
+    if problems:
+        raise ConfigError("\n".join(f"{source}: {p}" for p in problems))
     return settings
 
 
-def _check_routing(settings: Settings) -> None:
-    r, src = settings.routing, settings.source
-    if r.max_attempts < 1:
-        raise ConfigError(f"{src}: routing.max_attempts must be at least 1")
-    if not 0.0 < r.latency_ewma_alpha <= 1.0:
-        raise ConfigError(f"{src}: routing.latency_ewma_alpha must be in (0, 1]")
-    if r.circuit.failures < 1:
-        raise ConfigError(f"{src}: routing.circuit.failures must be at least 1")
-    if not 0.0 <= r.circuit.panic_threshold_percent <= 100.0:
-        raise ConfigError(f"{src}: routing.circuit.panic_threshold_percent must be in [0, 100]")
+def _shape_problems(raw: dict[str, Any]) -> list[str]:
+    """Type and unknown-key errors, section by section (and entry by entry for providers
+    and routes), so one mistake does not hide the next."""
+    hints = get_type_hints(Settings)
+    problems: list[str] = []
+    for key, value in raw.items():
+        hint = hints.get(key)
+        if hint is None or key == "source":
+            problems.append(f"Object contains unknown field `{key}`")
+            continue
+        entries: list[tuple[str, Any, Any]] = [(f"$.{key}", value, hint)]
+        if getattr(hint, "__origin__", None) is dict and isinstance(value, dict):
+            item_type = hint.__args__[1]
+            entries = [(f"$.{key}.{name}", item, item_type) for name, item in value.items()]
+        for path, item, kind in entries:
+            try:
+                msgspec.convert(item, kind)
+            except msgspec.ValidationError as exc:
+                message = str(exc)
+                if " - at `$" in message:
+                    problems.append(message.replace("`$", f"`{path}", 1))
+                else:  # msgspec names no path for the object itself
+                    problems.append(f"{message} - at `{path}`")
+    return problems
 
 
-def _check_references(settings: Settings) -> None:
-    _check_routing(settings)
+def _routing_problems(r: RoutingSettings) -> list[str]:
+    checks = (
+        (r.max_attempts < 1, "routing.max_attempts must be at least 1"),
+        (not 0.0 < r.latency_ewma_alpha <= 1.0, "routing.latency_ewma_alpha must be in (0, 1]"),
+        (r.circuit.failures < 1, "routing.circuit.failures must be at least 1"),
+        (
+            not 0.0 <= r.circuit.panic_threshold_percent <= 100.0,
+            "routing.circuit.panic_threshold_percent must be in [0, 100]",
+        ),
+    )
+    return [message for failed, message in checks if failed]
+
+
+def _reference_problems(settings: Settings) -> list[str]:
+    problems: list[str] = []
     for rname, route in settings.routes.items():
         if not route.deployments:
-            raise ConfigError(f"{settings.source}: routes.{rname}.deployments is empty")
+            problems.append(f"routes.{rname}.deployments is empty")
         for i, entry in enumerate(route.deployments):
+            where = f"routes.{rname}.deployments[{i}]"
             if isinstance(entry, TargetSettings) and entry.weight <= 0:
-                raise ConfigError(
-                    f"{settings.source}: routes.{rname}.deployments[{i}].weight must be > 0"
-                )
+                problems.append(f"{where}.weight must be > 0")
             target = target_name(entry)
             provider, sep, model = target.partition("/")
             if not sep or not model:
-                raise ConfigError(
-                    f"{settings.source}: routes.{rname}.deployments[{i}]: "
-                    f"{target!r} is not '<provider>/<model>'"
-                )
-            if provider not in settings.providers:
-                raise ConfigError(
-                    f"{settings.source}: routes.{rname}.deployments[{i}]: "
-                    f"unknown provider {provider!r}"
-                )
+                problems.append(f"{where}: {target!r} is not '<provider>/<model>'")
+            elif provider not in settings.providers:
+                problems.append(f"{where}: unknown provider {provider!r}")
+    return problems
 
 
 def load_settings(path: str | Path, environ: Mapping[str, str]) -> Settings:
@@ -372,8 +399,9 @@ def load_settings(path: str | Path, environ: Mapping[str, str]) -> Settings:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise ConfigError(
-            f"{p}: no config file there; write a starter one with `viberouter init "
-            f"{p.parent}` or name yours with --config FILE (or $VIBEROUTER_CONFIG)"
+            f"{p}: cannot read config file: there is none; write a starter one with "
+            f"`viberouter init {p.parent}` or name yours with --config FILE "
+            "(or $VIBEROUTER_CONFIG)"
         ) from exc
     except OSError as exc:
         raise ConfigError(f"{p}: cannot read config file: {exc.strerror or exc}") from exc
@@ -393,7 +421,10 @@ def load_state_settings(path: str | Path, environ: Mapping[str, str]) -> StateSe
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{p}: invalid TOML: {exc}") from exc
-    section = _resolve_env(raw.get("state", {}), environ, "$.state")
+    problems: list[str] = []
+    section = _resolve_env(raw.get("state", {}), environ, "$.state", problems)
+    if problems:
+        raise ConfigError("\n".join(f"{p}: {problem}" for problem in problems))
     try:
         state = msgspec.convert(section, StateSettings)
     except msgspec.ValidationError as exc:

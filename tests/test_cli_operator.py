@@ -172,3 +172,81 @@ def test_every_option_and_argument_has_help() -> None:
         if not action.help
     ]
     assert missing == []
+
+
+BROKEN = """
+[server]
+port = "eighty"
+
+[state]
+backend = "embedded"
+sqlite_pth = "typo.db"
+
+[providers.local]
+plugin = "echoo"
+
+[providers.oai]
+plugin = "openai"
+settings = { base_url = "https://api.openai.com/v1", api_key = "env:MISSING_KEY", timeout = "x" }
+
+[routes.a]
+deployments = ["nowhere/model"]
+"""
+
+
+def test_check_config_reports_every_problem_with_its_path(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = tmp_path / "broken.toml"
+    cfg.write_text(BROKEN)
+    code, _, err = run(capsys, cfg, "check-config")
+    assert code == 4
+    lines = err.strip().splitlines()
+    assert all(line.startswith(f"viberouter: {cfg}: ") for line in lines), lines
+    joined = "\n".join(lines)
+    assert "$.providers.oai.settings.api_key: environment variable MISSING_KEY" in joined
+    assert "`$.server.port`" in joined
+    assert "sqlite_pth" in joined and "`$.state`" in joined
+    # shape errors first; the rest is checked once the shapes are right
+    cfg.write_text(BROKEN.replace('"eighty"', "8080").replace("sqlite_pth", "sqlite_path"))
+    code, _, err = run(
+        capsys,
+        cfg,
+        "check-config",
+    )
+    joined = err.strip()
+    assert code == 4
+    assert "routes.a.deployments[0]: unknown provider 'nowhere'" in joined
+    assert "MISSING_KEY" in joined
+
+
+def test_check_config_names_the_nearest_plugin_and_plugin_setting_paths(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = tmp_path / "plugins.toml"
+    cfg.write_text(
+        '[providers.local]\nplugin = "echoo"\n\n'
+        '[providers.oai]\nplugin = "openai"\n'
+        'settings = { base_url = "https://api.openai.com/v1", api_key = "k", retries = "x" }\n'
+        '\n[providers.other]\nplugin = "zzzq-nothing-like-it"\n'
+    )
+    code, _, err = run(capsys, cfg, "check-config")
+    assert code == 4
+    assert "providers.local.plugin: 'echoo' is not an installed plugin; did you mean 'echo'?" in err
+    assert "pip install viberouter-echoo" not in err
+    assert "pip install viberouter-zzzq-nothing-like-it" in err
+    assert "$.providers.oai.settings" in err
+    assert len(err.strip().splitlines()) == 3
+
+
+def test_check_config_warns_when_an_alias_hides_a_route(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = config(
+        tmp_path,
+        '\n[routes.fast]\ndeployments = ["echo/echo-1"]\n'
+        '\n[routes.slow]\ndeployments = ["echo/echo-1"]\naliases = ["fast"]\n',
+    )
+    code, out, err = run(capsys, cfg, "check-config")
+    assert code == EXIT_OK and "OK" in out
+    assert "warning" in err and "alias 'fast' of route 'slow' hides route 'fast'" in err
