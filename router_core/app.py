@@ -67,13 +67,21 @@ def build_state(
             settings.state.backend,
             sqlite_path=settings.state.sqlite_path,
             redis_url=settings.state.redis_url,
+            state=settings.state,
         )
-    auth = Authenticator(store, settings.auth.cache_ttl_s)
+    auth = Authenticator(
+        store,
+        settings.auth.cache_ttl_s,
+        stale=settings.auth.cache_stale_s,
+        on_error=metrics.backend_error_hook("store"),
+    )
     limiter = make_limiter(
         settings.state.backend,
         redis_url=settings.state.redis_url,
         on_backend_error=settings.limits.on_backend_error,
         on_error=metrics.backend_error_hook("limiter"),
+        lease_ttl=settings.limits.lease_ttl_s,
+        state=settings.state,
     )
     return RouterState(
         settings=settings,

@@ -61,7 +61,10 @@ def with_store(fn: StoreCommand) -> Command:
         async def main() -> int:
             try:
                 store = await open_store(
-                    state.backend, sqlite_path=state.sqlite_path, redis_url=state.redis_url
+                    state.backend,
+                    sqlite_path=state.sqlite_path,
+                    redis_url=state.redis_url,
+                    state=state,
                 )
             except Exception as exc:  # driver errors differ by backend; all mean "unreachable"
                 raise StateUnavailable(
@@ -87,9 +90,11 @@ def _backend_failure(exc: Exception) -> bool:
     """A connection or I/O failure of the state backend (not a bug in the command)."""
     import sqlite3
 
-    return isinstance(exc, OSError | sqlite3.OperationalError) or type(exc).__module__.startswith(
-        "redis."
-    )
+    from router_core.store.base import StoreUnavailable
+
+    return isinstance(exc, OSError | sqlite3.OperationalError | StoreUnavailable) or type(
+        exc
+    ).__module__.startswith("redis.")
 
 
 def _safe(url: str) -> str:

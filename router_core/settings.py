@@ -84,6 +84,15 @@ class StateSettings(Struct, forbid_unknown_fields=True, kw_only=True):
     sqlite_path: str = "viberouter.db"
     #: Redis URL for accounts, keys, usage and limit counters (backend "redis").
     redis_url: str = "redis://127.0.0.1:6379/0"
+    #: `redis_url` names one node of a Redis Cluster (the others are discovered).
+    redis_cluster: bool = False
+    #: Seconds of Redis time a call on the request path may take (admission, settlement,
+    #: key lookups) before it counts as a backend failure.
+    redis_timeout_s: float = 0.05
+    #: Redis calls at once per process (per node in a cluster); more wait for a connection.
+    redis_pool_size: int = 128
+    #: Longest wait for a free Redis connection before it counts as a backend failure.
+    redis_pool_timeout_s: float = 2.0
 
 
 class AuthSettings(Struct, forbid_unknown_fields=True, kw_only=True):
@@ -91,6 +100,9 @@ class AuthSettings(Struct, forbid_unknown_fields=True, kw_only=True):
 
     #: Seconds a key lookup is cached in process (changes made elsewhere show up within it).
     cache_ttl_s: float = 5.0
+    #: While the store is unreachable, a cached key keeps working (and a cached unknown
+    #: key keeps failing) this many seconds past `cache_ttl_s`.
+    cache_stale_s: float = 600.0
     #: Token for /admin/v1; None turns the admin API off (404).
     admin_token: str | None = None
     #: Create a demo account and key on an empty store at start-up and print the key once.
@@ -103,6 +115,9 @@ class LimitsSettings(Struct, forbid_unknown_fields=True, kw_only=True):
     #: When the limits backend fails: refuse the request ("fail_closed") or let it
     #: through unlimited ("fail_open").
     on_backend_error: Literal["fail_open", "fail_closed"] = "fail_closed"
+    #: Seconds a concurrency slot outlives its holder: a live request re-arms its lease,
+    #: so the slots of a crashed process come back within this time.
+    lease_ttl_s: float = 20.0
 
 
 class LoggingSettings(Struct, forbid_unknown_fields=True, kw_only=True):
@@ -328,7 +343,11 @@ def parse_settings(text: str, environ: Mapping[str, str], source: str = "<string
     problems += shape
     if not shape:  # references are checked once the shapes are right
         settings = msgspec.convert({**raw, "source": source}, Settings)
-        problems += _routing_problems(settings.routing) + _reference_problems(settings)
+        problems += (
+            _routing_problems(settings.routing)
+            + _state_problems(settings)
+            + _reference_problems(settings)
+        )
     if problems:
         raise ConfigError("\n".join(f"{source}: {p}" for p in problems))
     return settings
@@ -369,6 +388,23 @@ def _routing_problems(r: RoutingSettings) -> list[str]:
             not 0.0 <= r.circuit.panic_threshold_percent <= 100.0,
             "routing.circuit.panic_threshold_percent must be in [0, 100]",
         ),
+    )
+    return [message for failed, message in checks if failed]
+
+
+def _state_problems(settings: Settings) -> list[str]:
+    st = settings.state
+    checks = (
+        (
+            not (st.redis_timeout_s > 0 and st.redis_pool_timeout_s > 0),
+            "state.redis_timeout_s and state.redis_pool_timeout_s must be > 0",
+        ),
+        (st.redis_pool_size < 1, "state.redis_pool_size must be at least 1"),
+        (
+            not 3.0 <= settings.limits.lease_ttl_s <= 3600.0,
+            "limits.lease_ttl_s must be between 3 and 3600",
+        ),
+        (settings.auth.cache_stale_s < 0, "auth.cache_stale_s must be >= 0"),
     )
     return [message for failed, message in checks if failed]
 

@@ -7,13 +7,15 @@ reason that says how to get it.
 from __future__ import annotations
 
 import os
+import random
 import shutil
+import signal
 import socket
 import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -25,6 +27,20 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def free_cluster_port() -> int:
+    """A free port whose cluster bus port (+10000) is free and valid too."""
+    for _ in range(200):
+        port = random.randrange(20_000, 55_000)
+        try:
+            for candidate in (port, port + 10_000):
+                with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                    s.bind(("127.0.0.1", candidate))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError("no free port pair for a cluster node")
 
 
 def require_binary(name: str, debian_package: str) -> str:
@@ -54,6 +70,8 @@ class RedisServer:
     proc: subprocess.Popen[bytes] | None
     binary: str
     workdir: Path
+    #: Extra redis-server arguments (persistence, cluster mode, load delay ...).
+    args: list[str] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -64,6 +82,22 @@ class RedisServer:
             self.proc.terminate()
             self.proc.wait(timeout=10)
             self.proc = None
+
+    def kill(self) -> None:
+        """SIGKILL: the server dies at once, as in a crash (persistence decides what is left)."""
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+            self.proc = None
+
+    def freeze(self) -> None:
+        """SIGSTOP: the port stays open, nothing answers."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)
 
     def start(self) -> None:
         if self.proc is not None:
@@ -81,6 +115,7 @@ class RedisServer:
                 "no",
                 "--dir",
                 str(self.workdir),
+                *self.args,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -89,11 +124,53 @@ class RedisServer:
 
 
 @contextmanager
-def redis_server(tmp: Path) -> Iterator[RedisServer]:
+def redis_server(
+    tmp: Path, args: tuple[str, ...] = (), port: int | None = None
+) -> Iterator[RedisServer]:
     binary = require_binary("redis-server", "redis-server")
-    server = RedisServer(port=free_port(), proc=None, binary=binary, workdir=tmp)
+    server = RedisServer(
+        port=port or free_port(), proc=None, binary=binary, workdir=tmp, args=[*args]
+    )
     server.start()
     try:
         yield server
     finally:
+        if server.proc is not None and server.proc.poll() is None:
+            server.thaw()  # a frozen server ignores SIGTERM until it runs again
         server.stop()
+
+
+@contextmanager
+def redis_cluster(tmp: Path, masters: int = 3) -> Iterator[list[RedisServer]]:
+    """A real Redis Cluster of ``masters`` primaries (no replicas) on loopback ports,
+    created with ``redis-cli --cluster create``; yields once every slot is served."""
+    cli = require_binary("redis-cli", "redis-tools")
+    with ExitStack() as stack:
+        nodes = []
+        for i in range(masters):
+            workdir = tmp / f"node{i}"
+            workdir.mkdir()
+            conf = ("--cluster-enabled", "yes", "--cluster-config-file", str(workdir / "n.conf"))
+            nodes.append(stack.enter_context(redis_server(workdir, conf, free_cluster_port())))
+        addresses = [f"127.0.0.1:{n.port}" for n in nodes]
+        subprocess.run(
+            [cli, "--cluster", "create", *addresses, "--cluster-replicas", "0", "--cluster-yes"],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        deadline = time.monotonic() + 20
+        for node in nodes:
+            while True:
+                info = subprocess.run(
+                    [cli, "-p", str(node.port), "cluster", "info"],
+                    capture_output=True,
+                    text=True,
+                    timeout=10,
+                ).stdout
+                if "cluster_state:ok" in info:
+                    break
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"cluster not ok after 20 s:\n{info}")
+                time.sleep(0.05)
+        yield nodes

@@ -41,14 +41,16 @@ async def test_idle_keys_are_forgotten(clock: ManualClock) -> None:
 async def test_state_that_still_counts_survives_the_sweep(clock: ManualClock) -> None:
     limiter = MemoryLimiter(clock)
     await limiter.acquire("daily", "a1", Limits(rpd=1), 0)
-    await limiter.acquire("busy", "a1", Limits(concurrency=1), 0)  # never settled
+    busy = await limiter.acquire("busy", "a1", Limits(concurrency=1), 0)  # still running
     quota = Limits(quota_tokens=100, quota_period="day")
     await limiter.settle(await limiter.acquire("q", "a1", quota, 0), quota, 100, 0.0)
     clock.now += 600
     await limiter.acquire("other", "a2", Limits(rpm=1), 0)
     assert limiter.tracked == 4  # daily, busy (lease alive), other, a1's quota; q is idle
+    assert busy.holds_slot
     with pytest.raises(RateLimitExceeded):
         await limiter.acquire("daily", "a1", Limits(rpd=1), 0)
+    del busy  # its holder is gone without settling: the lease is not re-armed
     clock.now += 86_400
     await limiter.acquire("other", "a2", Limits(rpm=1), 0)
     assert limiter.tracked == 1

@@ -9,7 +9,10 @@ Semantics shared by every backend (docs/operations.md documents them for operato
 * TPM: at admission the estimate (prompt estimate + output cap) is reserved; at
   settlement the reservation is replaced by the actual usage, so tokens not used
   (a stream cut short) are given back.
-* Concurrency: a slot is held from admission until ``settle`` or ``release``.
+* Concurrency: a slot is held from admission until ``settle``. It is a lease that
+  lives as long as its Admission object does (the request holds it): the Redis backend
+  re-arms live leases every third of ``lease_ttl``, so a crashed process's slots come
+  back within ``lease_ttl``; in process, a dropped Admission frees its slot.
 * Quota: per account, tokens and/or cost per period (calendar month, UTC, by
   default), checked at admission (already used >= quota -> ``quota_exceeded``) and
   charged at settlement with the actual usage.
@@ -82,7 +85,7 @@ def effective(account: Limits, key: RateLimits) -> Limits:
     return msgspec.structs.replace(account, **overrides) if overrides else account
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, weakref_slot=True)
 class Admission:
     """A granted request: what settle/release need, and where the client stands.
 

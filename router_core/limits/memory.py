@@ -6,8 +6,11 @@ Every rule of ``limits/base.py`` holds here exactly as in the Redis backend:
   an entry leaves the window exactly 60 s (86,400 s) after it was admitted.
 * TPM: whole-second buckets that count for 60 to 61 s (see ``periods.TPM_SPAN_BUCKETS``),
   so no 60 s window ever holds more than the limit.
-* Concurrency: leases that expire after ``lease_ttl`` seconds, like Redis's, so a
-  caller that forgets to settle cannot pin a slot forever.
+* Concurrency: a slot is a lease held while its Admission lives. Leases live in this
+  process only, so a crash frees them all at once. A lease whose ``lease_ttl`` has
+  passed is re-armed if its Admission is still referenced (the request is running: as
+  Redis's refresher does) and dropped otherwise, so a caller that loses its Admission
+  without settling frees the slot within ``lease_ttl``, like a crashed Redis client.
 * Quota: per account and period, reset lazily when the period rolls over.
 
 ``acquire`` never awaits between its checks and its commit, so asyncio's single thread
@@ -20,6 +23,7 @@ from __future__ import annotations
 import itertools
 import math
 import time
+import weakref
 from collections import deque
 
 from router_core.errors import ConcurrentRequests, QuotaExceeded, RateLimitExceeded
@@ -47,7 +51,8 @@ class _KeyState:
         # appear at the current second), so the first item is the oldest.
         self.tpm: dict[int, int] = {}
         self.tpm_total = 0
-        self.leases: dict[str, float] = {}
+        # lease id -> (expiry, the Admission holding it)
+        self.leases: dict[str, tuple[float, weakref.ref[Admission]]] = {}
 
     def prune(self, now: float) -> None:
         """Forget everything that no longer counts at ``now``."""
@@ -65,10 +70,16 @@ class _KeyState:
                 break
             self.tpm_total -= buckets.pop(oldest)
 
-    def purge_leases(self, now: float) -> None:
-        """Free slots whose lease expired (their holder never settled)."""
-        for lease_id in [lid for lid, expiry in self.leases.items() if expiry <= now]:
-            del self.leases[lease_id]
+    def purge_leases(self, now: float, ttl: float) -> None:
+        """Re-arm expired leases whose request still runs; free the others."""
+        for lease_id, (expiry, holder) in list(self.leases.items()):
+            if expiry > now:
+                continue
+            admission = holder()
+            if admission is None or admission.settled:
+                del self.leases[lease_id]
+            else:
+                self.leases[lease_id] = (now + ttl, holder)
 
     @property
     def idle(self) -> bool:
@@ -147,7 +158,7 @@ class MemoryLimiter:
             if spec.tpm == 0 or state.tpm_total + estimate > spec.tpm:
                 raise self._token_refusal(state, spec.tpm, estimate, now)
         if spec.concurrency is not None and len(state.leases) >= spec.concurrency:
-            state.purge_leases(now)
+            state.purge_leases(now, self._lease_ttl)
             if len(state.leases) >= spec.concurrency:
                 raise ConcurrentRequests()
 
@@ -176,7 +187,7 @@ class MemoryLimiter:
             admission.tokens_remaining = max(0, spec.tpm - state.tpm_total)
             admission.tokens_reset = next(iter(state.tpm)) + TPM_SPAN_BUCKETS if state.tpm else now
         if spec.concurrency is not None:
-            state.leases[lease_id] = now + self._lease_ttl
+            state.leases[lease_id] = (now + self._lease_ttl, weakref.ref(admission))
             admission.holds_slot = True
         return admission
 
@@ -204,6 +215,19 @@ class MemoryLimiter:
             quota = self._quota(admission.account_id, spec.quota_period, now)
             quota.tokens += used
             quota.cost += max(0.0, cost_usd)
+
+    async def refresh_leases(self) -> int:
+        """Re-arm the lease of every request still running; return how many (the
+        purge does this lazily too; this mirrors the Redis backend's refresher)."""
+        now = self._clock()
+        armed = 0
+        for state in self._keys.values():
+            for lease_id, (_, holder) in list(state.leases.items()):
+                admission = holder()
+                if admission is not None and not admission.settled:
+                    state.leases[lease_id] = (now + self._lease_ttl, holder)
+                    armed += 1
+        return armed
 
     @property
     def tracked(self) -> int:
@@ -270,7 +294,7 @@ class MemoryLimiter:
         idle = []
         for key_id, state in self._keys.items():
             state.prune(now)
-            state.purge_leases(now)
+            state.purge_leases(now, self._lease_ttl)
             if state.idle:
                 idle.append(key_id)
         for key_id in idle:

@@ -34,6 +34,9 @@ MINUTE_SECONDS = 60
 # TPM_SPAN_BUCKETS - 1 seconds older than the current one, i.e. tokens count for 60 to
 # 61 s. Erring long means no 60 s window can ever hold more than the limit.
 TPM_SPAN_BUCKETS = 61
-# A concurrency slot not settled within this many seconds is presumed lost (crashed
-# process) and freed. Longer than any sane LLM call or stream.
-DEFAULT_LEASE_TTL = 900.0
+# A concurrency slot whose holder stopped re-arming it for this many seconds is presumed
+# lost (crashed process) and freed; live requests re-arm theirs every third of it, so
+# only a dead holder's slots ever expire (``limits.lease_ttl_s`` in the config).
+DEFAULT_LEASE_TTL = 20.0
+# How often live leases are re-armed, as a fraction of their TTL.
+LEASE_REFRESH_FRACTION = 1 / 3

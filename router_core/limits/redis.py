@@ -14,17 +14,25 @@ Cluster slot::
 
 Every key carries an expiry: the logs their window, TPM 62 s, leases their TTL, quota
 keys the end of their period. Concurrency slots are leases (a sorted set of lease ids
-scored by expiry, purged by the script): a router that dies mid-request frees its slots
-after ``lease_ttl`` seconds (default 900, see ``periods.DEFAULT_LEASE_TTL``).
+scored by expiry, purged by the script). One task per process re-arms the leases of the
+requests still running every third of ``lease_ttl`` (one REFRESH script per key, see
+``scripts.py``), so a router that dies mid-request frees its slots within ``lease_ttl``
+seconds (default 20, ``limits.lease_ttl_s``) while a stream of any length keeps its own.
+A live request is one whose Admission object is still referenced (a weak set), so even a
+caller that forgot to settle cannot pin a slot beyond its own life.
 
-When Redis is unreachable or fails, ``on_error("acquire" | "settle", exc)`` is called and
-then ``fail_open`` admits with an Admission whose limit fields are None (its settle is
-a no-op), while ``fail_closed`` refuses with ``RateLimitExceeded`` ("The rate limiter is
-unavailable", ``retry_after`` 1 s): the error list has no "unavailable" code and a 429
-with Retry-After is what well-behaved clients already back off from. A failed settle
-never raises; the lease then expires on its own. The connection pool reconnects by
-itself once Redis is back. A dropped connection is retried once at once; if it dropped
-after Redis ran the script, that request is counted twice (the safe direction).
+Calls go through ``redis_link.RedisLink``: a full pool means waiting (bounded), and a
+call gets ``state.redis_timeout_s`` (default 50 ms) of Redis time, so a frozen Redis
+costs that, not seconds. When Redis is unreachable, frozen, loading its data
+(``BusyLoadingError``) or fails, ``on_error("acquire" | "settle" | "refresh", exc)`` is
+called and then ``fail_open`` admits with an Admission whose limit fields are None (its
+settle is a no-op), while ``fail_closed`` refuses with ``RateLimitExceeded`` ("The rate
+limiter is unavailable", ``retry_after`` 1 s): the error list has no "unavailable" code
+and a 429 with Retry-After is what well-behaved clients already back off from. A failed
+settle never raises; the lease then expires on its own. Connections come back by
+themselves once Redis does. A dropped connection is retried once at once; a call that
+timed out or dropped after Redis ran the script was counted (the safe direction) and its
+lease, never re-armed, expires within ``lease_ttl``.
 """
 
 from __future__ import annotations
@@ -34,19 +42,17 @@ import itertools
 import math
 import os
 import time
+import weakref
 from collections.abc import Callable
 from typing import Literal
 
-import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from router_core.errors import ConcurrentRequests, QuotaExceeded, RateLimitExceeded
 from router_core.limits.base import Admission, Clock, Limits
-from router_core.limits.periods import DEFAULT_LEASE_TTL
-from router_core.limits.scripts import ACQUIRE, SETTLE
+from router_core.limits.periods import DEFAULT_LEASE_TTL, LEASE_REFRESH_FRACTION
+from router_core.limits.scripts import ACQUIRE, REFRESH, SETTLE
+from router_core.redis_link import RedisLink, RedisOptions, Script
 
 BackendErrorPolicy = Literal["fail_closed", "fail_open"]
 ErrorHook = Callable[[str, BaseException], None]
@@ -101,6 +107,24 @@ def _admitted(
     )
 
 
+def _acquire_args(
+    spec: Limits, now: str, lease_id: str, estimate: int, lease_ttl: float
+) -> tuple[str | int | float, ...]:
+    return (
+        now,
+        lease_id,
+        _limit(spec.rpm),
+        _limit(spec.rpd),
+        _limit(spec.tpm),
+        _limit(spec.concurrency),
+        estimate,
+        _limit(spec.quota_tokens),
+        _limit(spec.quota_cost_usd),
+        spec.quota_period,
+        lease_ttl,
+    )
+
+
 def _limit(value: int | float | None) -> int | float:
     return _UNLIMITED if value is None else value
 
@@ -118,13 +142,12 @@ class RedisLimiter:
 
     def __init__(
         self,
-        url: str,
+        target: str | RedisOptions,
         *,
         on_backend_error: BackendErrorPolicy = "fail_closed",
         clock: Clock | None = None,
         on_error: ErrorHook | None = None,
         lease_ttl: float = DEFAULT_LEASE_TTL,
-        timeout: float = 1.0,
     ) -> None:
         if on_backend_error not in ("fail_closed", "fail_open"):
             raise ValueError(
@@ -134,16 +157,13 @@ class RedisLimiter:
         self._clock = clock
         self._on_error = on_error
         self._lease_ttl = lease_ttl
-        # One immediate retry replaces a pooled connection that died with a restarted
-        # Redis; more would only stall the request path while Redis is really down.
-        self._redis = aioredis.Redis.from_url(
-            url,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
-        )
-        self._acquire = self._redis.register_script(ACQUIRE)
-        self._settle = self._redis.register_script(SETTLE)
+        self._link = RedisLink(target if isinstance(target, RedisOptions) else RedisOptions(target))
+        self._acquire = Script(self._link, ACQUIRE)
+        self._settle = Script(self._link, SETTLE)
+        self._refresh = Script(self._link, REFRESH)
+        # Requests holding a slot, by lease id; an entry leaves with its Admission.
+        self._live: weakref.WeakValueDictionary[str, Admission] = weakref.WeakValueDictionary()
+        self._refresher: asyncio.Task[None] | None = None
         # Lease ids must be unique across processes: a random prefix, then a counter.
         self._lease_prefix = os.urandom(6).hex() + ":"
         self._lease_counter = itertools.count(1)
@@ -160,29 +180,19 @@ class RedisLimiter:
         estimate = max(0, estimated_tokens) if spec.tpm is not None else 0
         lease_id = f"{self._lease_prefix}{next(self._lease_counter)}"
         now = "" if self._clock is None else repr(self._clock())
+        keys = (
+            names.rpm,
+            names.rpd,
+            names.tpm,
+            names.conc,
+            names.quota_day if spec.quota_period == "day" else names.quota_month,
+        )
         try:
             call = asyncio.ensure_future(
-                self._acquire(
-                    (
-                        names.rpm,
-                        names.rpd,
-                        names.tpm,
-                        names.conc,
-                        names.quota_day if spec.quota_period == "day" else names.quota_month,
-                    ),
-                    (
-                        now,
-                        lease_id,
-                        _limit(spec.rpm),
-                        _limit(spec.rpd),
-                        _limit(spec.tpm),
-                        _limit(spec.concurrency),
-                        estimate,
-                        _limit(spec.quota_tokens),
-                        _limit(spec.quota_cost_usd),
-                        spec.quota_period,
-                        self._lease_ttl,
-                    ),
+                self._link.deadline(
+                    self._acquire(
+                        keys, _acquire_args(spec, now, lease_id, estimate, self._lease_ttl)
+                    )
                 )
             )
             # Shielded: a client that leaves mid-call must not leave a slot held by a
@@ -197,7 +207,44 @@ class RedisLimiter:
             return self._degraded(key_id, account_id, exc)
         if reply[0] != b"ok":
             raise _refusal(reply[0], reply[1], spec)
-        return _admitted(reply, key_id, account_id, lease_id, estimate, spec)
+        admission = _admitted(reply, key_id, account_id, lease_id, estimate, spec)
+        if admission.holds_slot:
+            self._hold(admission)
+        return admission
+
+    def _hold(self, admission: Admission) -> None:
+        self._live[admission.lease_id] = admission
+        if self._refresher is None or self._refresher.done():
+            self._refresher = asyncio.create_task(self._refresh_forever())
+
+    async def _refresh_forever(self) -> None:
+        interval = self._lease_ttl * LEASE_REFRESH_FRACTION
+        while True:
+            await asyncio.sleep(interval)
+            await self.refresh_leases()
+
+    async def refresh_leases(self) -> int:
+        """Re-arm the lease of every request still running (one script per key);
+        return how many were re-armed. Failures are reported, never raised."""
+        by_key: dict[str, list[str]] = {}
+        for lease_id, admission in list(self._live.items()):
+            if not admission.settled:
+                names = self._key_names(admission.key_id, admission.account_id)
+                by_key.setdefault(names.conc, []).append(lease_id)
+        now = "" if self._clock is None else repr(self._clock())
+        results = await asyncio.gather(
+            *(self._refresh_key(conc, now, leases) for conc, leases in by_key.items())
+        )
+        return sum(results)
+
+    async def _refresh_key(self, conc: str, now: str, leases: list[str]) -> int:
+        try:
+            async with self._link.slot():
+                armed = await self._refresh((conc,), (now, self._lease_ttl, *leases))
+        except (RedisError, OSError) as exc:
+            self._report("refresh", exc)
+            return 0
+        return int(armed)
 
     def _settle_orphan(
         self,
@@ -222,6 +269,7 @@ class RedisLimiter:
         if admission.settled:
             return
         admission.settled = True
+        self._live.pop(admission.lease_id, None)
         charges_quota = spec.quota_tokens is not None or spec.quota_cost_usd is not None
         if not admission.lease_id or not (
             admission.holds_slot or spec.tpm is not None or charges_quota
@@ -230,30 +278,36 @@ class RedisLimiter:
         names = self._key_names(admission.key_id, admission.account_id)
         used = max(0, used_tokens)
         try:
-            await self._settle(
-                (
-                    names.tpm,
-                    names.conc,
-                    names.quota_day if spec.quota_period == "day" else names.quota_month,
-                ),
-                (
-                    "" if self._clock is None else repr(self._clock()),
-                    admission.lease_id,
-                    1 if admission.holds_slot else 0,
-                    math.floor(admission.admitted_at) if spec.tpm is not None else "",
-                    used - admission.reserved_tokens,
-                    used,
-                    repr(max(0.0, float(cost_usd))),
-                    spec.quota_period if charges_quota else "",
-                ),
+            await self._link.deadline(
+                self._settle(
+                    (
+                        names.tpm,
+                        names.conc,
+                        names.quota_day if spec.quota_period == "day" else names.quota_month,
+                    ),
+                    (
+                        "" if self._clock is None else repr(self._clock()),
+                        admission.lease_id,
+                        1 if admission.holds_slot else 0,
+                        math.floor(admission.admitted_at) if spec.tpm is not None else "",
+                        used - admission.reserved_tokens,
+                        used,
+                        repr(max(0.0, float(cost_usd))),
+                        spec.quota_period if charges_quota else "",
+                    ),
+                )
             )
         except (RedisError, OSError) as exc:
             # The request is over; the lease expires by itself and nobody can act on it.
             self._report("settle", exc)
 
     async def close(self) -> None:
-        """Close the connection pool."""
-        await self._redis.aclose()
+        """Stop re-arming leases and close the connection pool."""
+        if self._refresher is not None:
+            self._refresher.cancel()
+            await asyncio.gather(self._refresher, return_exceptions=True)
+            self._refresher = None
+        await self._link.aclose()
 
     def _key_names(self, key_id: str, account_id: str) -> _KeyNames:
         names = self._names.get(key_id)

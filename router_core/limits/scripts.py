@@ -15,6 +15,10 @@ unlimited) or ``{dimension, retry_after}`` ("" when waiting cannot help).
 Settle: KEYS = tpm buckets, concurrency leases, account quota. ARGV = now|"", lease id,
 holds slot (1/0), reservation bucket ("" when TPM is unlimited), used - reserved,
 used tokens, cost, quota period ("" when no quota applies).
+
+Refresh: KEYS = concurrency leases of one key. ARGV = now|"", lease ttl, lease ids of
+live requests. Re-arms each lease still present (``XX``: a lease that already expired
+stays gone, its slot may have been taken); replies how many it re-armed.
 """
 
 from __future__ import annotations
@@ -202,5 +206,20 @@ if ARGV[8] ~= '' then
   redis.call('EXPIRE', KEYS[3], math.ceil(pend - now) + 1)
 end
 return 1
+"""
+)
+
+REFRESH = (
+    _PRELUDE
+    + """
+local ttl = tonumber(ARGV[2])
+local armed = 0
+for i = 3, #ARGV do
+  armed = armed + redis.call('ZADD', KEYS[1], 'XX', 'CH', fmt(now + ttl), ARGV[i])
+end
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('PEXPIRE', KEYS[1], math.ceil(ttl * 1000) + 1000)
+end
+return armed
 """
 )

@@ -2,30 +2,41 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from router_core.store.base import StoreBackend
 from router_core.store.responses_base import ResponseStore
 from router_core.store.responses_sqlite import SqliteResponseStore
 from router_core.store.sqlite import SqliteStore
 
+if TYPE_CHECKING:
+    from router_core.settings import StateSettings
+
 BACKENDS = ("embedded", "redis")
 
 
-async def open_store(backend: str, *, sqlite_path: str, redis_url: str) -> StoreBackend:
+async def open_store(
+    backend: str, *, sqlite_path: str, redis_url: str, state: StateSettings | None = None
+) -> StoreBackend:
     """Build and open the store for ``backend`` ("embedded" or "redis"); the caller closes it."""
-    store = make_store(backend, sqlite_path=sqlite_path, redis_url=redis_url)
+    store = make_store(backend, sqlite_path=sqlite_path, redis_url=redis_url, state=state)
     await store.open()
     return store
 
 
-def make_store(backend: str, *, sqlite_path: str, redis_url: str) -> StoreBackend:
-    """The store for ``backend`` ("embedded" or "redis"), not yet opened."""
+def make_store(
+    backend: str, *, sqlite_path: str, redis_url: str, state: StateSettings | None = None
+) -> StoreBackend:
+    """The store for ``backend`` ("embedded" or "redis"), not yet opened; ``state``
+    supplies the Redis connection settings (cluster, timeouts, pool)."""
     store: StoreBackend
     if backend == "embedded":
         store = SqliteStore(sqlite_path)
     elif backend == "redis":
-        from router_core.store.redis import RedisStore  # redis-py only when used
+        from router_core.redis_link import redis_options  # redis-py only when used
+        from router_core.store.redis import RedisStore
 
-        store = RedisStore(redis_url)
+        store = RedisStore(redis_url, options=redis_options(redis_url, state))
     else:
         raise ValueError(f"unknown state backend {backend!r}; expected one of {BACKENDS}")
     return store

@@ -17,21 +17,35 @@ Layout (``vr:`` is the default prefix):
 
 Writes that must check before they write (create, update) run as WATCH/MULTI
 transactions, so two processes racing on one record cannot both win.
+
+On a Redis Cluster (``state.redis_cluster``) the prefix is ``{vr}:``: one hash tag puts
+every store key in one slot, so those transactions and scripts stay legal (the limit
+counters, the hot path, are spread over the cluster by account: ``limits/redis.py``).
+
+Every public method holds one call slot of the shared pool (``redis_link.py``): a full
+pool means waiting, never an error. The lookups of the request path (``get_key_by_hash``,
+``get_key``, ``get_account``) also get the short Redis deadline. Any Redis failure
+leaves as ``StoreUnavailable``.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import msgspec
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
+from redis.exceptions import RedisError
 from redis.typing import EncodableT, FieldT
 
 from router_core.limits.base import LIMIT_FIELDS, RATE_FIELDS, Limits, RateLimits
+from router_core.redis_link import RedisLink, RedisOptions
 from router_core.store.base import (
     Account,
     AccountStatus,
@@ -163,19 +177,63 @@ def _day(ts: float) -> str:
     return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d")
 
 
+_CLUSTER_TAG = "vr"
+_LOOKUPS = frozenset({"get_key_by_hash", "get_key", "get_account"})
+_INSIDE: ContextVar[bool] = ContextVar("redis_store_inside", default=False)
+_C = TypeVar("_C", bound=type)
+
+
+def _bounded(cls: _C) -> _C:
+    """Wrap every public coroutine method of the class (see the module docstring)."""
+    for name, fn in list(vars(cls).items()):
+        if name.startswith("_") or name in ("open", "close"):
+            continue
+        if inspect.iscoroutinefunction(fn):
+            setattr(cls, name, _bounded_call(fn, deadline=name in _LOOKUPS))
+    return cls
+
+
+def _bounded_call(fn: Callable[..., Any], *, deadline: bool) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    async def call(self: RedisStore, *args: Any, **kwargs: Any) -> Any:
+        if _INSIDE.get():  # a method calling another holds its caller's slot already
+            return await fn(self, *args, **kwargs)
+        link = self._open_link()
+        token = _INSIDE.set(True)
+        try:
+            if deadline:
+                return await link.deadline(fn(self, *args, **kwargs))
+            async with link.slot():
+                return await fn(self, *args, **kwargs)
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(f"Redis: {exc!r}") from exc
+        finally:
+            _INSIDE.reset(token)
+
+    return call
+
+
+@_bounded
 class RedisStore:
     """Store on Redis; every router process pointed at the same Redis shares it."""
 
-    def __init__(self, url: str, *, prefix: str = "vr:") -> None:
-        self._url = url
+    def __init__(
+        self, url: str, *, prefix: str | None = None, options: RedisOptions | None = None
+    ) -> None:
+        self._options = options or RedisOptions(url)
+        if prefix is None:
+            prefix = f"{{{_CLUSTER_TAG}}}:" if self._options.cluster else "vr:"
         self._p = prefix
-        self._client: aioredis.Redis | None = None
+        self._link: RedisLink | None = None
+
+    def _open_link(self) -> RedisLink:
+        if self._link is None:
+            raise StoreUnavailable("RedisStore is not open")
+        return self._link
 
     @property
     def _r(self) -> aioredis.Redis:
-        if self._client is None:
-            raise StoreUnavailable("RedisStore is not open")
-        return self._client
+        return self._open_link().client
 
     def _account_key(self, account_id: str) -> str:
         return f"{self._p}account:{account_id}"
@@ -188,21 +246,23 @@ class RedisStore:
 
     async def open(self) -> None:
         """Connect, and fail now (not at the first request) if Redis is unreachable."""
-        if self._client is not None:
+        if self._link is not None:
             return
-        client = aioredis.Redis.from_url(self._url, decode_responses=True)
+        link = RedisLink(
+            self._options, decode_responses=True, request_path=False, pin_tag=_CLUSTER_TAG
+        )
         try:
-            await client.ping()
+            await link.ping()
         except BaseException:
-            await client.aclose()
+            await link.aclose()
             raise
-        self._client = client
+        self._link = link
 
     async def close(self) -> None:
         """Close the connection pool."""
-        client, self._client = self._client, None
-        if client is not None:
-            await client.aclose()
+        link, self._link = self._link, None
+        if link is not None:
+            await link.aclose()
 
     async def _hashes(self, names: Sequence[str]) -> list[Hash]:
         if not names:

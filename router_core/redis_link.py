@@ -1,0 +1,293 @@
+"""One Redis or Redis Cluster client with every wait bounded (store and limiter share it).
+
+Imported only with ``state.backend = "redis"``: redis-py costs start-up time.
+
+* **Pool.** At most ``pool_size`` calls run at once per client (so at most that many
+  connections per process, per node in a cluster); the next ones wait for a free slot up
+  to ``pool_timeout`` seconds. A full pool is waiting, never a failure: only a wait past
+  the bound is one (Redis is then not keeping up), reported as ``RedisUnavailable``.
+  redis-py's own pool would raise ``MaxConnectionsError`` instead, and its cluster client
+  has no waiting pool at all; the semaphore in front of both is why neither ever does.
+* **Deadline.** ``deadline`` gives a call ``timeout`` seconds of Redis silence. While
+  other calls keep getting replies, or the timer fires late (the event loop itself was
+  busy: the reply may sit unread in the socket), a slow call is queued behind its own
+  process's work, not stuck on Redis, so the deadline is re-armed instead of fired, up
+  to ``hard_timeout`` in all. A frozen Redis costs ``timeout`` (a little more under a
+  burst); a busy process never turns its own latency into Redis failures. A cancelled
+  redis-py call drops its connection, so no reply is ever read by the wrong caller.
+* **Cluster.** The limiter talks to the whole cluster (its keys spread by account hash
+  tag). The store pins its client to the primary that serves its one hash tag
+  (``pin_tag``): redis-py's cluster client cannot run WATCH transactions on an event
+  loop, a plain client on that node can. A ``MOVED`` reply (resharding, failover) makes
+  the next call look the node up again.
+* **Scripts** run as EVALSHA, and as EVAL when a node does not know the script yet (a
+  restarted Redis, or a cluster node the script was never loaded on).
+* **Errors** stay redis-py's (``RedisError`` and its ``ConnectionError`` family, which
+  includes ``BusyLoadingError``); callers decide what a failure means.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
+
+import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import MovedError, NoScriptError, ResponseError
+from redis.typing import EncodableT, KeyT
+
+from router_core.settings import StateSettings
+
+T = TypeVar("T")
+
+
+class RedisUnavailable(RedisConnectionError):
+    """Redis did not answer within the bound (pool wait or deadline); a
+    ``ConnectionError`` so that every ``except RedisError`` treats it as a backend failure."""
+
+
+@dataclass(frozen=True, slots=True)
+class RedisOptions:
+    """How to reach Redis: from ``[state]`` in the config."""
+
+    url: str
+    cluster: bool = False
+    #: Redis time a request-path call may take (admission, settlement, key lookups).
+    timeout: float = 0.05
+    #: Calls at once per client; more wait.
+    pool_size: int = 128
+    #: Longest wait for a free connection.
+    pool_timeout: float = 2.0
+
+    @property
+    def hard_timeout(self) -> float:
+        """Cap of a re-armed deadline, and the socket timeout of every other call."""
+        return max(1.0, 20 * self.timeout)
+
+
+def redis_options(url: str, state: StateSettings | None) -> RedisOptions:
+    """Options from a ``StateSettings`` (``None``: the defaults, for tools and tests)."""
+    if state is None:
+        return RedisOptions(url)
+    return RedisOptions(
+        url,
+        cluster=state.redis_cluster,
+        timeout=state.redis_timeout_s,
+        pool_size=state.redis_pool_size,
+        pool_timeout=state.redis_pool_timeout_s,
+    )
+
+
+def _common(options: RedisOptions, decode_responses: bool, socket_timeout: float) -> dict[str, Any]:
+    # One immediate retry replaces a pooled connection that died with a restarted
+    # Redis; more would only stall callers while Redis is really down.
+    return {
+        "socket_timeout": socket_timeout,
+        "socket_connect_timeout": socket_timeout,
+        "decode_responses": decode_responses,
+        "retry": Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+        "max_connections": options.pool_size,
+    }
+
+
+async def _slot_owner(options: RedisOptions, tag: str) -> tuple[str, int]:
+    """Host and port of the primary serving hash tag ``tag``, asked of the seed node."""
+    seed = aioredis.Redis.from_url(options.url, socket_timeout=options.hard_timeout)
+    try:
+        slot = int(await seed.cluster("KEYSLOT", "{" + tag + "}"))
+        slots = await seed.cluster("SLOTS")
+        for start, end, primary, *_ in slots:
+            if int(start) <= slot <= int(end):
+                host = primary[0].decode() if isinstance(primary[0], bytes) else primary[0]
+                return host or options.url, int(primary[1])
+    finally:
+        await seed.aclose()
+    raise RedisConnectionError(f"no cluster node serves slot {slot}")
+
+
+class RedisLink:
+    """A client plus the bounded pool and deadline of the module docstring."""
+
+    def __init__(
+        self,
+        options: RedisOptions,
+        *,
+        decode_responses: bool = False,
+        request_path: bool = True,
+        pin_tag: str | None = None,
+    ) -> None:
+        self.options = options
+        # Request-path clients rely on ``deadline``; the socket timeout is the backstop.
+        # Others (admin, ledger) allow slow replies such as a large usage report.
+        self._common = _common(
+            options, decode_responses, options.hard_timeout if request_path else 10.0
+        )
+        self._pin_tag = pin_tag if options.cluster else None
+        self._client: Any = None
+        if self._pin_tag is None:
+            self._client = (
+                RedisCluster.from_url(options.url, cluster_error_retry_attempts=1, **self._common)
+                if options.cluster
+                else aioredis.Redis.from_url(options.url, **self._common)
+            )
+        self._slots = asyncio.Semaphore(options.pool_size)
+        self._replied = float("-inf")  # loop time of the last reply to a deadline call
+        self._ready = not options.cluster
+        self._resolving = asyncio.Lock()
+
+    @property
+    def client(self) -> aioredis.Redis:
+        """The redis-py client (a ``RedisCluster`` for the limiter in cluster mode)."""
+        if self._client is None:
+            raise RedisConnectionError("the Redis Cluster node is not resolved yet")
+        return cast(aioredis.Redis, self._client)
+
+    async def resolve(self) -> None:
+        """Cluster: learn the topology once before any concurrent use (redis-py's
+        cluster client breaks connections that a first burst shares while it
+        initializes); pinned to a hash tag: find (again) the node that serves it."""
+        if self._ready:
+            return
+        async with self._resolving:
+            if self._ready:
+                return
+            if self._pin_tag is not None and self._client is None:
+                host, port = await _slot_owner(self.options, self._pin_tag)
+                self._client = aioredis.Redis(host=host, port=port, **self._common)
+            elif isinstance(self._client, RedisCluster):
+                await self._client.initialize()
+            self._ready = True
+
+    async def moved(self) -> None:
+        """The pinned node no longer serves the tag: look it up again at the next call."""
+        if self._pin_tag is not None and self._client is not None:
+            client, self._client = self._client, None
+            self._ready = False
+            await client.aclose()
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold one of the ``pool_size`` call slots, waiting at most ``pool_timeout``."""
+        try:
+            wait = self.options.pool_timeout
+            await within(self._slots.acquire(), wait, 3 * wait)
+        except TimeoutError as exc:
+            raise RedisUnavailable(
+                f"no Redis connection free within {self.options.pool_timeout} s"
+            ) from exc
+        try:
+            await self.resolve()
+            yield
+        except MovedError:
+            await self.moved()
+            raise
+        finally:
+            self._slots.release()
+
+    async def deadline(self, call: Awaitable[T]) -> T:
+        """Await a request-path call within the pool bound and ``timeout`` of Redis time."""
+        try:
+            async with self.slot():
+                return await self._timed(call)
+        finally:
+            # Refused before it ran (no free slot): close it, it will never be awaited.
+            if inspect.iscoroutine(call) and inspect.getcoroutinestate(call) == "CORO_CREATED":
+                call.close()
+
+    async def _timed(self, call: Awaitable[T]) -> T:
+        loop = asyncio.get_running_loop()
+        try:
+            result = await within(
+                call, self.options.timeout, self.options.hard_timeout, self._last_reply
+            )
+        except TimeoutError as exc:
+            raise RedisUnavailable(f"Redis did not answer within {self.options.timeout} s") from exc
+        except ResponseError:
+            self._replied = loop.time()  # an error reply is a reply
+            raise
+        self._replied = loop.time()
+        return result
+
+    def _last_reply(self) -> float:
+        return self._replied
+
+    async def ping(self) -> None:
+        """Fail now, not at the first request, if Redis is unreachable."""
+        await self.resolve()
+        await self.client.ping()
+
+    async def aclose(self) -> None:
+        """Close every connection."""
+        client, self._client = self._client, None
+        self._ready = not self.options.cluster
+        if client is not None:
+            await client.aclose()
+
+
+class Script:
+    """A Lua script run by EVALSHA, falling back to EVAL where it is not cached."""
+
+    def __init__(self, link: RedisLink, text: str) -> None:
+        self._link = link
+        self._text = text
+        self._sha = hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()
+
+    async def __call__(self, keys: Sequence[KeyT], args: Sequence[EncodableT]) -> Any:
+        """Run with ``keys`` and ``args``; the reply as Redis sent it."""
+        client = self._link.client
+        try:
+            return await client.evalsha(self._sha, len(keys), *keys, *args)
+        except NoScriptError:
+            return await client.eval(self._text, len(keys), *keys, *args)
+
+
+async def within(
+    call: Awaitable[T],
+    budget: float,
+    limit: float,
+    last_reply: Callable[[], float] | None = None,
+) -> T:
+    """``call``, cancelled once ``budget`` seconds passed with the server silent, at
+    most ``limit`` in all.
+
+    The server counts as silent unless the loop was busy (the timer fired late by half
+    the budget or more: a reply may sit unread) or another call got a reply within the
+    last ``budget`` seconds (``last_reply``, loop time): then this call is only queued
+    behind its own process's work and the deadline is re-armed.
+    Raises ``TimeoutError`` like ``asyncio.timeout``; a cancellation from outside passes.
+    """
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    start = loop.time()
+    fired = False
+    handle: asyncio.TimerHandle
+
+    def check() -> None:
+        nonlocal handle, fired
+        now = loop.time()
+        busy = now - handle.when() >= budget / 2
+        answering = last_reply is not None and now - last_reply() < budget
+        if now - start >= limit or not (busy or answering):
+            fired = True
+            task.cancel()
+        else:
+            handle = loop.call_at(min(now + budget, start + limit), check)
+
+    handle = loop.call_at(start + budget, check)
+    try:
+        return await call
+    except asyncio.CancelledError:
+        if fired and task.uncancel() == 0:
+            raise TimeoutError from None
+        raise
+    finally:
+        handle.cancel()

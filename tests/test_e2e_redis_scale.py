@@ -1,0 +1,124 @@
+"""Redis at scale: a thousand concurrent requests on one router process, fake keys in
+parallel with real ones, and a real three-master Redis Cluster shared by two routers."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import secrets
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from router_core.settings import StateSettings
+from router_core.store.factory import open_store
+from tests.router_process import start_router_process
+from tests.services import redis_cluster
+from tests.test_e2e_redis_faults import ask, make_keys, write_config
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    connector = aiohttp.TCPConnector(limit=1500)
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=aiohttp.ClientTimeout(total=60)
+    ) as s:
+        yield s
+
+
+async def test_a_thousand_concurrent_requests_on_one_process(
+    tmp_path: Path, redis_url: str, session: aiohttp.ClientSession
+) -> None:
+    """One burst of 1,000 (8x the default Redis pool): no 5xx, rpm exact."""
+    (key,) = await make_keys(redis_url, 1, rpm=600)
+    router = start_router_process(write_config(tmp_path, redis_url, ttl=5.0), tmp_path)
+    try:
+        t0 = time.monotonic()
+        answers = await asyncio.gather(*(ask(session, router, key) for _ in range(1000)))
+        took = time.monotonic() - t0
+        seen = collections.Counter((a.status, a.code) for a in answers)
+        print(f"\n1,000 concurrent on one process: {dict(seen)} in {took:.2f} s")
+        assert seen == {(200, ""): 600, (429, "rate_limit_exceeded"): 400}
+        assert "Traceback" not in router.output()
+    finally:
+        router.stop()
+
+
+async def test_fake_keys_in_parallel_with_real_ones(
+    tmp_path: Path, redis_url: str, session: aiohttp.ClientSession
+) -> None:
+    """200 random keys (one store lookup each) while 200 real requests run: real keys
+    all served, fake ones all 401."""
+    real = await make_keys(redis_url, 4)
+    router = start_router_process(write_config(tmp_path, redis_url), tmp_path)
+    try:
+        fakes = [f"vr-{secrets.token_urlsafe(32)}" for _ in range(200)]
+        calls = [ask(session, router, real[i % 4]) for i in range(200)]
+        calls += [ask(session, router, fake) for fake in fakes]
+        answers = await asyncio.gather(*calls)
+        assert [a.status for a in answers[:200]] == [200] * 200
+        assert {(a.status, a.code) for a in answers[200:]} == {(401, "invalid_api_key")}
+        assert "Traceback" not in router.output()
+    finally:
+        router.stop()
+
+
+async def test_two_routers_on_a_redis_cluster(
+    tmp_path: Path, session: aiohttp.ClientSession
+) -> None:
+    """Three masters, two router processes: limits exact per key across both, keys and
+    usage readable through the cluster."""
+    with redis_cluster(tmp_path) as nodes:
+        url = f"redis://127.0.0.1:{nodes[0].port}/0"
+        keys = await make_keys(url, 6, cluster=True, rpm=10)
+        config = write_config(tmp_path, url, cluster=True)
+        routers = [start_router_process(config, tmp_path) for _ in range(2)]
+        try:
+            calls = [ask(session, routers[i % 2], key) for key in keys for i in range(16)]
+            answers = await asyncio.gather(*calls)
+            for n, key in enumerate(keys):
+                statuses = sorted(a.status for a in answers[n * 16 : (n + 1) * 16])
+                assert statuses == [200] * 10 + [429] * 6, key[:8]
+            await assert_usage(url, {len(keys): 10})
+            for router in routers:
+                assert "Traceback" not in router.output()
+        finally:
+            for router in routers:
+                router.stop()
+        spread = [len(await node_keys(node.port)) for node in nodes]
+        print(f"\ncluster: keys per master {spread}")
+        assert sum(1 for n in spread if n) >= 2  # the limit counters are spread by account
+
+
+async def assert_usage(url: str, want: dict[int, int]) -> None:
+    """Poll (the ledger flushes every second) until ``want`` = {keys: requests each}."""
+    state = StateSettings(backend="redis", redis_url=url, redis_cluster=True)
+    store = await open_store("redis", sqlite_path="", redis_url=url, state=state)
+    try:
+        assert len(await store.list_keys()) == next(iter(want))
+        counts: dict[str, int] = {}
+        for _ in range(100):
+            counts = collections.defaultdict(int)
+            for row in await store.query_usage():
+                counts[row.key_id] += row.requests
+            if collections.Counter(counts.values()) == collections.Counter(
+                {v: k for k, v in want.items()}
+            ):
+                return
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"usage per key never became {want}: {dict(counts)}")
+    finally:
+        await store.close()
+
+
+async def node_keys(port: int) -> list[bytes]:
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis(host="127.0.0.1", port=port)
+    try:
+        return list(await client.keys("*"))
+    finally:
+        await client.aclose()

@@ -1,0 +1,72 @@
+"""RedisLink against a real redis-server: a full pool waits, a frozen server costs the
+deadline, a burst on a healthy server never times out."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from router_core.redis_link import RedisLink, RedisOptions, RedisUnavailable, within
+from tests.services import RedisServer, redis_server
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    with redis_server(tmp_path) as server:
+        yield server
+
+
+async def test_a_full_pool_means_waiting_not_errors(redis_url: str) -> None:
+    link = RedisLink(RedisOptions(redis_url, pool_size=2))
+    try:
+        replies = await asyncio.gather(*(link.deadline(link.client.ping()) for _ in range(300)))
+    finally:
+        await link.aclose()
+    assert replies == [True] * 300
+
+
+async def test_a_frozen_server_costs_the_deadline(own_redis: RedisServer) -> None:
+    link = RedisLink(RedisOptions(own_redis.url, timeout=0.05, pool_size=1, pool_timeout=0.2))
+    try:
+        assert await link.deadline(link.client.ping())
+        own_redis.freeze()
+        t0 = time.monotonic()
+        with pytest.raises(RedisUnavailable, match="did not answer"):
+            await link.deadline(link.client.ping())
+        assert time.monotonic() - t0 < 1.0
+
+        async def slow() -> None:  # holds the only connection slot longer than the wait
+            async with link.slot():
+                await asyncio.sleep(0.5)
+
+        holder = asyncio.create_task(slow())
+        await asyncio.sleep(0.05)
+        with pytest.raises(RedisUnavailable, match="no Redis connection free"):
+            await link.deadline(link.client.ping())
+        await holder
+        own_redis.thaw()
+        assert await link.deadline(link.client.ping())  # back without a restart
+    finally:
+        await link.aclose()
+
+
+async def test_a_busy_loop_is_not_a_silent_server() -> None:
+    """The timer fires late because the loop was blocked: re-armed, not fired."""
+
+    async def answer_soon() -> str:
+        await asyncio.sleep(0.01)
+        return "ok"
+
+    def block() -> None:
+        time.sleep(0.2)  # the whole loop stalls, as under a burst of requests
+
+    call = asyncio.create_task(within(answer_soon(), 0.05, 2.0))
+    await asyncio.sleep(0)
+    block()
+    assert await call == "ok"
+    with pytest.raises(TimeoutError):
+        await within(asyncio.sleep(5), 0.05, 2.0)
