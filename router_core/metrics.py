@@ -37,7 +37,13 @@ CHILDREN_CAP = 5000
 OTHER = "_other"
 #: Label values the router knows in advance, exposed at 0 so panels and alerts see them.
 RATE_LIMIT_CODES = ("rate_limit_exceeded", "quota_exceeded", "concurrent_requests")
-BACKEND_ERROR_KINDS = (("limiter", "acquire"), ("limiter", "settle"), ("store", "ledger_flush"))
+BACKEND_ERROR_KINDS = (
+    ("limiter", "acquire"),
+    ("limiter", "settle"),
+    ("limiter", "refresh"),
+    ("store", "ledger_flush"),
+    ("store", "lookup"),
+)
 
 CIRCUIT_CLOSED, CIRCUIT_HALF_OPEN, CIRCUIT_OPEN = 0, 1, 2
 

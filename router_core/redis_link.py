@@ -9,10 +9,10 @@ Imported only with ``state.backend = "redis"``: redis-py costs start-up time.
   redis-py's own pool would raise ``MaxConnectionsError`` instead, and its cluster client
   has no waiting pool at all; the semaphore in front of both is why neither ever does.
 * **Deadline.** ``deadline`` gives a call ``timeout`` seconds of Redis silence. While
-  other calls keep getting replies, or the timer fires late (the event loop itself was
-  busy: the reply may sit unread in the socket), a slow call is queued behind its own
-  process's work, not stuck on Redis, so the deadline is re-armed instead of fired, up
-  to ``hard_timeout`` in all. A frozen Redis costs ``timeout`` (a little more under a
+  other calls keep getting replies, or the event loop stalled (``LoopWatch``: the reply
+  may sit unread in the socket), a slow call is queued behind its own process's work,
+  not stuck on Redis, so the deadline is re-armed instead of fired, up to
+  ``hard_timeout`` in all. A frozen Redis costs ``timeout`` (a little more under a
   burst); a busy process never turns its own latency into Redis failures. A cancelled
   redis-py call drops its connection, so no reply is ever read by the wrong caller.
 * **Cluster.** The limiter talks to the whole cluster (its keys spread by account hash
@@ -95,6 +95,8 @@ def _common(options: RedisOptions, decode_responses: bool, socket_timeout: float
         "decode_responses": decode_responses,
         "retry": Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
         "max_connections": options.pool_size,
+        # No CLIENT SETINFO round trips on every new connection: a burst opens many.
+        "driver_info": None,
     }
 
 
@@ -140,6 +142,7 @@ class RedisLink:
             )
         self._slots = asyncio.Semaphore(options.pool_size)
         self._replied = float("-inf")  # loop time of the last reply to a deadline call
+        self._watch = LoopWatch(stall=options.timeout / 4)
         self._ready = not options.cluster
         self._resolving = asyncio.Lock()
 
@@ -205,9 +208,10 @@ class RedisLink:
     async def _timed(self, call: Awaitable[T]) -> T:
         loop = asyncio.get_running_loop()
         try:
-            result = await within(
-                call, self.options.timeout, self.options.hard_timeout, self._last_reply
-            )
+            with self._watch:
+                result = await within(
+                    call, self.options.timeout, self.options.hard_timeout, self._excused
+                )
         except TimeoutError as exc:
             raise RedisUnavailable(f"Redis did not answer within {self.options.timeout} s") from exc
         except ResponseError:
@@ -216,8 +220,10 @@ class RedisLink:
         self._replied = loop.time()
         return result
 
-    def _last_reply(self) -> float:
-        return self._replied
+    def _excused(self, since: float) -> bool:
+        # Redis answered other calls within the window, or the loop could not have read
+        # the answer: this call waits on its own process, not on a silent Redis.
+        return self._replied > since or self._watch.stalled_since(since)
 
     async def ping(self) -> None:
         """Fail now, not at the first request, if Redis is unreachable."""
@@ -253,36 +259,37 @@ async def within(
     call: Awaitable[T],
     budget: float,
     limit: float,
-    last_reply: Callable[[], float] | None = None,
+    excused: Callable[[float], bool] | None = None,
 ) -> T:
     """``call``, cancelled once ``budget`` seconds passed with the server silent, at
     most ``limit`` in all.
 
-    The server counts as silent unless the loop was busy (the timer fired late by half
-    the budget or more: a reply may sit unread) or another call got a reply within the
-    last ``budget`` seconds (``last_reply``, loop time): then this call is only queued
-    behind its own process's work and the deadline is re-armed.
+    Silence is excused, and the deadline re-armed, when the timer fires late by half the
+    budget or more (the loop was busy: a reply may sit unread) or when ``excused(since)``
+    says so for the window that began at ``since`` (loop time): the caller knows the
+    server answered others meanwhile, or the loop stalled.
     Raises ``TimeoutError`` like ``asyncio.timeout``; a cancellation from outside passes.
     """
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
     assert task is not None
-    start = loop.time()
+    start = window = loop.time()
+    due = start + budget
     fired = False
-    handle: asyncio.TimerHandle
+    handle: asyncio.Handle  # uvloop returns a plain Handle for a time already past
 
     def check() -> None:
-        nonlocal handle, fired
+        nonlocal handle, fired, window, due
         now = loop.time()
-        busy = now - handle.when() >= budget / 2
-        answering = last_reply is not None and now - last_reply() < budget
-        if now - start >= limit or not (busy or answering):
+        late = now - due >= budget / 2
+        if now - start >= limit or not (late or (excused is not None and excused(window))):
             fired = True
             task.cancel()
         else:
-            handle = loop.call_at(min(now + budget, start + limit), check)
+            window, due = now, min(now + budget, start + limit)
+            handle = loop.call_at(due, check)
 
-    handle = loop.call_at(start + budget, check)
+    handle = loop.call_at(due, check)
     try:
         return await call
     except asyncio.CancelledError:
@@ -291,3 +298,42 @@ async def within(
         raise
     finally:
         handle.cancel()
+
+
+class LoopWatch:
+    """Whether the event loop stalled lately: a ticker that runs while anyone waits.
+
+    Every ``tick`` seconds a callback notes how late it ran; a gap of ``stall`` or more
+    means the loop was too busy to read sockets promptly. Costs nothing when idle.
+    """
+
+    def __init__(self, stall: float, tick: float = 0.005) -> None:
+        self._stall = stall
+        self._tick = tick
+        self._users = 0
+        self._last = 0.0
+        self._stalled_at = float("-inf")  # loop time at which the latest stall ended
+        self._handle: asyncio.Handle | None = None
+
+    def __enter__(self) -> LoopWatch:
+        self._users += 1
+        if self._handle is None:
+            loop = asyncio.get_running_loop()
+            self._last = loop.time()
+            self._handle = loop.call_at(self._last + self._tick, self._on_tick)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._users -= 1
+
+    def stalled_since(self, since: float) -> bool:
+        """True if the loop stalled at any point after loop time ``since``."""
+        return self._stalled_at > since
+
+    def _on_tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if now - self._last >= self._stall + self._tick:
+            self._stalled_at = now
+        self._last = now
+        self._handle = loop.call_at(now + self._tick, self._on_tick) if self._users else None

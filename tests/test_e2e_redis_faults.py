@@ -20,6 +20,7 @@ import aiohttp
 import pytest
 
 from router_core.accounts import AccountService
+from router_core.limits.base import RateLimits
 from router_core.settings import StateSettings
 from router_core.store.factory import open_store
 from tests.router_process import RouterProcess, start_router_process
@@ -107,7 +108,7 @@ async def make_keys(url: str, count: int, cluster: bool = False, **limits: Any) 
         secrets_out = []
         for i in range(count):
             account = await svc.create_account(f"a{i}")
-            _, secret = await svc.create_key(account.id, "k", **limits)
+            _, secret = await svc.create_key(account.id, "k", limits=RateLimits(**limits))
             secrets_out.append(secret)
         return secrets_out
     finally:
