@@ -8,8 +8,8 @@ import structlog
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from router_core import cors, http_server
 from router_core import filters as content_filters
-from router_core import http_server
 from router_core.accounts import AccountService
 from router_core.auth import Authenticator
 from router_core.catalog import Catalog
@@ -112,6 +112,7 @@ def make_app(settings: Settings, state: RouterState | None = None) -> web.Applic
     )
     app[STATE] = state
     content_filters.install(app, settings.guards)  # a bad filter config stops start-up
+    cors.install(app, settings.cors)
     app.router.add_post("/v1/chat/completions", chat.chat_completions)
     app.router.add_get("/v1/models", models.list_models)
     app.router.add_get("/v1/models/{model_id:.+}", models.get_model)

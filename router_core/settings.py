@@ -18,6 +18,7 @@ import msgspec
 from msgspec import Struct, field
 
 from router_core.api.models import Capabilities, Pricing
+from router_core.cors_settings import CorsSettings
 from router_core.dashboard.settings import DashboardSettings
 from router_core.guard_settings import GuardSettings
 
@@ -270,6 +271,7 @@ class Settings(Struct, forbid_unknown_fields=True, kw_only=True):
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     guards: GuardSettings = field(default_factory=GuardSettings)
     dashboard: DashboardSettings = field(default_factory=DashboardSettings)
+    cors: CorsSettings = field(default_factory=CorsSettings)
     #: Provider instances by name; each uses one installed plugin.
     providers: dict[str, ProviderSettings] = field(default_factory=dict)
     #: Model names clients use, each an ordered list of deployments.

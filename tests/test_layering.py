@@ -24,7 +24,7 @@ or of a layer below; the cycle check then covers imports inside one layer. Botto
    (authenticate a request against it).
 7. request pipeline: ``pipeline``, ``accounting``, ``streaming`` and the other
    per-endpoint runs built on them: one request end to end.
-8. server: ``middlewares``, ``http_server``, ``metrics_server``.
+8. server: ``middlewares``, ``http_server``, ``metrics_server``, ``cors``.
 9. endpoints: ``handlers/*``, ``dashboard/*`` (the dashboard's own settings sit in 2,
    its CLI in 10).
 10. entry points: ``app``, ``serve``, ``cli``, ``cli_common``, ``dashboard/cli``, and
@@ -101,7 +101,7 @@ LAYERS: list[tuple[str, list[str]]] = [
         "request pipeline",
         ["pipeline", "pipeline.*", "accounting", "streaming", "*_call"],
     ),
-    ("server", ["middlewares", "http_server", "metrics_server"]),
+    ("server", ["middlewares", "http_server", "metrics_server", "cors"]),
     ("endpoints", ["handlers", "handlers.*", "dashboard", "dashboard.*"]),
     ("entry points", ["app", "serve", "cli", "cli_common", "dashboard.cli", "plugin_testing"]),
 ]

@@ -57,6 +57,14 @@ def csrf_field(token: str) -> str:
     return f'<input type="hidden" name="csrf" value="{e(token)}">'
 
 
+#: Inline (CSP allows data: images), so browsers never ask for /favicon.ico and log a 404.
+FAVICON = (
+    "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E"
+    "%3Crect width='16' height='16' rx='3' fill='%23334'/%3E"
+    "%3Cpath d='M3 4l5 9 5-9' stroke='%23fff' stroke-width='2' fill='none'/%3E%3C/svg%3E"
+)
+
+
 def layout(
     title: str,
     body: str,
@@ -85,6 +93,7 @@ def layout(
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{e(title)} · VibeRouter</title>"
+        f'<link rel="icon" href="{FAVICON}">'
         f'<link rel="stylesheet" href="/dashboard/assets/dashboard.css?v={CSS_VERSION}">'
         '</head><body><a class="skip" href="#main">Skip to content</a>'
         f'{header}<main id="main">{body}</main></body></html>'
