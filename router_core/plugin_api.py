@@ -44,7 +44,16 @@ both versions. A plugin that can use a newer feature when present checks
 ``CONTRACT_VERSION`` at run time. History: 1 the first contract; 2.0
 ``Deployment.params`` removed (it was never set), ``count_tokens`` documented as an
 optional method the core calls directly, the ``model`` rule, ``split_events`` moved
-to :mod:`router_core.plugin_testing`.
+to :mod:`router_core.plugin_testing`; 2.1 native dialects: ``native_dialects``,
+``build_native_request`` and ``usage_tap`` (:class:`UsageTap`), optional.
+
+Native dialects (2.1, optional): a plugin whose upstream speaks a client-facing API
+itself (the anthropic plugin: ``anthropic_messages``) lists it in ``native_dialects``.
+When such a deployment serves a request of that dialect, the core sends the client's
+own body (:meth:`ProviderPlugin.build_native_request` replaces the model and adds the
+provider's credentials), relays the upstream's answer to the client unchanged, and
+feeds it, without changing it, to the plugin's :class:`UsageTap` for usage, the stop
+reason and in-band errors. Nothing is translated, so nothing is lost.
 """
 
 from __future__ import annotations
@@ -98,7 +107,7 @@ from router_core.errors import (
 from router_core.framing import UpstreamEvent, make_decoder
 
 #: This contract's version, (major, minor); see "Versioning" above.
-CONTRACT_VERSION: Final[tuple[int, int]] = (2, 0)
+CONTRACT_VERSION: Final[tuple[int, int]] = (2, 1)
 #: The major alone (what contract 1 called its version).
 API_VERSION: Final[int] = CONTRACT_VERSION[0]
 
@@ -159,13 +168,41 @@ class StreamTranslator(Protocol):
         ...
 
 
+class UsageTap(Protocol):
+    """Per-answer reader of a natively relayed upstream answer (contract 2.1): it sees
+    every event (or the whole JSON body) the client gets, and never changes them."""
+
+    #: The upstream's stop reason, in its own words (``end_turn`` ...), once seen.
+    stop_reason: str | None
+
+    def feed(self, event: UpstreamEvent) -> bool:
+        """Read one stream event. True when it carries content: the core may commit
+        the stream there (before it, a failure can still move to another deployment).
+        Raise the RouterError of an in-band upstream error event."""
+        ...
+
+    def close(self) -> None:
+        """The stream ended; raise ``ModelError`` if it ended before its terminal event."""
+        ...
+
+    def read_body(self, body: bytes) -> None:
+        """Read a whole 2xx JSON answer; ``ModelError`` if it is garbage."""
+        ...
+
+    def usage(self) -> Usage | None:
+        """Usage read so far, canonical (prompt tokens include cache reads and writes),
+        or None when the upstream reported none."""
+        ...
+
+
 class ProviderPlugin(abc.ABC):
     """Base class of every provider plugin. Instantiated once per configured
     provider instance with its validated settings (an instance of ``settings_type``).
 
     Required methods: ``models``, ``build_request``, ``parse_response``,
     ``stream_translator``. Optional methods, with the defaults defined here:
-    ``map_error``, ``count_tokens``, ``serve_local``. The core calls every method
+    ``map_error``, ``count_tokens``, ``serve_local``, and (2.1, with
+    ``native_dialects``) ``build_native_request`` and ``usage_tap``. The core calls every method
     directly; a later contract minor adds optional methods the same way (with a
     default here), so a plugin written for an older minor keeps working.
 
@@ -184,6 +221,9 @@ class ProviderPlugin(abc.ABC):
     settings_type: ClassVar[type[msgspec.Struct] | None] = None
     #: msgspec Struct of request fields beyond the OpenAI API that this provider honours.
     extra_params: ClassVar[type[msgspec.Struct] | None] = None
+    #: Client dialects this provider's upstream speaks itself (2.1), e.g.
+    #: ``frozenset({"anthropic_messages"})``: requests of those are passed through.
+    native_dialects: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, settings: Any = None) -> None:
         self.settings = settings
@@ -225,6 +265,31 @@ class ProviderPlugin(abc.ABC):
         token-rate reservation; it runs on the event loop, so it must be fast and do
         no I/O. A negative answer is treated as None."""
         return None
+
+    def build_native_request(
+        self,
+        dialect: str,
+        endpoint: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        deployment: Deployment,
+        *,
+        stream: bool,
+    ) -> UpstreamRequest:
+        """Optional (2.1): the upstream request for a client's own ``body`` of a dialect
+        in ``native_dialects``. ``endpoint`` names the dialect's endpoint (for
+        ``anthropic_messages``: ``messages`` or ``count_tokens``); ``headers`` are the
+        client's request headers that the dialect forwards, names in lower case
+        (``anthropic-version``, ``anthropic-beta``), never its credentials. Replace
+        the model with ``deployment.model`` and remove the router's own fields; keep
+        everything else as sent. ``InvalidRequest`` means "not natively" (the
+        default), and the core translates instead."""
+        raise InvalidRequest(f"{type(self).__name__} serves no dialect natively")
+
+    def usage_tap(self, dialect: str, deployment: Deployment) -> UsageTap:
+        """Optional (2.1): a fresh :class:`UsageTap` for one natively relayed answer;
+        required when ``native_dialects`` is not empty."""
+        raise NotImplementedError(f"{type(self).__name__} serves no dialect natively")
 
     def serve_local(self, request: UpstreamRequest) -> LocalResponse:
         """Answer a ``local://`` request in-process (offline providers only)."""
@@ -412,6 +477,7 @@ __all__ = [
     "UpstreamRequest",
     "UpstreamTimeout",
     "Usage",
+    "UsageTap",
     "contract_compatible",
     "decode_chunk",
     "decode_completion",

@@ -3,7 +3,8 @@
 Contract 2.0 (deliberate): ``CONTRACT_VERSION`` and ``contract_compatible`` added,
 ``split_events`` moved to ``router_core.plugin_testing`` (a deprecated alias stays),
 ``Deployment.params`` removed, ``ProviderPlugin.api_version`` became
-``contract_version``.
+``contract_version``. Contract 2.1 (additive): ``UsageTap``, and the optional
+``native_dialects`` / ``build_native_request`` / ``usage_tap`` of ``ProviderPlugin``.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ PINNED = {
     "UpstreamRequest",
     "UpstreamTimeout",
     "Usage",
+    "UsageTap",
     "contract_compatible",
     "decode_chunk",
     "decode_completion",
@@ -74,7 +76,7 @@ PINNED = {
 
 def test_all_is_pinned() -> None:
     assert set(api.__all__) == PINNED
-    assert api.CONTRACT_VERSION == (2, 0)
+    assert api.CONTRACT_VERSION == (2, 1)
     assert api.API_VERSION == 2
     for name in api.__all__:
         assert hasattr(api, name), name
@@ -145,3 +147,22 @@ def test_contract_2_loose_ends_are_tied() -> None:
 def test_retry_after_is_finite_and_bounded(value: str) -> None:
     parsed = api.retry_after_seconds({"retry-after": value})
     assert parsed is None or 0.0 <= parsed <= 86_400.0
+
+
+def test_contract_2_1_native_dialects_are_optional() -> None:
+    """A plugin written for 2.0 speaks no dialect natively and is translated as before."""
+    deployment = plugin_testing.deployment("m")
+    assert api.ProviderPlugin.native_dialects == frozenset()
+    for name in ("build_native_request", "usage_tap"):
+        assert name not in api.ProviderPlugin.__abstractmethods__
+    with pytest.raises(api.InvalidRequest):
+        api.ProviderPlugin.build_native_request(
+            None,  # type: ignore[arg-type]
+            "anthropic_messages",
+            "messages",
+            b"{}",
+            {},
+            deployment,
+            stream=False,
+        )
+    assert api.contract_compatible((2, 0))

@@ -17,6 +17,7 @@ from router_core.plugin_api import (
     RouterError,
     StreamTranslator,
     UpstreamRequest,
+    UsageTap,
 )
 
 from .catalog import default_model_cards
@@ -38,8 +39,7 @@ class AnthropicProvider(ProviderPlugin):
     Pure: it builds requests and reads responses; the core does all I/O.
     """
 
-    contract_version: ClassVar[tuple[int, int]] = (2, 0)
-    #: Client dialects this provider serves natively (pass-through, no translation).
+    contract_version: ClassVar[tuple[int, int]] = (2, 1)  # native dialects
     native_dialects: ClassVar[frozenset[str]] = frozenset({"anthropic_messages"})
     settings_type: ClassVar[type[msgspec.Struct] | None] = AnthropicSettings
     extra_params: ClassVar[type[msgspec.Struct] | None] = AnthropicExtras
@@ -124,7 +124,7 @@ class AnthropicProvider(ProviderPlugin):
             framing="sse" if stream else "json",
         )
 
-    def usage_tap(self, dialect: str, deployment: Deployment) -> AnthropicUsageTap:
+    def usage_tap(self, dialect: str, deployment: Deployment) -> UsageTap:
         """A fresh reader of usage and stop reason for one relayed answer."""
         return AnthropicUsageTap()
 

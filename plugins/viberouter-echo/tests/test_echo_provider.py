@@ -10,7 +10,7 @@ import msgspec
 import pytest
 from viberouter_echo import EchoProvider, EchoSettings
 
-from router_core.plugin_api import CONTRACT_VERSION, ProviderPlugin, UpstreamRequest
+from router_core.plugin_api import ProviderPlugin, UpstreamRequest, contract_compatible
 from router_core.plugin_testing import decode_request, deployment_for, read_body
 
 
@@ -19,7 +19,8 @@ def test_echo_entry_point_loads_the_provider() -> None:
     cls = entry.load()
     assert cls is EchoProvider
     assert issubclass(cls, ProviderPlugin)
-    assert cls.contract_version == CONTRACT_VERSION
+    assert cls.contract_version == (2, 0)  # written for 2.0, loads on any 2.x
+    assert contract_compatible(cls.contract_version)
     assert cls.settings_type is EchoSettings
 
 
