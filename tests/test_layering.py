@@ -15,7 +15,7 @@ or of a layer below; the cycle check then covers imports inside one layer. Botto
 4. parts: one job each, no app and no request in hand: catalog and routing
    (``catalog``, ``balancer``, ``circuit``, ``timeouts``, provider ``discovery``),
    checks (``guards``, ``filters``, ``transforms``), pricing, state backends
-   (``limits/*``, ``store/*``), ``auth``, ``accounts``, ``ledger``, ``public_records``,
+   (``limits/*``, ``store/*``, the shared Redis connection ``redis_link``), ``auth``, ``accounts``, ``ledger``, ``public_records``,
    ``metrics``, ``logs``, ``upstream`` and ``upstream_secrets``, ``openapi``, the
    dialect codecs (``dialects/*``).
 5. upstream calls: ``dispatch`` and its pieces (attempt loop, exchanges, the stream
@@ -82,6 +82,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "transforms",
             "pricing",
             "limits.*",
+            "redis_link",
             "store.*",
             "auth",
             "accounts",
