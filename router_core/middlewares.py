@@ -25,6 +25,7 @@ from router_core.limits.headers import retry_headers
 from router_core.logs import access_log
 from router_core.request_context import EXTRA_HEADERS, LOG_FIELDS, json_response
 from router_core.state import STATE
+from router_core.store.base import StoreUnavailable
 
 log = structlog.get_logger("viberouter.access")
 
@@ -104,6 +105,17 @@ async def router_middleware(request: web.Request, handler: Handler) -> web.Strea
         http_err = _http_error(exc)
         status, code = http_err.http_status, http_err.code
         return error_response(http_err, extra)
+    except StoreUnavailable as exc:
+        # The state backend is down (admin API, dashboard): retryable, and not our bug.
+        down = ServerError(
+            "The state backend is unavailable; try again shortly",
+            status=503,
+            retry_after=1.0,
+            headers={"Retry-After": "1"},
+        )
+        status, code = 503, down.code
+        fields["error_detail"] = repr(exc)
+        return error_response(down, extra)
     except Exception:
         # The one place a bug becomes server_error: traceback to the log, no internals out.
         status, code = 500, "server_error"

@@ -358,3 +358,31 @@ async def test_router_killed_with_leases_held(
             task.cancel()
         doomed.stop()
         survivor.stop()
+
+
+async def test_admin_api_while_redis_is_down(
+    tmp_path: Path, durable_redis: RedisServer, session: aiohttp.ClientSession
+) -> None:
+    """Not only the client API: an admin call that needs the store gets 503 with
+    Retry-After, not a 500 and a traceback, and works again once Redis is back."""
+    from tests.router_harness import router_settings, start_router
+
+    settings = router_settings(
+        tmp_path, backend="redis", redis_url=durable_redis.url, admin_token="admin-secret"
+    )
+    router = await start_router(settings, create_key=False)
+    headers = {"Authorization": "Bearer admin-secret"}
+    try:
+        url = router.url + "/admin/v1/accounts"
+        async with session.get(url, headers=headers) as resp:
+            assert resp.status == 200
+        durable_redis.kill()
+        async with session.get(url, headers=headers) as resp:
+            body = await resp.json()
+            assert (resp.status, body["error"]) == (503, "server_error")
+            assert resp.headers["Retry-After"] == "1"
+        durable_redis.start()
+        async with session.get(url, headers=headers) as resp:
+            assert resp.status == 200
+    finally:
+        await router.stop()

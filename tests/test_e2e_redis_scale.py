@@ -14,7 +14,8 @@ import aiohttp
 import pytest
 
 from router_core.settings import StateSettings
-from router_core.store.factory import open_store
+from router_core.store.factory import make_response_store, open_store
+from router_core.store.responses_base import StoredResponse
 from tests.router_process import start_router_process
 from tests.services import redis_cluster
 from tests.test_e2e_redis_faults import ask, make_keys, write_config
@@ -29,18 +30,21 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
         yield s
 
 
+@pytest.mark.parametrize("mode", ["fail_closed", "fail_open"])
 async def test_a_thousand_concurrent_requests_on_one_process(
-    tmp_path: Path, redis_url: str, session: aiohttp.ClientSession
+    tmp_path: Path, redis_url: str, session: aiohttp.ClientSession, mode: str
 ) -> None:
-    """One burst of 1,000 (8x the default Redis pool): no 5xx, rpm exact."""
+    """One burst of 1,000 (8x the default Redis pool): no 5xx, rpm exact. Under
+    fail_open a single call mistaken for a Redis failure would admit one too many."""
     (key,) = await make_keys(redis_url, 1, rpm=600)
-    router = start_router_process(write_config(tmp_path, redis_url, ttl=5.0), tmp_path)
+    config = write_config(tmp_path, redis_url, ttl=5.0, mode=mode)
+    router = start_router_process(config, tmp_path)
     try:
         t0 = time.monotonic()
         answers = await asyncio.gather(*(ask(session, router, key) for _ in range(1000)))
         took = time.monotonic() - t0
         seen = collections.Counter((a.status, a.code) for a in answers)
-        print(f"\n1,000 concurrent on one process: {dict(seen)} in {took:.2f} s")
+        print(f"\n1,000 concurrent on one process ({mode}): {dict(seen)} in {took:.2f} s")
         assert seen == {(200, ""): 600, (429, "rate_limit_exceeded"): 400}
         assert "Traceback" not in router.output()
     finally:
@@ -83,6 +87,7 @@ async def test_two_routers_on_a_redis_cluster(
                 statuses = sorted(a.status for a in answers[n * 16 : (n + 1) * 16])
                 assert statuses == [200] * 10 + [429] * 6, key[:8]
             await assert_usage(url, {len(keys): 10})
+            await assert_responses_round_trip(url)
             for router in routers:
                 assert "Traceback" not in router.output()
         finally:
@@ -110,6 +115,32 @@ async def assert_usage(url: str, want: dict[int, int]) -> None:
                 return
             await asyncio.sleep(0.1)
         raise AssertionError(f"usage per key never became {want}: {dict(counts)}")
+    finally:
+        await store.close()
+
+
+async def assert_responses_round_trip(url: str) -> None:
+    """Stored responses (a MULTI over a record and its items) work on the cluster."""
+    state = StateSettings(backend="redis", redis_url=url, redis_cluster=True)
+    store = make_response_store("redis", sqlite_path="", redis_url=url, state=state)
+    await store.open()
+    now = time.time()
+    try:
+        for n in range(5):
+            account = f"acct_{n}"
+            record = StoredResponse(
+                id="resp_1",
+                account_id=account,
+                created_at=now,
+                expires_at=now + 60,
+                response=b"{}",
+                conversation=b"[]",
+                items={"msg_1": b'{"type":"message"}'},
+            )
+            await store.put(record)
+            assert (await store.get(account, "resp_1", now)) is not None
+            assert await store.items(account, ["msg_1"], now) == {"msg_1": b'{"type":"message"}'}
+            assert await store.delete(account, "resp_1")
     finally:
         await store.close()
 

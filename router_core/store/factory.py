@@ -54,14 +54,20 @@ def responses_sqlite_path(state_path: str, configured: str = "") -> str:
 
 
 def make_response_store(
-    backend: str, *, sqlite_path: str, redis_url: str, configured_path: str = ""
+    backend: str,
+    *,
+    sqlite_path: str,
+    redis_url: str,
+    configured_path: str = "",
+    state: StateSettings | None = None,
 ) -> ResponseStore:
     """The stored-responses store for ``backend``, not yet opened (the hook for
     ``/v1/responses``; it lives beside the Store, not inside it)."""
     if backend == "embedded":
         return SqliteResponseStore(responses_sqlite_path(sqlite_path, configured_path))
     if backend == "redis":
+        from router_core.redis_link import redis_options
         from router_core.store.responses_redis import RedisResponseStore
 
-        return RedisResponseStore(redis_url)
+        return RedisResponseStore(redis_url, options=redis_options(redis_url, state))
     raise ValueError(f"unknown state backend {backend!r}; expected one of {BACKENDS}")

@@ -5,6 +5,11 @@ Layout (``vr:`` prefix): ``vr:resp:{account}:{id}`` hash with ``created_at``,
 ids); ``vr:resp_item:{account}:{item id}`` string with the item's JSON. Redis expires
 every key itself at the record's end, so retention needs no sweeper. The account in
 each key scopes lookups: another account's id is simply not there.
+
+Connections go through ``redis_link.RedisLink`` (a full pool waits; a call gives up
+after about a second of silence). On a Redis Cluster the prefix is ``{vr}:`` and the
+client is pinned to the node serving that tag, beside the Store: a record's keys then
+share one slot, as its MULTI needs.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from collections.abc import Sequence
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from router_core.redis_link import RedisLink, RedisOptions
 from router_core.store.base import StoreUnavailable
 from router_core.store.responses_base import StoredResponse
 
@@ -28,15 +34,20 @@ def _bytes(value: bytes | str) -> bytes:
 class RedisResponseStore:
     """ResponseStore in Redis; values are bytes, so the client does not decode."""
 
-    def __init__(self, url: str, *, prefix: str = "vr:") -> None:
-        self._url = url
-        self._prefix = prefix
-        self._redis: aioredis.Redis | None = None
+    def __init__(
+        self, url: str, *, prefix: str | None = None, options: RedisOptions | None = None
+    ) -> None:
+        self._options = options or RedisOptions(url)
+        self._prefix = prefix or ("{vr}:" if self._options.cluster else "vr:")
+        self._link: RedisLink | None = None
+
+    def _open_link(self) -> RedisLink:
+        if self._link is None:
+            raise StoreUnavailable("RedisResponseStore is not open")
+        return self._link
 
     def _r(self) -> aioredis.Redis:
-        if self._redis is None:
-            raise StoreUnavailable("RedisResponseStore is not open")
-        return self._redis
+        return self._open_link().client
 
     def _key(self, account_id: str, response_id: str) -> str:
         return f"{self._prefix}resp:{account_id}:{response_id}"
@@ -46,21 +57,21 @@ class RedisResponseStore:
 
     async def open(self) -> None:
         """Connect (lazily: the first command opens the pool)."""
-        if self._redis is None:
-            self._redis = aioredis.Redis.from_url(self._url, decode_responses=False)
+        if self._link is None:
+            self._link = RedisLink(self._options, pin_tag="vr")
 
     async def close(self) -> None:
         """Close the connection pool."""
-        client, self._redis = self._redis, None
-        if client is not None:
-            await client.aclose()
+        link, self._link = self._link, None
+        if link is not None:
+            await link.aclose()
 
     async def put(self, record: StoredResponse) -> None:
         """Write the record and its items with the same expiry, atomically."""
         ttl_ms = max(1, math.ceil((record.expires_at - record.created_at) * 1000))
         key = self._key(record.account_id, record.id)
         try:
-            async with self._r().pipeline(transaction=True) as pipe:
+            async with self._open_link().slot(), self._r().pipeline(transaction=True) as pipe:
                 pipe.delete(key)
                 pipe.hset(
                     key,
@@ -82,7 +93,8 @@ class RedisResponseStore:
     async def get(self, account_id: str, response_id: str, now: float) -> StoredResponse | None:
         """The live record, or None."""
         try:
-            h = await self._r().hgetall(self._key(account_id, response_id))
+            async with self._open_link().slot():
+                h = await self._r().hgetall(self._key(account_id, response_id))
         except RedisError as exc:
             raise StoreUnavailable(f"redis: {exc}") from exc
         if not h or float(h[b"expires_at"]) < now:
@@ -99,11 +111,12 @@ class RedisResponseStore:
     async def delete(self, account_id: str, response_id: str) -> bool:
         """Remove the record and its items."""
         key = self._key(account_id, response_id)
-        r = self._r()
         try:
-            raw = await r.hget(key, "items")
-            item_ids: list[str] = json.loads(raw) if raw else []
-            removed = await r.delete(key, *(self._item_key(account_id, i) for i in item_ids))
+            async with self._open_link().slot():
+                r = self._r()
+                raw = await r.hget(key, "items")
+                item_ids: list[str] = json.loads(raw) if raw else []
+                removed = await r.delete(key, *(self._item_key(account_id, i) for i in item_ids))
         except RedisError as exc:
             raise StoreUnavailable(f"redis: {exc}") from exc
         return bool(removed)
@@ -114,7 +127,8 @@ class RedisResponseStore:
         if not wanted:
             return {}
         try:
-            values = await self._r().mget([self._item_key(account_id, i) for i in wanted])
+            async with self._open_link().slot():
+                values = await self._r().mget([self._item_key(account_id, i) for i in wanted])
         except RedisError as exc:
             raise StoreUnavailable(f"redis: {exc}") from exc
         return {i: _bytes(v) for i, v in zip(wanted, values, strict=True) if v is not None}
