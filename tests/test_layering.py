@@ -15,9 +15,9 @@ or of a layer below; the cycle check then covers imports inside one layer. Botto
 4. parts: one job each, no app and no request in hand: catalog and routing
    (``catalog``, ``balancer``, ``circuit``, ``timeouts``, provider ``discovery``),
    checks (``guards``, ``filters``, ``transforms``), pricing, state backends
-   (``limits/*``, ``store/*``, the shared Redis connection ``redis_link``), ``auth``, ``accounts``, ``ledger``, ``public_records``,
-   ``metrics``, ``logs``, ``upstream`` and ``upstream_secrets``, ``openapi``, the
-   dialect codecs (``dialects/*``).
+   (``limits/*``, ``store/*``, the shared Redis connection ``redis_link``), ``auth``,
+   ``accounts``, ``ledger``, ``public_records``, state ``backup``, ``metrics``, ``logs``,
+   ``upstream`` and ``upstream_secrets``, ``openapi``, the dialect codecs (``dialects/*``).
 5. upstream calls: ``dispatch`` and its pieces (attempt loop, exchanges, the stream
    iterator): a canonical request in, a completion or chunks out.
 6. app state: ``state`` (what a running app holds, ``STATE``) and ``handlers/common``
@@ -83,6 +83,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "pricing",
             "limits.*",
             "redis_link",
+            "backup",
             "store.*",
             "auth",
             "accounts",
