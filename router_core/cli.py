@@ -138,7 +138,9 @@ def cmd_models(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         print_json(cards)
         return EXIT_OK
     for c in cards:
-        caps = ",".join(k for k in ("tools", "vision", "json_mode") if getattr(c.capabilities, k))
+        caps = ",".join(
+            k for k in ("tools", "vision", "json_mode", "embeddings") if getattr(c.capabilities, k)
+        )
         print(
             f"{c.id:<40} ctx={c.context_length:<8} out={c.max_output_tokens:<7} "
             f"${c.pricing.prompt_per_mtok}/{c.pricing.completion_per_mtok} per Mtok  {caps}"

@@ -45,7 +45,10 @@ both versions. A plugin that can use a newer feature when present checks
 ``Deployment.params`` removed (it was never set), ``count_tokens`` documented as an
 optional method the core calls directly, the ``model`` rule, ``split_events`` moved
 to :mod:`router_core.plugin_testing`; 2.1 native dialects: ``native_dialects``,
-``build_native_request`` and ``usage_tap`` (:class:`UsageTap`), optional.
+``build_native_request`` and ``usage_tap`` (:class:`UsageTap`), optional; 2.2
+embeddings: ``build_embeddings_request`` and ``parse_embeddings_response`` with the
+``EmbeddingRequest`` / ``EmbeddingResponse`` types and the card capability
+``embeddings``, optional.
 
 Native dialects (2.1, optional): a plugin whose upstream speaks a client-facing API
 itself (the anthropic plugin: ``anthropic_messages``) lists it in ``native_dialects``.
@@ -94,6 +97,12 @@ from router_core.api.chat import (
     ToolCallDelta,
     Usage,
 )
+from router_core.api.embeddings import (
+    Embedding,
+    EmbeddingRequest,
+    EmbeddingResponse,
+    EmbeddingUsage,
+)
 from router_core.api.models import Capabilities, ModelCard, Pricing
 from router_core.errors import (
     ContentFilter,
@@ -107,7 +116,7 @@ from router_core.errors import (
 from router_core.framing import UpstreamEvent, make_decoder
 
 #: This contract's version, (major, minor); see "Versioning" above.
-CONTRACT_VERSION: Final[tuple[int, int]] = (2, 1)
+CONTRACT_VERSION: Final[tuple[int, int]] = (2, 2)
 #: The major alone (what contract 1 called its version).
 API_VERSION: Final[int] = CONTRACT_VERSION[0]
 
@@ -291,6 +300,26 @@ class ProviderPlugin(abc.ABC):
         required when ``native_dialects`` is not empty."""
         raise NotImplementedError(f"{type(self).__name__} serves no dialect natively")
 
+    def build_embeddings_request(
+        self, request: EmbeddingRequest, deployment: Deployment
+    ) -> UpstreamRequest:
+        """Optional (2.2): translate a canonical embeddings request (``POST /v1/embeddings``).
+        The core calls it only for deployments whose card sets
+        ``capabilities.embeddings``; the default refuses. Raise ``InvalidRequest`` for
+        what this provider cannot embed (token ids where it takes text only ...). The
+        2xx answer is read as one JSON document (``framing="json"``)."""
+        raise InvalidRequest(f"The model {deployment.model!r} does not create embeddings")
+
+    def parse_embeddings_response(
+        self, request: EmbeddingRequest, deployment: Deployment, body: bytes
+    ) -> EmbeddingResponse:
+        """Optional (2.2, with ``build_embeddings_request``): translate a 2xx embeddings
+        body. One ``Embedding`` per input in input order (``index`` 0, 1, ...), floats or
+        already-base64 vectors (the core converts to what the client asked for), usage
+        when the upstream reports it (zero otherwise: the core then estimates). Errors
+        go through :meth:`map_error` as for chat."""
+        raise ModelError(f"{type(self).__name__} cannot read embeddings")
+
     def serve_local(self, request: UpstreamRequest) -> LocalResponse:
         """Answer a ``local://`` request in-process (offline providers only)."""
         raise NotImplementedError(f"{type(self).__name__} has no in-process upstream")
@@ -450,6 +479,10 @@ __all__ = [
     "ContextLengthExceeded",
     "Delta",
     "Deployment",
+    "Embedding",
+    "EmbeddingRequest",
+    "EmbeddingResponse",
+    "EmbeddingUsage",
     "FilePart",
     "Framing",
     "FunctionCall",

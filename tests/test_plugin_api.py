@@ -5,6 +5,8 @@ Contract 2.0 (deliberate): ``CONTRACT_VERSION`` and ``contract_compatible`` adde
 ``Deployment.params`` removed, ``ProviderPlugin.api_version`` became
 ``contract_version``. Contract 2.1 (additive): ``UsageTap``, and the optional
 ``native_dialects`` / ``build_native_request`` / ``usage_tap`` of ``ProviderPlugin``.
+Contract 2.2 (additive): the embeddings types and the optional
+``build_embeddings_request`` / ``parse_embeddings_response``.
 """
 
 from __future__ import annotations
@@ -32,6 +34,10 @@ PINNED = {
     "ContextLengthExceeded",
     "Delta",
     "Deployment",
+    "Embedding",
+    "EmbeddingRequest",
+    "EmbeddingResponse",
+    "EmbeddingUsage",
     "FilePart",
     "Framing",
     "FunctionCall",
@@ -76,7 +82,7 @@ PINNED = {
 
 def test_all_is_pinned() -> None:
     assert set(api.__all__) == PINNED
-    assert api.CONTRACT_VERSION == (2, 1)
+    assert api.CONTRACT_VERSION == (2, 2)
     assert api.API_VERSION == 2
     for name in api.__all__:
         assert hasattr(api, name), name

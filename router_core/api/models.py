@@ -34,6 +34,8 @@ class Capabilities(Struct, kw_only=True):
     vision: bool = False
     #: Honours response_format json_object / json_schema.
     json_mode: bool = False
+    #: Serves POST /v1/embeddings (its prompt price is the embedding price).
+    embeddings: bool = False
 
 
 class ModelCard(Struct, kw_only=True):

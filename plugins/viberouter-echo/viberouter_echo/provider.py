@@ -12,6 +12,8 @@ from router_core.plugin_api import (
     ChatCompletion,
     ChatRequest,
     Deployment,
+    EmbeddingRequest,
+    EmbeddingResponse,
     LocalResponse,
     ModelCard,
     ProviderPlugin,
@@ -23,6 +25,7 @@ from router_core.plugin_api import (
     json_encode,
     upstream_message,
 )
+from viberouter_echo import embeddings
 from viberouter_echo.local_upstream import ECHO_URL, serve
 from viberouter_echo.settings import EchoSettings
 from viberouter_echo.translator import EchoStreamTranslator
@@ -32,7 +35,7 @@ class EchoProvider(ProviderPlugin):
     """Answers every request in-process by echoing the last user message (or calling a
     tool, or failing on request); the default provider so the router runs with no keys."""
 
-    contract_version: ClassVar[tuple[int, int]] = (2, 0)
+    contract_version: ClassVar[tuple[int, int]] = (2, 2)  # embeddings
     settings_type: ClassVar[type[msgspec.Struct] | None] = EchoSettings
 
     def __init__(self, settings: Any = None) -> None:
@@ -41,7 +44,9 @@ class EchoProvider(ProviderPlugin):
 
     def models(self) -> list[ModelCard]:
         """One free card per configured model id."""
-        caps = Capabilities(tools=True, streaming=True, vision=False, json_mode=True)
+        caps = Capabilities(
+            tools=True, streaming=True, vision=False, json_mode=True, embeddings=True
+        )
         return [
             ModelCard(
                 id=model,
@@ -89,4 +94,18 @@ class EchoProvider(ProviderPlugin):
 
     def serve_local(self, request: UpstreamRequest) -> LocalResponse:
         """Answer in-process, pausing ``delay_ms`` between streamed tokens."""
+        if request.url == embeddings.EMBEDDINGS_URL:
+            return embeddings.serve_embeddings(request, self._settings.embedding_dimensions)
         return serve(request, self._settings.delay_ms / 1000.0)
+
+    def build_embeddings_request(
+        self, request: EmbeddingRequest, deployment: Deployment
+    ) -> UpstreamRequest:
+        """The canonical request, addressed to the in-process upstream."""
+        return embeddings.build_request(request, deployment.model)
+
+    def parse_embeddings_response(
+        self, request: EmbeddingRequest, deployment: Deployment, body: bytes
+    ) -> EmbeddingResponse:
+        """The in-process upstream answers in the canonical shape."""
+        return embeddings.parse(body)

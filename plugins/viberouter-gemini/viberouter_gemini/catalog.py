@@ -24,8 +24,30 @@ _MODELS: tuple[tuple[str, int, int, float, float], ...] = (
 )
 
 
+# Embedding models: (id, input window in tokens, $ per million input tokens).
+_EMBEDDING_MODELS: tuple[tuple[str, int, float], ...] = (("gemini-embedding-001", 2048, 0.15),)
+
+
 def default_cards() -> list[ModelCard]:
     """Fresh cards (callers may mutate them)."""
+    return [*_chat_cards(), *_embedding_cards()]
+
+
+def _embedding_cards() -> list[ModelCard]:
+    return [
+        ModelCard(
+            id=model_id,
+            owned_by="google",
+            context_length=window,
+            max_output_tokens=1,
+            pricing=Pricing(prompt_per_mtok=price),
+            capabilities=Capabilities(streaming=False, embeddings=True),
+        )
+        for model_id, window, price in _EMBEDDING_MODELS
+    ]
+
+
+def _chat_cards() -> list[ModelCard]:
     return [
         ModelCard(
             id=model_id,

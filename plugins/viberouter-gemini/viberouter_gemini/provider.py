@@ -12,6 +12,8 @@ from router_core.plugin_api import (
     ChatCompletion,
     ChatRequest,
     Deployment,
+    EmbeddingRequest,
+    EmbeddingResponse,
     InvalidRequest,
     ModelCard,
     ProviderPlugin,
@@ -22,7 +24,7 @@ from router_core.plugin_api import (
     now,
 )
 
-from . import errors
+from . import embeddings, errors
 from .catalog import default_cards
 from .contents import build_contents
 from .options import generation_config, refuse_unsupported, tools_and_config
@@ -39,7 +41,7 @@ class GeminiProvider(ProviderPlugin):
     and ``created`` stamps; the core constructs the plugin with settings only.
     """
 
-    contract_version: ClassVar[tuple[int, int]] = (2, 0)
+    contract_version: ClassVar[tuple[int, int]] = (2, 2)  # embeddings
     settings_type: ClassVar[type[msgspec.Struct] | None] = GeminiSettings
     extra_params: ClassVar[type[msgspec.Struct] | None] = GeminiExtras
 
@@ -121,3 +123,15 @@ class GeminiProvider(ProviderPlugin):
     def map_error(self, status: int, headers: Mapping[str, str], body: bytes) -> RouterError:
         """Read the Google RPC error envelope (see ``viberouter_gemini.errors``)."""
         return errors.map_error(status, headers, body)
+
+    def build_embeddings_request(
+        self, request: EmbeddingRequest, deployment: Deployment
+    ) -> UpstreamRequest:
+        """``embedContent`` / ``batchEmbedContents`` (see ``viberouter_gemini.embeddings``)."""
+        return embeddings.build_embeddings_request(self._settings, request, deployment)
+
+    def parse_embeddings_response(
+        self, request: EmbeddingRequest, deployment: Deployment, body: bytes
+    ) -> EmbeddingResponse:
+        """The vectors in request order."""
+        return embeddings.parse_embeddings_response(request, body, deployment.model)

@@ -32,16 +32,40 @@ _SPECS: dict[str, _Spec] = {
 }
 
 
+# Embedding models: (input window in tokens, $ per million input tokens), from OpenAI's
+# price list (mid 2025), like the figures above.
+_EMBEDDING_SPECS: dict[str, tuple[int, float]] = {
+    "text-embedding-3-small": (8191, 0.02),
+    "text-embedding-3-large": (8191, 0.13),
+    "text-embedding-ada-002": (8191, 0.10),
+}
+
+
 def default_cards(owned_by: str, only: list[str] | None = None) -> list[ModelCard]:
     """Cards for the built-in catalogue, or for ``only`` (unknown ids get a generic card)."""
-    ids = list(_SPECS) if only is None else only
+    ids = [*_SPECS, *_EMBEDDING_SPECS] if only is None else only
     return [_card(model, owned_by) for model in ids]
 
 
+def _embedding_card(model: str, owned_by: str) -> ModelCard:
+    window, price = _EMBEDDING_SPECS[model]
+    return ModelCard(
+        id=model,
+        owned_by=owned_by,
+        context_length=window,
+        max_output_tokens=1,
+        pricing=Pricing(prompt_per_mtok=price),
+        capabilities=Capabilities(streaming=False, embeddings=True),
+    )
+
+
 def _card(model: str, owned_by: str) -> ModelCard:
+    if model in _EMBEDDING_SPECS:
+        return _embedding_card(model, owned_by)
     spec = _SPECS.get(model)
     if spec is None:
-        # A self-hosted model: nothing is known beyond the OpenAI-compatible API.
+        # A self-hosted model: nothing is known beyond the OpenAI-compatible API (an
+        # embedding model gets `capabilities = { embeddings = true }` in config).
         caps = Capabilities(tools=True, streaming=True, vision=False, json_mode=False)
         return ModelCard(id=model, owned_by=owned_by, capabilities=caps)
     return ModelCard(

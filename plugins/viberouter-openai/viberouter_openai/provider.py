@@ -11,6 +11,8 @@ from router_core.plugin_api import (
     ChatCompletion,
     ChatRequest,
     Deployment,
+    EmbeddingRequest,
+    EmbeddingResponse,
     ModelCard,
     ProviderPlugin,
     RouterError,
@@ -18,6 +20,7 @@ from router_core.plugin_api import (
     UpstreamRequest,
 )
 from viberouter_openai.catalog import default_cards
+from viberouter_openai.embeddings import build_embeddings_request, parse_embeddings_response
 from viberouter_openai.errors import error_for, fault_from_body
 from viberouter_openai.request import build_upstream_request
 from viberouter_openai.response import parse_completion
@@ -64,3 +67,15 @@ class OpenAIProvider(ProviderPlugin):
     def map_error(self, status: int, headers: Mapping[str, str], body: bytes) -> RouterError:
         """Classify by status plus the error envelope's ``code`` / ``type``."""
         return error_for(status, fault_from_body(body), headers)
+
+    def build_embeddings_request(
+        self, request: EmbeddingRequest, deployment: Deployment
+    ) -> UpstreamRequest:
+        """``POST {base_url}/embeddings``, passed through."""
+        return build_embeddings_request(self._settings, request, deployment)
+
+    def parse_embeddings_response(
+        self, request: EmbeddingRequest, deployment: Deployment, body: bytes
+    ) -> EmbeddingResponse:
+        """The upstream's list as it is (floats or base64)."""
+        return parse_embeddings_response(body, deployment.model)
