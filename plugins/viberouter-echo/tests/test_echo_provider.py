@@ -70,7 +70,7 @@ def test_echo_build_request(echo_data: Path) -> None:
 
 async def test_echo_local_upstream_refuses_other_urls_and_bad_bodies() -> None:
     provider = EchoProvider()
-    wrong = UpstreamRequest("POST", "local://echo/embeddings", {}, b"{}", "json")
+    wrong = UpstreamRequest("POST", "local://echo/completions", {}, b"{}", "json")
     assert provider.serve_local(wrong).status == 404
     garbage = UpstreamRequest("POST", "local://echo/chat/completions", {}, b"{", "json")
     response = provider.serve_local(garbage)

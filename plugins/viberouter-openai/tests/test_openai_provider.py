@@ -47,7 +47,14 @@ def test_openai_default_cards() -> None:
     )
     assert (card.pricing.prompt_per_mtok, card.pricing.completion_per_mtok) == (2.5, 10.0)
     assert card.capabilities.tools and card.capabilities.vision and card.capabilities.json_mode
-    assert all(c.pricing.completion_per_mtok >= c.pricing.prompt_per_mtok for c in cards.values())
+    chat = [c for c in cards.values() if not c.capabilities.embeddings]
+    assert all(c.pricing.completion_per_mtok >= c.pricing.prompt_per_mtok for c in chat)
+    # Embedding cards bill input only, at the embedding price.
+    assert {c.id for c in cards.values() if c.capabilities.embeddings} == {
+        "text-embedding-3-small",
+        "text-embedding-3-large",
+        "text-embedding-ada-002",
+    }
 
 
 def test_openai_models_setting_limits_the_cards() -> None:
