@@ -13,6 +13,7 @@ from router_core.plugin_api import (
     Deployment,
     EmbeddingRequest,
     EmbeddingResponse,
+    InvalidRequest,
     ModelCard,
     ProviderPlugin,
     RouterError,
@@ -22,8 +23,14 @@ from router_core.plugin_api import (
 from viberouter_openai.catalog import default_cards
 from viberouter_openai.embeddings import build_embeddings_request, parse_embeddings_response
 from viberouter_openai.errors import error_for, fault_from_body
-from viberouter_openai.request import build_upstream_request
+from viberouter_openai.request import build_upstream_request, request_headers
 from viberouter_openai.response import parse_completion
+from viberouter_openai.responses_native import (
+    RESPONSES,
+    ResponsesUsageTap,
+    native_body,
+    native_enabled,
+)
 from viberouter_openai.settings import OpenAIExtras, OpenAISettings
 from viberouter_openai.translator import OpenAIStreamTranslator
 
@@ -32,13 +39,17 @@ class OpenAIProvider(ProviderPlugin):
     """Speaks ``POST {base_url}/chat/completions``; forwards every OpenAI field, so it
     refuses nothing itself and lets the upstream's 400 explain what it cannot do."""
 
-    contract_version: ClassVar[tuple[int, int]] = (2, 0)
+    contract_version: ClassVar[tuple[int, int]] = (2, 2)  # native dialects, embeddings
+    #: Client dialects this provider can serve natively; ``responses_api`` decides per
+    #: provider whether it does (``build_native_request`` refuses otherwise).
+    native_dialects: ClassVar[frozenset[str]] = frozenset({RESPONSES})
     settings_type: ClassVar[type[msgspec.Struct] | None] = OpenAISettings
     extra_params: ClassVar[type[msgspec.Struct] | None] = OpenAIExtras
 
     def __init__(self, settings: Any = None) -> None:
         super().__init__(settings if settings is not None else OpenAISettings())
         self._settings: OpenAISettings = self.settings
+        self._native_responses = native_enabled(self._settings)
 
     def models(self) -> list[ModelCard]:
         """The built-in OpenAI cards, or the configured ``models`` list."""
@@ -79,3 +90,29 @@ class OpenAIProvider(ProviderPlugin):
     ) -> EmbeddingResponse:
         """The upstream's list as it is (floats or base64)."""
         return parse_embeddings_response(body, deployment.model)
+
+    def build_native_request(
+        self,
+        dialect: str,
+        endpoint: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        deployment: Deployment,
+        *,
+        stream: bool,
+    ) -> UpstreamRequest:
+        """The client's Responses body for ``deployment``: ``POST {base_url}/responses``;
+        ``InvalidRequest`` (translate instead) where ``responses_api`` says so."""
+        if dialect != RESPONSES or endpoint != "responses" or not self._native_responses:
+            raise InvalidRequest(f"This OpenAI provider does not serve {dialect} natively")
+        return UpstreamRequest(
+            method="POST",
+            url=self._settings.base_url.rstrip("/") + "/responses",
+            headers=request_headers(self._settings, stream=stream),
+            body=native_body(body, deployment.model),
+            framing="sse" if stream else "json",
+        )
+
+    def usage_tap(self, dialect: str, deployment: Deployment) -> ResponsesUsageTap:
+        """A fresh reader of usage and the final response for one relayed answer."""
+        return ResponsesUsageTap()

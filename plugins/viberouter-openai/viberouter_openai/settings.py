@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -14,6 +14,11 @@ class OpenAISettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     added to every request (after the built-in ones, so they can override them);
     ``models`` limits the advertised cards to these ids (ids the built-in catalogue
     does not know get a generic card), which suits vLLM, llama.cpp or Ollama servers.
+    ``responses_api`` says how ``/v1/responses`` requests reach this provider:
+    ``"native"`` passes them through to ``{base_url}/responses`` unchanged,
+    ``"translate"`` converts them to chat completions, ``"auto"`` (the default) is
+    native for ``https://api.openai.com`` and translates for every other server (many
+    OpenAI-compatible servers have no Responses API).
     """
 
     base_url: Annotated[str, msgspec.Meta(min_length=1)] = "https://api.openai.com/v1"
@@ -23,6 +28,7 @@ class OpenAISettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     project: str | None = None
     models: list[str] | None = None
     owned_by: str = "openai"
+    responses_api: Literal["auto", "native", "translate"] = "auto"
 
 
 class OpenAIExtras(msgspec.Struct, omit_defaults=True, kw_only=True):
