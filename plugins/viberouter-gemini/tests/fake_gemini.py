@@ -133,6 +133,8 @@ def make_app(
         prefix = base_path.rstrip("/") + "/models/"
         model, _, action = request.path.removeprefix(prefix).partition(":")
         stream = action == "streamGenerateContent"
+        if action in EMBED_ACTIONS and request.path.startswith(prefix):
+            return _embed(app, request, model, action, raw)
         problem: str | None = None
         if not request.path.startswith(prefix) or not model or "/" in model:
             problem = f"unknown path {request.path}"
@@ -153,6 +155,50 @@ def make_app(
 
     app.router.add_route("POST", "/{tail:.*}", handle)
     return app
+
+
+#: The embedding methods: answered with deterministic vectors, not from ``replies``.
+EMBED_ACTIONS = frozenset({"embedContent", "batchEmbedContents"})
+
+
+def _embed_one(request: Any, model: str, batched: bool) -> list[float] | str:
+    """The vector for one EmbedContentRequest, or the reason Gemini would refuse it."""
+    if not isinstance(request, dict) or set(request) - {
+        "content", "model", "taskType", "title", "outputDimensionality"
+    }:  # fmt: skip
+        return "unknown field in EmbedContentRequest"
+    if batched and request.get("model") != f"models/{model}":
+        return "batchEmbedContents: each request needs model 'models/{model}'"
+    parts = (request.get("content") or {}).get("parts")
+    if not isinstance(parts, list) or not parts or not all("text" in p for p in parts):
+        return "content.parts must be non-empty text parts"
+    text = "".join(p["text"] for p in parts)
+    dims = request.get("outputDimensionality") or 8
+    return [((len(text) * 7 + i * 3) % 11 - 5) / 10 for i in range(dims)]
+
+
+def _embed(
+    app: web.Application, request: web.Request, model: str, action: str, raw: bytes
+) -> web.Response:
+    """``embedContent`` / ``batchEmbedContents``: one vector per text, no index (as Gemini)."""
+    try:
+        body = _json.decode(raw)
+    except msgspec.DecodeError:
+        return _reject(app, "Invalid JSON payload received.")
+    batched = action == "batchEmbedContents"
+    requests = body.get("requests") if batched and isinstance(body, dict) else [body]
+    if not isinstance(requests, list) or not requests:
+        return _reject(app, "batchEmbedContents needs a non-empty 'requests' list")
+    vectors = [_embed_one(r, model, batched) for r in requests]
+    for v in vectors:
+        if isinstance(v, str):
+            return _reject(app, v)
+    app[CALLS].append(ReceivedCall(model, False, dict(request.headers), body))
+    if batched:
+        answer: Any = {"embeddings": [{"values": v} for v in vectors]}
+    else:
+        answer = {"embedding": {"values": vectors[0]}}
+    return web.Response(body=_encode.encode(answer), content_type="application/json")
 
 
 def check_body(body: Any) -> str | None:

@@ -18,7 +18,9 @@ would say.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import struct
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,7 +93,40 @@ def make_fake_openai(config: FakeOpenAIConfig | None = None) -> web.Application:
     app = web.Application()
     app[FAKE_OPENAI] = FakeOpenAIState(config or FakeOpenAIConfig())
     app.router.add_post("/v1/chat/completions", _chat_completions)
+    app.router.add_post("/v1/embeddings", _embeddings)
     return app
+
+
+async def _embeddings(request: web.Request) -> web.Response:
+    """``POST /v1/embeddings``: deterministic vectors (``dimensions`` long, 3 by default)
+    as floats or, with ``encoding_format: "base64"``, little-endian float32 in base64."""
+    state = request.app[FAKE_OPENAI]
+    expected = f"Bearer {state.config.api_key}" if state.config.api_key else None
+    if expected and request.headers.get("Authorization") != expected:
+        return _error(401, "Incorrect API key provided.", code="invalid_api_key")
+    body = json.loads(await request.read())
+    inputs = body.get("input")
+    if not isinstance(body.get("model"), str) or inputs in (None, "", []):
+        return _error(400, "'model' and a non-empty 'input' are required.")
+    for name in _ROUTER_ONLY:
+        if name in body:
+            return _error(400, f"Unrecognized request argument supplied: {name}", param=name)
+    state.requests.append(body)
+    if isinstance(inputs, str) or (inputs and isinstance(inputs[0], int)):
+        inputs = [inputs]
+    dims = body.get("dimensions") or 3
+    data = []
+    for index, item in enumerate(inputs):
+        vector = [round((len(str(item)) + i) / 100, 2) for i in range(dims)]
+        encoded: Any = vector
+        if body.get("encoding_format") == "base64":
+            encoded = base64.b64encode(struct.pack(f"<{dims}f", *vector)).decode()
+        data.append({"object": "embedding", "index": index, "embedding": encoded})
+    tokens = sum(len(str(item).split()) for item in inputs)
+    usage = {"prompt_tokens": tokens, "total_tokens": tokens}
+    return web.json_response(
+        {"object": "list", "data": data, "model": body["model"] + "-v1", "usage": usage}
+    )
 
 
 async def _chat_completions(request: web.Request) -> web.StreamResponse:
