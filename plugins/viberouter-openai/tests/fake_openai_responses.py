@@ -69,7 +69,8 @@ def _last_user_text(items: list[Any]) -> str:
             content = item.get("content")
             if isinstance(content, str):
                 return content
-            return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+            parts = content if isinstance(content, list) else []
+            return "".join(p.get("text", "") for p in parts if isinstance(p, dict))
     return ""
 
 

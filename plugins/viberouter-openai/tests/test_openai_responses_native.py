@@ -112,8 +112,9 @@ def test_tap_reads_a_json_answer() -> None:
     tap.close()
     usage = tap.usage()
     assert usage is not None and tap.status == "incomplete" and tap.response == body
-    assert usage.prompt_tokens_details.cached_tokens == 4  # type: ignore[union-attr]
-    assert usage.completion_tokens_details.reasoning_tokens == 5  # type: ignore[union-attr]
+    details = msgspec.to_builtins(usage)
+    assert details["prompt_tokens_details"]["cached_tokens"] == 4
+    assert details["completion_tokens_details"]["reasoning_tokens"] == 5
 
 
 def test_tap_without_event_names_decodes_types() -> None:
