@@ -1,4 +1,4 @@
-"""`viberouter init|serve|keys|accounts|usage|models|plugins|check-config`.
+"""`viberouter init|serve|backup|restore|keys|accounts|usage|models|plugins|check-config`.
 
 Exit codes scripts can rely on: 0 success; 1 runtime failure; 2 bad usage (argparse);
 3 unknown id; 4 invalid config or missing plugin.
@@ -79,6 +79,31 @@ def cmd_init(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         else (f"viberouter --config {target} serve")
     )
     print(f"wrote {target}; start the router with: {run}")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- backup, restore
+
+
+def cmd_backup(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    """Online copy of the embedded state (SQLite backup API) to a file."""
+    from router_core.backup import backup, restore
+    from router_core.settings import config_path, load_state_settings
+
+    state = load_state_settings(config_path(args.config, environ), environ)
+    if state.backend != "embedded":
+        print(
+            "viberouter: the redis backend is backed up by Redis itself (BGSAVE, or "
+            "appendonly with its files copied); see docs/deploy.md",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    if args.command == "backup":
+        done = backup(state.sqlite_path, args.file, force=args.force)
+        print(done.summary("backed up", f"to {args.file}"))
+    else:
+        done = restore(args.file, state.sqlite_path, force=args.force)
+        print(done.summary("restored", f"into {state.sqlite_path}"))
     return EXIT_OK
 
 
@@ -296,6 +321,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="replace an existing file")
     p.set_defaults(fn=cmd_init)
 
+    p = sub.add_parser("backup", help="copy the embedded state to FILE (safe while serving)")
+    p.add_argument("file", help="the backup file to write")
+    p.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    p.set_defaults(fn=cmd_backup)
+    p = sub.add_parser("restore", help="replace the embedded state with a backup (stop first)")
+    p.add_argument("file", help="a file written by `viberouter backup`")
+    p.add_argument(
+        "--force", action="store_true", help="replace the existing state (required if any)"
+    )
+    p.set_defaults(fn=cmd_backup)
+
     p = sub.add_parser("serve", help="run the router")
     p.add_argument("--host", help="address to listen on (default: server.host)")
     p.add_argument("--port", type=int, help="port to listen on (default: server.port)")
@@ -371,6 +407,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    from router_core.backup import BackupError
     from router_core.catalog import CatalogError
     from router_core.discovery import PluginError
     from router_core.settings import ConfigError
@@ -402,6 +439,9 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     except ValueError as exc:
         print(f"viberouter: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BackupError as exc:
+        print(f"viberouter: {exc}", file=sys.stderr)
+        return EXIT_FAIL
     except StateUnavailable as exc:
         print(f"viberouter: {exc}", file=sys.stderr)
         return EXIT_FAIL
