@@ -29,6 +29,7 @@ from router_core.settings import Settings
 from router_core.state import STATE, RouterState
 from router_core.store.base import StoreBackend
 from router_core.store.factory import make_store
+from router_core.timeouts import ClientWriteWatch
 from router_core.upstream import UpstreamClient
 
 
@@ -95,6 +96,7 @@ def build_state(
         limiter=limiter,
         ledger=UsageLedger(store, on_error=metrics.backend_error_hook("store")),
         installed=info,
+        client_writes=ClientWriteWatch(settings.server.client_write_timeout_s),
     )
 
 
@@ -133,11 +135,13 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     await state.store.open()
     await state.upstream.start()
     await state.ledger.start()
+    await state.client_writes.start()
     state.ready = True
     try:
         yield
     finally:
         state.ready = False
+        await state.client_writes.close()
         await state.ledger.close()
         await state.limiter.close()
         await state.upstream.close()

@@ -18,20 +18,15 @@ from router_core.settings import (
     Settings,
     TargetSettings,
 )
+from router_core.timeouts import Timeouts
 
 
 class CatalogError(Exception):
     """Config names a model no provider offers."""
 
 
-@dataclass(frozen=True, slots=True)
-class Timeouts:
-    """Resolved per-deployment timeouts, in seconds."""
-
-    first_token_s: float
-    idle_s: float
-    total_s: float
-    connect_s: float | None = None  # None: the [upstream] connect_timeout_s
+#: Timeouts of a target built without config (tests, tools).
+DEFAULT_TIMEOUTS = Timeouts(60.0, 120.0, 600.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +43,7 @@ class Target:
     rank: int = 0
     route: str = ""
     strategy: RouteStrategy = "ordered"
-    timeouts: Timeouts = Timeouts(60.0, 120.0, 600.0)
+    timeouts: Timeouts = DEFAULT_TIMEOUTS
 
 
 @dataclass(frozen=True, slots=True)

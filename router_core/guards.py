@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import msgspec
 
-from router_core.api.chat import ChatRequest, NamedFunction, TextPart
+from router_core.api.chat import ChatRequest, Message, NamedFunction, TextPart
 from router_core.api.models import ModelCard
 from router_core.catalog import Target
 from router_core.errors import ContextLengthExceeded, InvalidRequest
@@ -77,21 +77,7 @@ def check_messages(req: ChatRequest) -> None:
     if req.top_logprobs is not None and not req.logprobs:
         raise InvalidRequest("'top_logprobs' requires 'logprobs': true - at `$.top_logprobs`")
     for i, m in enumerate(req.messages):
-        if m.role == "tool" and not isinstance(m.tool_call_id, str):
-            raise InvalidRequest(
-                f"A tool message needs 'tool_call_id' - at `$.messages[{i}].tool_call_id`"
-            )
-        if m.role in ("system", "developer", "tool") and isinstance(m.content, list):
-            for j, part in enumerate(m.content):
-                if not isinstance(part, TextPart):
-                    raise InvalidRequest(
-                        f"A {m.role} message accepts only text parts"
-                        f" - at `$.messages[{i}].content[{j}]`"
-                    )
-        if m.role in ("user", "system", "developer") and m.content is None:
-            raise InvalidRequest(
-                f"A {m.role} message needs 'content' - at `$.messages[{i}].content`"
-            )
+        _check_message(i, m)
     if req.tool_choice is not None and not isinstance(req.tool_choice, str):
         fn = req.tool_choice.function
         names = {t.function.name for t in req.tools or ()}
@@ -101,6 +87,22 @@ def check_messages(req: ChatRequest) -> None:
             raise InvalidRequest(
                 "tool_choice names a function that is not in 'tools' - at `$.tool_choice`"
             )
+
+
+def _check_message(i: int, m: Message) -> None:
+    if m.role == "tool" and not isinstance(m.tool_call_id, str):
+        raise InvalidRequest(
+            f"A tool message needs 'tool_call_id' - at `$.messages[{i}].tool_call_id`"
+        )
+    if m.role in ("system", "developer", "tool") and isinstance(m.content, list):
+        for j, part in enumerate(m.content):
+            if not isinstance(part, TextPart):
+                raise InvalidRequest(
+                    f"A {m.role} message accepts only text parts"
+                    f" - at `$.messages[{i}].content[{j}]`"
+                )
+    if m.role in ("user", "system", "developer") and m.content is None:
+        raise InvalidRequest(f"A {m.role} message needs 'content' - at `$.messages[{i}].content`")
 
 
 def estimate_text_tokens(text: str) -> float:

@@ -13,6 +13,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from router_core.api.chat import ErrorBody
+from router_core.dialects.base import DIALECT, Dialect
 from router_core.errors import (
     ConcurrentRequests,
     InvalidRequest,
@@ -40,7 +41,11 @@ def next_request_id() -> str:
     return f"{_RID_PREFIX}{next(_rid_counter):012x}"
 
 
-def error_response(err: RouterError, headers: dict[str, str]) -> web.Response:
+def error_response(
+    err: RouterError, headers: dict[str, str], dialect: Dialect | None = None
+) -> web.Response:
+    """The error answer, in the shape of the dialect serving the request (the seed
+    shape when none was chosen yet)."""
     h = dict(headers)
     h.update(err.headers)
     if (
@@ -48,6 +53,9 @@ def error_response(err: RouterError, headers: dict[str, str]) -> web.Response:
         or err.http_status == 429
     ):
         h.update(retry_headers(err.retry_after, should_retry=not isinstance(err, QuotaExceeded)))
+    if dialect is not None:
+        status, body = dialect.error_response(err, h)
+        return web.Response(body=body, status=status, content_type="application/json", headers=h)
     return json_response(ErrorBody(err.code, err.message), status=err.http_status, headers=h)
 
 
@@ -90,7 +98,7 @@ async def router_middleware(request: web.Request, handler: Handler) -> web.Strea
         fields["error_detail"] = err.detail
         _count_refusal(request, err)
         try:
-            return error_response(err, extra)
+            return error_response(err, extra, request.get(DIALECT))
         except Exception:
             # Still the boundary: an error that cannot be rendered is our bug.
             status, code = 500, "server_error"

@@ -43,6 +43,9 @@ class ServerSettings(Struct, forbid_unknown_fields=True, kw_only=True):
     sse_keepalive_s: float = 15.0
     #: Seconds a client may take to send its request headers and body.
     client_read_timeout_s: float = 30.0
+    #: Seconds a client may leave an answer unread (no byte of the pending output
+    #: taken) before the connection is dropped; JSON answers and streams (0 = off).
+    client_write_timeout_s: float = 30.0
     #: Seconds to finish in-flight requests on shutdown.
     shutdown_timeout_s: float = 10.0
     #: Most open client connections per process (0 = unlimited).

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
@@ -16,6 +16,7 @@ from router_core.limits.base import Limiter
 from router_core.metrics import Metrics
 from router_core.settings import Settings
 from router_core.store.base import StoreBackend
+from router_core.timeouts import ClientWriteWatch
 from router_core.upstream import UpstreamClient
 
 
@@ -33,6 +34,8 @@ class RouterState:
     ledger: UsageLedger
     installed: InstalledInfo
     ready: bool = False
+    #: Drops clients that leave an answer unread (``server.client_write_timeout_s``).
+    client_writes: ClientWriteWatch = field(default_factory=lambda: ClientWriteWatch(0.0))
 
 
 STATE = web.AppKey("viberouter_state", RouterState)

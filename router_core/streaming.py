@@ -1,6 +1,7 @@
-"""SSE to the client: OpenAI chunk frames, keep-alives while the upstream is
+"""SSE to the client: the dialect's frames, keep-alives while the upstream is
 silent, one error event after the first byte, and the upstream closed at once
 when the client goes away (the handler is cancelled; ``finally`` releases it).
+The chunks come from dispatch's stream iterator; this module only frames and writes.
 
 Output content filters run here: a hit in the chunks read before the response
 starts is a plain 400 ``content_filter``; after that, the chunk that hit is not
@@ -11,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
 import msgspec
 import structlog
@@ -19,15 +19,14 @@ from aiohttp import web
 from aiohttp.abc import AbstractStreamWriter
 from aiohttp_sse import EventSourceResponse
 
-from router_core.api.chat import ChatCompletionChunk, ErrorBody, Usage
-from router_core.dispatch import OpenStream
+from router_core.accounting import StreamOutcome
+from router_core.api.chat import ChatCompletionChunk, Usage
+from router_core.dialects.base import KEEPALIVE_COMMENT, StreamEncoder
 from router_core.errors import ContentFilter, RouterError, ServerError
+from router_core.exchange import OpenStream
 from router_core.filters import OutputScanner
 
 log = structlog.get_logger("viberouter.streaming")
-_encoder = msgspec.json.Encoder()
-DONE = b"data: [DONE]\n\n"
-KEEPALIVE = b": keep-alive\n\n"
 
 
 class ClientStream(EventSourceResponse):
@@ -41,9 +40,12 @@ class ClientStream(EventSourceResponse):
     rare keep-alive it actually writes.
     """
 
-    def __init__(self, *, headers: Mapping[str, str], keepalive: float) -> None:
+    def __init__(
+        self, *, headers: Mapping[str, str], keepalive: float, ping: bytes = KEEPALIVE_COMMENT
+    ) -> None:
         super().__init__(headers=headers, sep="\n", allow_all_methods=True)
         self._keepalive = keepalive
+        self._ping_frame = ping
         self.last_write = time.monotonic()
         self._timer: asyncio.TimerHandle | None = None
         self._pinging: asyncio.Task[None] | None = None
@@ -72,7 +74,7 @@ class ClientStream(EventSourceResponse):
 
     async def _ping_once(self) -> None:
         try:
-            await self.send_bytes(KEEPALIVE)
+            await self.send_bytes(self._ping_frame)
         except (ConnectionResetError, RuntimeError):
             pass  # the client left; the relay notices on its next write
         finally:
@@ -85,19 +87,6 @@ class ClientStream(EventSourceResponse):
         if self._pinging is not None:
             self._pinging.cancel()
             self._pinging = None
-
-
-@dataclass(slots=True)
-class StreamOutcome:
-    usage: Usage | None = None
-    chunks: int = 0
-    completion_chars: int = 0
-    first_chunk_at: float | None = None
-    error: RouterError | None = None
-    disconnected: bool = False
-    finish_reasons: list[str] = field(default_factory=list)
-    #: Frames before the chunk an output filter refused (sent before the error event).
-    blocked_frames: bytes = b""
 
 
 def _scan(scanner: OutputScanner, chunk: ChatCompletionChunk) -> None:
@@ -114,20 +103,18 @@ def _scan(scanner: OutputScanner, chunk: ChatCompletionChunk) -> None:
 
 def _frames(
     chunks: list[ChatCompletionChunk],
-    include_usage: bool,
+    encoder: StreamEncoder,
     out: StreamOutcome,
     scanner: OutputScanner | None = None,
 ) -> bytes:
-    """The SSE frames of ``chunks``. When the scanner refuses a chunk, the frames
+    """The frames of ``chunks``. When the scanner refuses a chunk, the frames
     before it are kept in ``out.blocked_frames`` and ContentFilter is raised."""
     parts: list[bytes] = []
     for chunk in chunks:
-        usage = chunk.usage
-        if isinstance(usage, Usage):
-            out.usage = usage
+        if isinstance(chunk.usage, Usage):
+            out.usage = chunk.usage
             if not chunk.choices:
-                if include_usage:
-                    parts.append(b"data: " + _encoder.encode(chunk) + b"\n\n")
+                parts.append(encoder.feed(chunk))
                 continue
         if scanner is not None:
             try:
@@ -135,28 +122,50 @@ def _frames(
             except ContentFilter:
                 out.blocked_frames = b"".join(parts)
                 raise
-        chunk.usage = None if include_usage else msgspec.UNSET
-        for choice in chunk.choices:
-            content = choice.delta.content
-            if isinstance(content, str):
-                out.completion_chars += len(content)
-            if choice.finish_reason is not None:
-                out.finish_reasons.append(choice.finish_reason)
-        parts.append(b"data: " + _encoder.encode(chunk) + b"\n\n")
-        out.chunks += 1
+        out.observe(chunk)
+        parts.append(encoder.feed(chunk))
     return b"".join(parts)
 
 
-def error_frame(err: RouterError) -> bytes:
-    return b"data: " + _encoder.encode(ErrorBody(err.code, err.message)) + b"\n\n"
+async def _send(stream: ClientStream, data: bytes, out: StreamOutcome) -> None:
+    if data:
+        if out.first_chunk_at is None:
+            out.first_chunk_at = time.monotonic()
+        await stream.send_bytes(data)
+
+
+async def _forward(
+    stream: ClientStream,
+    opened: OpenStream,
+    encoder: StreamEncoder,
+    out: StreamOutcome,
+    scanner: OutputScanner | None,
+) -> None:
+    """Every batch after the first, then the end frames; a failure is one error event."""
+    try:
+        if opened.body is not None:
+            async for chunks in opened.body:
+                await _send(stream, _frames(chunks, encoder, out, scanner), out)
+        await stream.send_bytes(encoder.close())
+    except RouterError as exc:  # the upstream failed mid-stream, or a filter hit
+        out.error = exc
+        await stream.send_bytes(out.blocked_frames + encoder.error(exc))
+    except (ConnectionResetError, asyncio.CancelledError):
+        raise
+    except Exception as exc:
+        # The streaming boundary: after the 200 a bug can only end the stream
+        # with a server_error event; the traceback goes to the log.
+        log.exception("stream_failed")
+        out.error = ServerError(detail=f"{exc.__class__.__name__}: {exc}")
+        await stream.send_bytes(encoder.error(out.error))
 
 
 async def relay(
     http_request: web.Request,
     opened: OpenStream,
     *,
+    encoder: StreamEncoder,
     headers: Mapping[str, str],
-    include_usage: bool,
     keepalive: float,
     out: StreamOutcome,
     scanner: OutputScanner | None = None,
@@ -166,47 +175,12 @@ async def relay(
     ``out`` is filled as the stream goes, so the caller can account for a stream
     the client abandoned (the handler is cancelled then). Raises ContentFilter,
     with nothing sent, when the chunks read before the commit break an output filter."""
-    stream = ClientStream(headers=headers, keepalive=keepalive)
+    stream = ClientStream(headers=headers, keepalive=keepalive, ping=encoder.keepalive())
     try:
-        data = _frames(opened.first_chunks, include_usage, out, scanner)
+        data = encoder.start() + _frames(opened.first_chunks, encoder, out, scanner)
         await stream.prepare(http_request)
-        if data:
-            out.first_chunk_at = time.monotonic()
-            await stream.send_bytes(data)
-        if not opened.ended:
-            decoder, translator = opened.decoder, opened.translator
-            try:
-                async for raw in opened.chunks:
-                    chunks: list[ChatCompletionChunk] = []
-                    for ev in decoder.feed(raw):
-                        chunks.extend(translator.feed(ev))
-                    if chunks:
-                        data = _frames(chunks, include_usage, out, scanner)
-                        if data:
-                            if out.first_chunk_at is None:
-                                out.first_chunk_at = time.monotonic()
-                            await stream.send_bytes(data)
-                tail: list[ChatCompletionChunk] = []
-                for ev in decoder.close():
-                    tail.extend(translator.feed(ev))
-                tail.extend(translator.close())
-                data = _frames(tail, include_usage, out, scanner)
-                if data:
-                    await stream.send_bytes(data)
-            except RouterError as exc:  # the upstream failed mid-stream, or a filter hit
-                out.error = exc
-                await stream.send_bytes(out.blocked_frames + error_frame(exc))
-                return stream
-            except (ConnectionResetError, asyncio.CancelledError):
-                raise
-            except Exception as exc:
-                # The streaming boundary: after the 200 a bug can only end the stream
-                # with a server_error event; the traceback goes to the log.
-                log.exception("stream_failed")
-                out.error = ServerError(detail=f"{exc.__class__.__name__}: {exc}")
-                await stream.send_bytes(error_frame(out.error))
-                return stream
-        await stream.send_bytes(DONE)
+        await _send(stream, data, out)
+        await _forward(stream, opened, encoder, out, scanner)
     except (ConnectionResetError, asyncio.CancelledError) as exc:
         out.disconnected = True
         if isinstance(exc, asyncio.CancelledError):

@@ -1,8 +1,7 @@
-"""Core upstream I/O: the shared ClientSession and the framing readers.
-
-Readers are incremental: bytes arrive in arbitrary slices, so they buffer bytes and
-split on line breaks before decoding. ``\\r`` and ``\\n`` never occur inside a
-multi-byte UTF-8 sequence, so decoding whole lines never splits a character.
+"""Core upstream I/O: the shared ClientSession, sending a request and reading its
+body. Which timeout bounds which wait is decided in timeouts.py; this module applies
+the per-read ones (the socket's read timeout, the in-process reader's timer) and
+the caller wraps the rest.
 """
 
 from __future__ import annotations
@@ -13,9 +12,10 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from router_core.errors import InvalidRequest, ModelError, UpstreamTimeout
+from router_core.errors import InvalidRequest, ModelError, RouterError, UpstreamTimeout
 from router_core.plugin_api import LocalResponse, ProviderPlugin, UpstreamRequest
 from router_core.settings import UpstreamSettings
+from router_core.timeouts import AttemptClock
 
 
 @dataclass(slots=True)
@@ -30,6 +30,9 @@ class UpstreamResponse:
     max_body: int
     #: In-process upstreams answer "headers" at once; their first read is the first byte.
     first_timeout: float | None = None
+    #: The failure of the connection itself while reading (a reset, a read timeout), as
+    #: opposed to an error the upstream wrote into the body.
+    transport_error: RouterError | None = None
 
     async def read(self) -> bytes:
         """The whole body (bounded by ``max_body``)."""
@@ -60,14 +63,9 @@ class UpstreamResponse:
                         chunk = await it.__anext__()
             except StopAsyncIteration:
                 return
-            except TimeoutError as exc:
-                raise UpstreamTimeout(detail="idle timeout between upstream reads") from exc
-            except aiohttp.ClientPayloadError as exc:
-                raise ModelError(
-                    "The model provider closed the connection mid-response", detail=str(exc)
-                ) from exc
-            except aiohttp.ClientError as exc:
-                raise ModelError("The model provider connection failed", detail=str(exc)) from exc
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                self.transport_error = _read_error(exc)
+                raise self.transport_error from exc
             yield chunk
 
     def release(self) -> None:
@@ -114,60 +112,66 @@ class UpstreamClient:
             self._session = None
 
     async def send(
-        self,
-        plugin: ProviderPlugin,
-        req: UpstreamRequest,
-        *,
-        first_byte_timeout: float,
-        idle_timeout: float,
-        connect_timeout: float | None = None,
+        self, plugin: ProviderPlugin, req: UpstreamRequest, clock: AttemptClock
     ) -> UpstreamResponse:
-        """Send ``req`` and wait for status + headers. Connection failures and
-        timeouts become RouterErrors (retryable)."""
+        """Send ``req`` and wait for status + headers (the caller's timer bounds the
+        wait; connect and per-read timeouts come from ``clock``). Connection failures
+        become RouterErrors (retryable)."""
         max_body = self._settings.max_event_bytes
         if req.url.startswith("local:"):
             local: LocalResponse = plugin.serve_local(req)
+            # in-process upstreams answer "headers" at once: their first read is the first byte
             return UpstreamResponse(
                 local.status,
                 local.headers,
                 local.body,
                 None,
-                idle_timeout,
+                clock.idle_s,
                 max_body,
-                first_byte_timeout,
+                max(clock.first_token_left(), 1e-3),
             )
         if self._session is None:
             raise RuntimeError("UpstreamClient.start() was not awaited")
         try:
-            async with asyncio.timeout(first_byte_timeout):
-                resp = await self._session.request(
-                    req.method,
-                    req.url,
-                    data=req.body,
-                    headers=req.headers,
-                    # Never follow: a redirect would carry provider keys (x-api-key ...)
-                    # and the body to a host the operator did not configure.
-                    allow_redirects=False,
-                    timeout=self._timeout
-                    if connect_timeout is None and idle_timeout == self._settings.idle_timeout_s
-                    else aiohttp.ClientTimeout(
-                        total=None,
-                        connect=connect_timeout or self._settings.connect_timeout_s,
-                        sock_read=idle_timeout,
-                    ),
-                )
-        except TimeoutError as exc:
-            raise UpstreamTimeout(detail=f"no answer from {_host(req.url)} in time") from exc
+            resp = await self._session.request(
+                req.method,
+                req.url,
+                data=req.body,
+                headers=req.headers,
+                # Never follow: a redirect would carry provider keys (x-api-key ...)
+                # and the body to a host the operator did not configure.
+                allow_redirects=False,
+                timeout=self._client_timeout(clock),
+            )
         except aiohttp.InvalidURL as exc:
             raise InvalidRequest("The deployment has an invalid upstream URL") from exc
+        except aiohttp.ServerTimeoutError as exc:
+            raise UpstreamTimeout(detail=f"{_host(req.url)}: {exc}") from exc
         except aiohttp.ClientError as exc:
             raise ModelError(
                 "The model provider could not be reached",
                 detail=f"{_host(req.url)}: {exc.__class__.__name__}: {exc}",
             ) from exc
         return UpstreamResponse(
-            resp.status, resp.headers, resp.content.iter_any(), resp, idle_timeout, max_body
+            resp.status, resp.headers, resp.content.iter_any(), resp, clock.idle_s, max_body
         )
+
+    def _client_timeout(self, clock: AttemptClock) -> aiohttp.ClientTimeout:
+        if clock.connect_s is None and clock.idle_s == self._settings.idle_timeout_s:
+            return self._timeout
+        return aiohttp.ClientTimeout(
+            total=None,
+            connect=clock.connect_s or self._settings.connect_timeout_s,
+            sock_read=clock.idle_s,
+        )
+
+
+def _read_error(exc: BaseException) -> RouterError:
+    if isinstance(exc, TimeoutError):
+        return UpstreamTimeout(detail="idle timeout between upstream reads")
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return ModelError("The model provider closed the connection mid-response", detail=str(exc))
+    return ModelError("The model provider connection failed", detail=str(exc))
 
 
 def _host(url: str) -> str:

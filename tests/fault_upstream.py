@@ -17,7 +17,11 @@ connection is aborted before any byte); ``reset_after_headers`` (200 and headers
 then aborted before the first chunk); ``reset_after_first`` (aborted after the first
 content chunk); ``malformed`` (200 whose JSON / SSE data is not JSON); ``slow_first``
 (``delay`` seconds before the first token: before the headers for JSON, after them
-for SSE); ``slow_between`` (``delay`` seconds between SSE chunks).
+for SSE); ``slow_between`` (``delay`` seconds between SSE chunks); ``trickle`` (a
+200 JSON answer whose body arrives one byte every ``delay`` seconds); ``partial_first``
+(SSE: after ``delay`` seconds the first bytes of an event that never completes, then
+silence); ``quote_key`` (400 whose message quotes the Authorization header it got);
+``quote_key_midstream`` (SSE: one content chunk, then an in-band error event quoting it).
 """
 
 from __future__ import annotations
@@ -52,6 +56,10 @@ Kind = Literal[
     "malformed",
     "slow_first",
     "slow_between",
+    "trickle",
+    "partial_first",
+    "quote_key",
+    "quote_key_midstream",
 ]
 
 API_KEY = "k"
@@ -83,6 +91,7 @@ class FaultUpstream:
 
     text: str = "Hello from the fault upstream"
     default: Step = Step("ok")
+    api_key: str = API_KEY
     received: list[Received] = field(default_factory=list)
     active: int = 0  # requests whose handler has not finished
     _script: deque[Step] = field(default_factory=deque)
@@ -150,7 +159,7 @@ class FaultUpstream:
                 self._idle.set()
 
     async def _answer(self, request: web.Request) -> web.StreamResponse:
-        if request.headers.get("Authorization") != f"Bearer {API_KEY}":
+        if request.headers.get("Authorization") != f"Bearer {self.api_key}":
             return _error(401, "Incorrect API key provided.", "invalid_request_error")
         try:
             body = json.loads(await request.read())
@@ -171,6 +180,11 @@ class FaultUpstream:
             return _error(step.status, "The fault upstream was told to fail.", kind, code, headers)
         if k == "hang":
             await asyncio.Event().wait()
+        if k == "quote_key":
+            quoted = request.headers.get("Authorization", "")
+            return _error(400, f"Incorrect API key provided: {quoted}.", "invalid_request_error")
+        if k == "trickle":
+            return await _trickle(request, _completion(model, self.text), step.delay)
         if k == "reset":
             _abort(request)
             return web.Response()  # never sent: the transport is gone
@@ -198,6 +212,18 @@ class FaultUpstream:
             return resp
         if k == "slow_first":
             await asyncio.sleep(step.delay)
+        if k == "partial_first":
+            await asyncio.sleep(step.delay)
+            await resp.write(b'data: {"id":"chatcmpl-fault","object":"chat.comp')
+            await asyncio.Event().wait()
+        if k == "quote_key_midstream":
+            await resp.write(_chunks(model, self.text, usage)[1])
+            await asyncio.sleep(step.delay)  # the chunk goes out (the stream commits) first
+            key = request.headers.get("Authorization", "").removeprefix("Bearer ")
+            err = {"message": f"Key {key} is not allowed", "type": "invalid_request", "code": 400}
+            await resp.write(b"data: " + json.dumps({"error": err}).encode() + b"\n\n")
+            await resp.write_eof()
+            return resp
         for i, frame in enumerate(_chunks(model, self.text, usage)):
             if i and k == "slow_between":
                 await asyncio.sleep(step.delay)
@@ -212,6 +238,17 @@ class FaultUpstream:
 
 _JSON = "application/json"
 _CREATED = 1_700_000_000
+
+
+async def _trickle(request: web.Request, doc: dict[str, Any], delay: float) -> web.StreamResponse:
+    body = json.dumps(doc).encode()
+    resp = web.StreamResponse(headers={"Content-Type": _JSON, "Content-Length": str(len(body))})
+    await resp.prepare(request)
+    for i in range(len(body)):
+        await resp.write(body[i : i + 1])
+        await asyncio.sleep(delay)
+    await resp.write_eof()
+    return resp
 
 
 def _abort(request: web.Request) -> None:
@@ -295,7 +332,7 @@ def provider_toml(name: str, up: FaultUpstream, *models: str, model_extra: str =
     lines = [
         f"[providers.{name}]",
         'plugin = "openai"',
-        f'settings = {{ base_url = "{up.base_url}", api_key = "{API_KEY}", '
+        f'settings = {{ base_url = "{up.base_url}", api_key = "{up.api_key}", '
         f"models = {json.dumps(ids)} }}",
     ]
     for m in ids:

@@ -40,7 +40,7 @@ def test_full_request_translates_byte_for_byte() -> None:
 
 def test_canonical_body_decodes_as_a_chat_request() -> None:
     translated = to_chat(decode_messages((DATA / "request_full.messages.json").read_bytes()))
-    from router_core.handlers.chat import decode_request
+    from router_core.dialects.openai_chat import decode_request
 
     again = decode_request(translated.body())
     assert again == translated.request

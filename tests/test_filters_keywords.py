@@ -13,6 +13,7 @@ import msgspec
 import pytest
 
 from router_core.api.chat import ChatCompletionChunk, ChatRequest, ChunkChoice, Delta
+from router_core.dialects.openai_chat import OpenAIChatStream
 from router_core.errors import ContentFilter
 from router_core.filters import FilterChain, FilterError, KeywordFilter, load_filters
 from router_core.guard_settings import GuardSettings, KeywordFilterSettings
@@ -108,7 +109,12 @@ def test_frames_keep_what_came_before_a_hit() -> None:
 
     out = StreamOutcome()
     with pytest.raises(ContentFilter):
-        _frames([chunk("good "), chunk("very "), chunk("bad")], False, out, chain.scanner())
+        _frames(
+            [chunk("good "), chunk("very "), chunk("bad")],
+            OpenAIChatStream(False),
+            out,
+            chain.scanner(),
+        )
     assert out.blocked_frames.count(b"data: ") == 2
     assert b"bad" not in out.blocked_frames
 

@@ -1,0 +1,82 @@
+"""The ``openai_chat`` dialect: POST /v1/chat/completions, the identity dialect
+(the canonical form is OpenAI chat, so decode and encode are msgspec's)."""
+
+from __future__ import annotations
+
+import msgspec
+
+from router_core.api.chat import ChatCompletion, ChatCompletionChunk, ChatRequest, ErrorBody, Usage
+from router_core.api.decoding import decode_chat_request
+from router_core.dialects.base import KEEPALIVE_COMMENT, ChatCall, Dialect
+from router_core.errors import RouterError
+
+_decoder = msgspec.json.Decoder(ChatRequest)
+_encoder = msgspec.json.Encoder()
+DONE = b"data: [DONE]\n\n"
+
+
+def decode_request(body: bytes) -> ChatRequest:
+    """The typed request, or 400 invalid_request naming the field path (every bad
+    input a 400: api/decoding.py)."""
+    return decode_chat_request(_decoder, body)
+
+
+class OpenAIChatStream:
+    """OpenAI chunk frames; the usage chunk only for clients that asked for it
+    (``stream_options.include_usage``, and then every chunk carries ``usage: null``)."""
+
+    __slots__ = ("_include_usage",)
+
+    def __init__(self, include_usage: bool) -> None:
+        self._include_usage = include_usage
+
+    def start(self) -> bytes:
+        """Nothing: OpenAI streams begin with their first chunk."""
+        return b""
+
+    def feed(self, chunk: ChatCompletionChunk) -> bytes:
+        """One ``data:`` frame (none for usage the client did not ask for)."""
+        if isinstance(chunk.usage, Usage) and not chunk.choices:
+            if not self._include_usage:
+                return b""
+        else:
+            chunk.usage = None if self._include_usage else msgspec.UNSET
+        return b"data: " + _encoder.encode(chunk) + b"\n\n"
+
+    def close(self) -> bytes:
+        """``data: [DONE]``."""
+        return DONE
+
+    def error(self, err: RouterError) -> bytes:
+        """``data: {"error": ..., "message": ...}``."""
+        return b"data: " + _encoder.encode(ErrorBody(err.code, err.message)) + b"\n\n"
+
+    def keepalive(self) -> bytes:
+        """An SSE comment."""
+        return KEEPALIVE_COMMENT
+
+
+class OpenAIChat(Dialect):
+    """POST /v1/chat/completions (see dialects/base.py for the contract)."""
+
+    name = "openai_chat"
+
+    def decode(self, body: bytes) -> ChatCall:
+        """The request as sent; ``models`` adds the client's fallbacks in order."""
+        req = decode_request(body)
+        names = [req.model]
+        for extra in req.models or ():
+            if extra not in names:
+                names.append(extra)
+        return ChatCall(req, body, tuple(names), req.stream)
+
+    def encode_response(self, completion: ChatCompletion, call: ChatCall) -> bytes:
+        """The completion as msgspec encodes it."""
+        return _encoder.encode(completion)
+
+    def stream_encoder(self, call: ChatCall) -> OpenAIChatStream:
+        """Frames for this call's stream options."""
+        return OpenAIChatStream(call.request.include_usage)
+
+
+OPENAI_CHAT = OpenAIChat()

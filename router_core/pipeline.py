@@ -1,0 +1,305 @@
+"""THE request pipeline every endpoint runs: authenticate, decode, route, guard,
+admit, dispatch, respond, account. An endpoint is a dialect
+(``router_core/dialects/base.py``): it supplies the credential forms, decode and
+the encoders; everything here is shared. Handlers are one line::
+
+    async def chat_completions(request: web.Request) -> web.StreamResponse:
+        return await pipeline.run(request, OPENAI_CHAT)
+
+Each step is a function below, in request order; errors are RouterErrors that the
+middleware renders in the dialect's error shape (``DIALECT`` on the request).
+Accounting runs exactly once, in ``run``'s ``finally``, whatever happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from router_core.accounting import StreamOutcome, Tally, settle
+from router_core.api.chat import ChatRequest, Usage
+from router_core.auth import Principal
+from router_core.catalog import Route, Target
+from router_core.dialects.base import DIALECT, ChatCall, Dialect
+from router_core.errors import InvalidModel, InvalidRequest, RouterError
+from router_core.filters import FILTERS, NO_FILTERS, FilterChain
+from router_core.guard_settings import MIDDLE_OUT, GuardSettings
+from router_core.guards import (
+    check_message_count,
+    check_messages,
+    check_shape,
+    estimate_prompt_tokens,
+    fitting_targets,
+    output_budget,
+    prompt_tokens_for,
+)
+from router_core.handlers.common import EXTRA_HEADERS, LOG_FIELDS
+from router_core.limits.base import Admission
+from router_core.limits.headers import rate_limit_headers, refusal_headers
+from router_core.state import STATE, RouterState
+from router_core.streaming import relay
+from router_core.timeouts import ClientWriteWatch
+from router_core.transforms import middle_out
+
+
+@dataclass(slots=True)
+class Plan:
+    """Where and how a call goes, once routed and guarded."""
+
+    route: Route
+    targets: list[Target]
+    request: ChatRequest  # after opt-in transforms (middle-out)
+    prompt_estimate: int
+    reserve: int  # tokens held by admission: prompt estimate + output budget
+
+
+async def run(request: web.Request, dialect: Dialect) -> web.StreamResponse:
+    """Serve one request of ``dialect`` (see the module docstring)."""
+    state = request.app[STATE]
+    t_start = time.monotonic()
+    fields: dict[str, Any] = request[LOG_FIELDS]
+    extra_headers: dict[str, str] = request[EXTRA_HEADERS]
+    request[DIALECT] = dialect
+    extra_headers.update(dialect.response_headers(extra_headers))
+    principal = await authenticate(request, state, dialect, fields)
+    # Counted in requests_total from here on, refusals at decode too; the label stays
+    # model="" until a deployment is chosen (metrics.py), whatever the client typed.
+    fields["model"] = ""
+    body = await read_body(request, state.settings.server.client_read_timeout_s)
+    call = dialect.decode(body)
+    fields["model"] = call.model
+    fields["stream"] = call.stream
+    filters = request.app.get(FILTERS, NO_FILTERS)
+    plan = plan_call(state, principal, call, filters, fields)
+    admission = await admit(state, principal, dialect, plan.reserve, extra_headers)
+    tally = Tally(
+        model=call.model,
+        stream=call.stream,
+        route=plan.route.name,
+        pricing=plan.route.card.pricing,
+        provider=plan.targets[0].deployment.provider,
+        prompt_estimate=plan.prompt_estimate,
+        t_start=t_start,
+    )
+    m = state.metrics
+    m.in_flight.inc()
+    try:
+        if call.stream:
+            return await respond_stream(request, state, dialect, call, plan, tally, filters)
+        return await respond_json(request, state, dialect, call, plan, tally, filters)
+    finally:
+        fields["attempts"] = tally.call.summary()
+        m.in_flight.dec()
+        await settle(state, principal, admission, tally, fields)
+
+
+async def authenticate(
+    request: web.Request, state: RouterState, dialect: Dialect, fields: dict[str, Any]
+) -> Principal:
+    """The caller's Principal from the dialect's credential forms (401 otherwise)."""
+    principal = await state.auth.authenticate(dialect.credential(request.headers))
+    fields["key_id"] = principal.key.id
+    fields["account_id"] = principal.account.id
+    return principal
+
+
+async def read_body(request: web.Request, limit_s: float) -> bytes:
+    """The whole request body, or 408 invalid_request when the client sends it too
+    slowly (the size cap is aiohttp's client_max_size: 413 invalid_request)."""
+    if request.content.is_eof():
+        return await request.read()  # the whole body already arrived with the headers
+    try:
+        async with asyncio.timeout(limit_s if limit_s > 0 else None):
+            return await request.read()
+    except TimeoutError as exc:
+        raise InvalidRequest(
+            f"The request body did not arrive within {limit_s:g} seconds", status=408
+        ) from exc
+
+
+def plan_call(
+    state: RouterState,
+    principal: Principal,
+    call: ChatCall,
+    filters: FilterChain,
+    fields: dict[str, Any],
+) -> Plan:
+    """Route and guard: shape rules, the key's models, context length, input filters."""
+    guards = state.settings.guards
+    req = call.request
+    check_shape(req, guards)
+    check_messages(req)
+    route, targets = resolve_targets(state, principal, call.models)
+    req, targets, estimate = guard_context(req, targets, guards, fields)
+    check_message_count(req, guards)
+    filters.check_input(req)
+    reserve = estimate + output_budget(req, targets[0].deployment.card)
+    return Plan(route, targets, req, estimate, reserve)
+
+
+def resolve_targets(
+    state: RouterState, principal: Principal, names: tuple[str, ...]
+) -> tuple[Route, list[Target]]:
+    """The primary route and the ordered targets (route deployments, then the
+    client's fallbacks), limited to what the key may use."""
+    primary: Route | None = None
+    targets: list[Target] = []
+    seen: set[str] = set()
+    for name in names:
+        route = state.catalog.resolve(name)
+        if route is None or not principal.models.allows(route.name):
+            which = "model" if name == names[0] else "fallback model"
+            raise InvalidModel(
+                f"The {which} {name!r} does not exist or is not available to this key"
+            )
+        primary = primary or route
+        for t in route.targets:
+            if t.deployment.id not in seen:
+                seen.add(t.deployment.id)
+                targets.append(t)
+    assert primary is not None
+    return primary, targets
+
+
+def guard_context(
+    req: ChatRequest, targets: list[Target], guards: GuardSettings, fields: dict[str, Any]
+) -> tuple[ChatRequest, list[Target], int]:
+    """Apply opt-in middle-out, then keep the targets whose context holds the request.
+    Returns the request to send, its targets and its prompt-token estimate."""
+    estimate = estimate_prompt_tokens(req)
+    if req.transforms and MIDDLE_OUT in req.transforms:
+        first = targets[0]
+        counted = prompt_tokens_for(req, first, estimate)
+        window = first.deployment.card.context_length
+        if window > 0:
+            trimmed = middle_out(
+                req,
+                max_tokens=window - (req.output_limit or 0),
+                max_messages=guards.max_messages,
+                scale=counted / estimate if estimate and counted > estimate else 1.0,
+            )
+            if trimmed.removed:
+                fields["middle_out_removed"] = trimmed.removed
+                req = trimmed.request
+                estimate = estimate_prompt_tokens(req)
+    if not guards.check_context:
+        return req, targets, prompt_tokens_for(req, targets[0], estimate)
+    kept, tokens = fitting_targets(req, targets, estimate)
+    return req, kept, tokens
+
+
+async def admit(
+    state: RouterState,
+    principal: Principal,
+    dialect: Dialect,
+    reserve: int,
+    extra_headers: dict[str, str],
+) -> Admission:
+    """Acquire the key's limits for ``reserve`` tokens; rate-limit headers either way
+    (the router's own, and the dialect's)."""
+    limits = principal.limits
+    try:
+        admission = await state.limiter.acquire(
+            principal.key.id, principal.account.id, limits, reserve
+        )
+    except RouterError as refused:
+        now = time.time()
+        extra_headers.update(refusal_headers(limits, refused.retry_after, now))
+        extra_headers.update(dialect.refused_headers(limits, refused.retry_after, now))
+        raise
+    now = time.time()
+    extra_headers.update(rate_limit_headers(admission, now))
+    extra_headers.update(dialect.admitted_headers(admission, now))
+    return admission
+
+
+async def respond_json(
+    request: web.Request,
+    state: RouterState,
+    dialect: Dialect,
+    call: ChatCall,
+    plan: Plan,
+    tally: Tally,
+    filters: FilterChain,
+) -> web.StreamResponse:
+    """Dispatch a non-streamed call and write its answer."""
+    target, completion = await state.dispatcher.complete(
+        plan.targets, plan.request, call.body, tally.call
+    )
+    tally.serve(target)
+    tally.usage = completion.usage if isinstance(completion.usage, Usage) else None
+    tally.served_model = completion.model
+    filters.check_completion(completion)
+    headers: dict[str, str] = request[EXTRA_HEADERS]
+    served_headers(headers, target, tally)
+    resp = web.Response(
+        body=dialect.encode_response(completion, call),
+        content_type=dialect.content_type,
+        headers=headers,
+    )
+    await write_response(request, resp, state.client_writes)
+    return resp
+
+
+async def respond_stream(
+    request: web.Request,
+    state: RouterState,
+    dialect: Dialect,
+    call: ChatCall,
+    plan: Plan,
+    tally: Tally,
+    filters: FilterChain,
+) -> web.StreamResponse:
+    """Open the upstream stream (failing over until commit) and relay it."""
+    server = state.settings.server
+    opened = await state.dispatcher.open_stream(
+        plan.targets,
+        plan.request,
+        call.body,
+        tally.call,
+        commit_delay=server.sse_keepalive_s or 15.0,
+    )
+    tally.serve(opened.target)
+    headers: dict[str, str] = request[EXTRA_HEADERS]
+    served_headers(headers, opened.target, tally)
+    tally.stream_out = StreamOutcome()
+    m = state.metrics
+    m.open_streams.inc()
+    token = state.client_writes.watch(request)
+    try:
+        return await relay(
+            request,
+            opened,
+            encoder=dialect.stream_encoder(call),
+            headers=headers,
+            keepalive=server.sse_keepalive_s,
+            out=tally.stream_out,
+            scanner=filters.scanner(),
+        )
+    finally:
+        state.client_writes.unwatch(token)
+        m.open_streams.dec()
+
+
+async def write_response(request: web.Request, resp: web.Response, watch: ClientWriteWatch) -> None:
+    """Write a whole answer under the client write timeout (a client that takes no
+    byte of it for that long is dropped)."""
+    token = watch.watch(request)
+    try:
+        await resp.prepare(request)
+        await resp.write_eof()
+    except ConnectionResetError:
+        request[LOG_FIELDS]["client_disconnected"] = True
+    finally:
+        watch.unwatch(token)
+
+
+def served_headers(headers: dict[str, str], target: Target, tally: Tally) -> None:
+    """Which deployment answered, and the router's own time so far."""
+    headers["X-VibeRouter-Provider"] = target.deployment.provider
+    headers["X-VibeRouter-Deployment"] = target.deployment.id
+    headers["x-viberouter-overhead-ms"] = f"{tally.overhead * 1000:.3f}"

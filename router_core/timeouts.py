@@ -1,0 +1,190 @@
+"""The one timeout model: every wait of a request is bounded here.
+
+Upstream, per attempt (a deployment's :class:`Timeouts`, resolved by the catalog):
+
+==============  =====================================================================
+connect_s       opening the TCP (and TLS) connection (aiohttp's connect timeout)
+first_token_s   send -> the status line of a JSON answer; send -> the first translated
+                chunk of a stream (a partial event, or events the translator turns into
+                nothing, never count as the first token)
+idle_s          silence between two reads of a body, JSON or stream (the socket's read
+                timeout; the reader's own timer for in-process upstreams)
+total_s         send -> last byte, JSON bodies and streams alike; never later than the
+                request's budget (``[upstream] total_timeout_s`` over all attempts)
+==============  =====================================================================
+
+A JSON exchange runs under one timer (:class:`AttemptClock.json_phase`), moved from
+the first-token deadline to the total deadline once the headers arrived, so a body
+that trickles a byte at a time ends at ``total_s``. A stream carries a timer only
+until its first chunk; after that the socket's read timeout bounds silence and the
+total deadline is checked as chunks arrive, so a flowing stream costs no timer.
+
+Client, per response (:class:`ClientWriteWatch`): output the client does not accept
+for ``[server] client_write_timeout_s`` (no byte of the pending output taken, as
+nginx's ``send_timeout``) aborts the connection, JSON answers and streams alike.
+One sweeper task per process checks the responses being written; a response costs
+two dict operations, no timer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import structlog
+from aiohttp import web
+
+from router_core.errors import UpstreamTimeout
+
+log = structlog.get_logger("viberouter.timeouts")
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Resolved per-deployment timeouts, in seconds."""
+
+    first_token_s: float
+    idle_s: float
+    total_s: float
+    connect_s: float | None = None  # None: the [upstream] connect_timeout_s
+
+
+@dataclass(slots=True)
+class AttemptClock:
+    """The deadlines of one upstream attempt (loop-independent monotonic seconds)."""
+
+    start: float
+    first_token_at: float
+    deadline: float
+    idle_s: float
+    connect_s: float | None
+
+    @classmethod
+    def begin(cls, tm: Timeouts, request_deadline: float) -> AttemptClock:
+        """Start an attempt now, within the request's remaining budget."""
+        now = time.monotonic()
+        deadline = min(now + tm.total_s, request_deadline)
+        return cls(now, min(now + tm.first_token_s, deadline), deadline, tm.idle_s, tm.connect_s)
+
+    def first_token_left(self) -> float:
+        """Seconds until the first-token deadline (never negative)."""
+        return max(0.0, self.first_token_at - time.monotonic())
+
+    def left(self) -> float:
+        """Seconds until the attempt's total deadline (never negative)."""
+        return max(0.0, self.deadline - time.monotonic())
+
+    def over(self) -> bool:
+        """True once the total deadline passed."""
+        return time.monotonic() >= self.deadline
+
+    def expired(self, *, first_seen: bool) -> UpstreamTimeout:
+        """The timeout error for a wait that just ran out, naming which bound it was."""
+        if not first_seen:
+            return UpstreamTimeout(detail="no first token in time")
+        if time.monotonic() >= self.deadline:
+            return UpstreamTimeout(detail="deployment total timeout")
+        return UpstreamTimeout(detail="idle timeout between upstream chunks")
+
+    @contextlib.asynccontextmanager
+    async def json_phase(self) -> AsyncIterator[JsonTimer]:
+        """One timer for a JSON exchange: the first-token deadline until the headers
+        arrived (``headers_arrived()``), then the total deadline for the body."""
+        timer = JsonTimer(self)
+        try:
+            async with asyncio.timeout(self.first_token_left()) as cm:
+                timer.cm = cm
+                yield timer
+        except TimeoutError as exc:
+            raise self.expired(first_seen=timer.headers) from exc
+
+
+class JsonTimer:
+    """The timer of one JSON exchange (see :meth:`AttemptClock.json_phase`)."""
+
+    __slots__ = ("clock", "cm", "headers")
+
+    def __init__(self, clock: AttemptClock) -> None:
+        self.clock = clock
+        self.cm: asyncio.Timeout | None = None
+        self.headers = False
+
+    def headers_arrived(self) -> None:
+        """Move the timer from the first-token deadline to the total deadline."""
+        self.headers = True
+        if self.cm is not None and self.clock.deadline > self.clock.first_token_at:
+            self.cm.reschedule(asyncio.get_running_loop().time() + self.clock.left())
+
+
+class _Pending:
+    """One response being written: its connection and the progress last seen."""
+
+    __slots__ = ("flushed", "request", "since")
+
+    def __init__(self, request: web.BaseRequest, now: float) -> None:
+        self.request = request
+        self.flushed = -1
+        self.since = now
+
+
+class ClientWriteWatch:
+    """Aborts client connections whose output makes no progress (see module doc)."""
+
+    def __init__(self, timeout_s: float) -> None:
+        self.timeout_s = timeout_s
+        self._pending: dict[int, _Pending] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Start the sweeper (no-op when the timeout is off)."""
+        if self.timeout_s > 0 and self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._sweep())
+
+    async def close(self) -> None:
+        """Stop the sweeper."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def watch(self, request: web.BaseRequest) -> int:
+        """Watch the writes of ``request`` until :meth:`unwatch` with the returned token."""
+        token = id(request)
+        self._pending[token] = _Pending(request, time.monotonic())
+        return token
+
+    def unwatch(self, token: int) -> None:
+        """Stop watching (idempotent)."""
+        self._pending.pop(token, None)
+
+    async def _sweep(self) -> None:
+        period = max(0.05, self.timeout_s / 4)
+        while True:
+            await asyncio.sleep(period)
+            now = time.monotonic()
+            for token, p in list(self._pending.items()):
+                if self._stalled(p, now):
+                    self._pending.pop(token, None)
+                    _abort(p.request)
+
+    def _stalled(self, p: _Pending, now: float) -> bool:
+        transport = p.request.transport
+        if transport is None or transport.is_closing():
+            return False
+        buffered = transport.get_write_buffer_size()
+        flushed = p.request.writer.output_size - buffered if p.request.writer else 0
+        if buffered == 0 or flushed != p.flushed:
+            p.flushed, p.since = flushed, now  # nothing waiting, or the client took bytes
+            return False
+        return now - p.since >= self.timeout_s
+
+
+def _abort(request: web.BaseRequest) -> None:
+    transport = request.transport
+    if transport is not None:
+        log.warning("client_write_timeout", path=request.path)
+        transport.abort()
