@@ -368,6 +368,32 @@ async def test_concurrent_batches_from_two_stores_sum_exactly(
     assert len(rows) == 6  # 2 days x 3 keys
 
 
+async def test_a_usage_batch_id_is_applied_once(store: Store, backend: Backend) -> None:
+    ev = UsageEvent
+    batch = [
+        ev(ts(10, 9), "acct_a", "key_a", "echo", 10, 5, 0.5),
+        ev(ts(11, 9), "acct_a", "key_a", "echo", 1, 2, 0.25),  # a batch spanning two days
+    ]
+    await store.record_usage(batch, batch_id="batch-1")
+    await store.record_usage(batch, batch_id="batch-1")  # a retry of a committed write
+    other = await backend.open()  # or another process retrying it at the same moment
+    try:
+        await asyncio.gather(
+            store.record_usage(batch, batch_id="batch-1"),
+            other.record_usage(batch, batch_id="batch-1"),
+        )
+    finally:
+        await other.close()
+    once = [
+        UsageRow("2024-03-10", "acct_a", "key_a", "echo", 1, 10, 5, 0.5),
+        UsageRow("2024-03-11", "acct_a", "key_a", "echo", 1, 1, 2, 0.25),
+    ]
+    assert await store.query_usage() == once
+    await store.record_usage(batch, batch_id="batch-2")  # a new batch with the same events
+    await store.record_usage(batch)  # no id: always applied
+    assert [r.requests for r in await store.query_usage()] == [3, 3]
+
+
 async def test_two_stores_see_each_others_keys_and_revocations(
     store: Store, backend: Backend
 ) -> None:

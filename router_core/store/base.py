@@ -133,6 +133,11 @@ class DashboardSession:
     expires_at: float
 
 
+#: How long a store remembers an applied usage batch id (the ledger retries a batch
+#: only while its process lives, so a day is far more than a retry can take).
+BATCH_ID_TTL_S = 86400.0
+
+
 class StoreUnavailable(RuntimeError):
     """The store cannot serve now (not open, or its backend is gone)."""
 
@@ -168,8 +173,12 @@ class Store(Protocol):
         ...
 
     # usage ledger
-    async def record_usage(self, events: Sequence[UsageEvent]) -> None:
-        """Add events to the per-day aggregates (atomic per event batch)."""
+    async def record_usage(
+        self, events: Sequence[UsageEvent], *, batch_id: str | None = None
+    ) -> None:
+        """Add events to the per-day aggregates (atomic per event batch). A batch
+        with a ``batch_id`` the store has already applied (within BATCH_ID_TTL_S) is
+        not applied again, so the ledger can retry a write whose outcome it missed."""
         ...
 
     async def query_usage(

@@ -115,6 +115,17 @@ MIGRATIONS: tuple[Migration, ...] = (
             ) WITHOUT ROWID""",
         ),
     ),
+    Migration(
+        5,
+        "usage batch ids, so a batch retried after its commit is not counted twice",
+        (
+            """CREATE TABLE usage_batches (
+                id         TEXT PRIMARY KEY,
+                written_at REAL NOT NULL
+            ) WITHOUT ROWID""",
+            "CREATE INDEX usage_batches_written ON usage_batches (written_at)",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

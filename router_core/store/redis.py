@@ -8,7 +8,8 @@ Layout (``vr:`` is the default prefix):
 * ``vr:key_hash``: hash ``secret_hash -> key id`` (the secret itself never arrives here).
 * ``vr:usage:{YYYY-MM-DD}``: per-day hash, field = JSON ``[account, key, model, metric]``,
   incremented with HINCRBY / HINCRBYFLOAT; ``vr:usage_days`` is a sorted set of the
-  days (all score 0, so lexical order = date order) for ``since_day`` queries.
+  days (all score 0, so lexical order = date order) for ``since_day`` queries;
+  ``vr:usage_batch:{id}`` marks a ledger batch as applied (expires after a day).
 * ``vr:member:{id}`` hash, ``vr:members`` and ``vr:account_members:{account_id}`` sets,
   ``vr:member_email`` hash ``email -> member id`` (keeps emails unique).
 * ``vr:session:{sha256 of the cookie}`` hash that Redis expires itself at the session's
@@ -47,6 +48,7 @@ from redis.typing import EncodableT, FieldT
 from router_core.limits.base import LIMIT_FIELDS, RATE_FIELDS, Limits, RateLimits
 from router_core.redis_link import RedisLink, RedisOptions
 from router_core.store.base import (
+    BATCH_ID_TTL_S,
     Account,
     AccountStatus,
     ApiKey,
@@ -71,6 +73,32 @@ for i, k in ipairs(KEYS) do
 end
 return 0
 """
+
+# One batch of usage, applied once: KEYS = [marker, days index, day hash...];
+# ARGV = [use marker (0/1), marker ttl, then per day hash: day, n, n x (field, i|f, value)].
+# The marker (``vr:usage_batch:{id}``) is set in the same atomic script as the
+# increments, so a batch retried after it was applied changes nothing.
+_USAGE_LUA = """
+if ARGV[1] == '1' and not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[2]) then
+  return 0
+end
+local a = 3
+for k = 3, #KEYS do
+  redis.call('ZADD', KEYS[2], 0, ARGV[a])
+  local n = tonumber(ARGV[a + 1])
+  a = a + 2
+  for _ = 1, n do
+    if ARGV[a + 1] == 'f' then
+      redis.call('HINCRBYFLOAT', KEYS[k], ARGV[a], ARGV[a + 2])
+    else
+      redis.call('HINCRBY', KEYS[k], ARGV[a], ARGV[a + 2])
+    end
+    a = a + 3
+  end
+end
+return 1
+"""
+_USAGE_METRICS = ("requests", "prompt_tokens", "completion_tokens", "cost_usd")
 
 Hash = dict[str, str]  # as read back (decode_responses=True)
 Fields = dict[FieldT, EncodableT]  # as written; redis-py's Mapping key type is invariant
@@ -175,6 +203,23 @@ def _usage_field(account_id: str, key_id: str, model: str, metric: str) -> str:
 
 def _day(ts: float) -> str:
     return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d")
+
+
+def _usage_groups(
+    events: Sequence[UsageEvent],
+) -> dict[tuple[str, str, str, str], tuple[int, int, int, float]]:
+    """Sums per (day, account, key, model): requests, prompt, completion, cost."""
+    sums: dict[tuple[str, str, str, str], tuple[int, int, int, float]] = {}
+    for e in events:
+        group = (_day(e.ts), e.account_id, e.key_id, e.model)
+        requests, prompt, completion, cost = sums.get(group, (0, 0, 0, 0.0))
+        sums[group] = (
+            requests + 1,
+            prompt + e.prompt_tokens,
+            completion + e.completion_tokens,
+            cost + e.cost_usd,
+        )
+    return sums
 
 
 _CLUSTER_TAG = "vr"
@@ -403,35 +448,26 @@ class RedisStore:
 
     # usage ledger
 
-    async def record_usage(self, events: Sequence[UsageEvent]) -> None:
-        """Add a batch to the per-day aggregates in one MULTI/EXEC."""
+    async def record_usage(
+        self, events: Sequence[UsageEvent], *, batch_id: str | None = None
+    ) -> None:
+        """Add a batch to the per-day aggregates in one script (atomic); a
+        ``batch_id`` already applied (within BATCH_ID_TTL_S) makes this a no-op."""
         if not events:
             return
-        counts: dict[tuple[str, str, str, str], tuple[int, int, int]] = {}
-        costs: dict[tuple[str, str, str, str], float] = {}
-        for e in events:
-            group = (_day(e.ts), e.account_id, e.key_id, e.model)
-            requests, prompt, completion = counts.get(group, (0, 0, 0))
-            counts[group] = (
-                requests + 1,
-                prompt + e.prompt_tokens,
-                completion + e.completion_tokens,
-            )
-            costs[group] = costs.get(group, 0.0) + e.cost_usd
-        async with self._r.pipeline(transaction=True) as pipe:
-            for group, (requests, prompt, completion) in counts.items():
-                day, account_id, key_id, model = group
-                name = f"{self._p}usage:{day}"
-                for metric, value in (
-                    ("requests", requests),
-                    ("prompt_tokens", prompt),
-                    ("completion_tokens", completion),
-                ):
-                    pipe.hincrby(name, _usage_field(account_id, key_id, model, metric), value)
-                field = _usage_field(account_id, key_id, model, "cost_usd")
-                pipe.hincrbyfloat(name, field, costs[group])
-            pipe.zadd(f"{self._p}usage_days", {group[0]: 0 for group in counts})
-            await pipe.execute()
+        per_day: dict[str, list[str]] = {}
+        for (day, account_id, key_id, model), values in _usage_groups(events).items():
+            args = per_day.setdefault(day, [])
+            for metric, value in zip(_USAGE_METRICS, values, strict=True):
+                kind = "f" if metric == "cost_usd" else "i"
+                args += [_usage_field(account_id, key_id, model, metric), kind, repr(value)]
+        marker = f"{self._p}usage_batch:{batch_id}" if batch_id is not None else ""
+        keys = [marker or f"{self._p}usage_days", f"{self._p}usage_days"]
+        argv: list[str | int] = [1 if marker else 0, int(BATCH_ID_TTL_S)]
+        for day, args in per_day.items():
+            keys.append(f"{self._p}usage:{day}")
+            argv += [day, len(args) // 3, *args]
+        await self._r.eval(_USAGE_LUA, len(keys), *keys, *argv)
 
     async def query_usage(
         self,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar, cast
@@ -19,6 +20,7 @@ import msgspec
 
 from router_core.limits.base import LIMIT_FIELDS, RATE_FIELDS, Limits, RateLimits
 from router_core.store.base import (
+    BATCH_ID_TTL_S,
     Account,
     AccountStatus,
     ApiKey,
@@ -385,8 +387,11 @@ class SqliteStore:
 
     # usage ledger
 
-    async def record_usage(self, events: Sequence[UsageEvent]) -> None:
-        """Add a batch to the per-day aggregates in one transaction."""
+    async def record_usage(
+        self, events: Sequence[UsageEvent], *, batch_id: str | None = None
+    ) -> None:
+        """Add a batch to the per-day aggregates in one transaction; a ``batch_id``
+        already applied (within BATCH_ID_TTL_S) makes this a no-op."""
         if not events:
             return
         params = [
@@ -397,6 +402,17 @@ class SqliteStore:
 
         def op(conn: sqlite3.Connection) -> None:
             with _Tx(conn):
+                if batch_id is not None:
+                    now = time.time()
+                    conn.execute(
+                        "DELETE FROM usage_batches WHERE written_at < ?", (now - BATCH_ID_TTL_S,)
+                    )
+                    applied = conn.execute(
+                        "INSERT OR IGNORE INTO usage_batches (id, written_at) VALUES (?, ?)",
+                        (batch_id, now),
+                    )
+                    if applied.rowcount == 0:
+                        return  # this batch committed before: counting it again would double it
                 conn.executemany(_UPSERT_USAGE, params)
 
         await self._run(op)
