@@ -13,6 +13,7 @@ RouterError
 ├── QuotaExceeded             429 quota_exceeded     (never worth retrying)
 ├── ConcurrentRequests        429 concurrent_requests
 ├── ServerError               500 server_error       (our bug; detail only in logs)
+│   └── ShuttingDown          503 server_error       (cut at the drain deadline; Retry-After)
 ├── ModelError                502 model_error        (the upstream failed or answered garbage)
 └── UpstreamTimeout           504 timeout
 
@@ -128,6 +129,22 @@ class ServerError(RouterError):
     default_message = "Internal server error"
 
 
+class ShuttingDown(ServerError):
+    """The process is stopping and this request ran past its drain deadline."""
+
+    status = 503
+    default_message = "The router is shutting down; retry the request"
+    default_retryable = True
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(
+            message,
+            detail="cut at the drain deadline",
+            retry_after=1.0,
+            headers={"Retry-After": "1"},
+        )
+
+
 class ModelError(RouterError):
     status = 502
     code = "model_error"
@@ -176,6 +193,7 @@ __all__ = [
     "RateLimitExceeded",
     "RouterError",
     "ServerError",
+    "ShuttingDown",
     "UpstreamRateLimited",
     "UpstreamTimeout",
 ]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -24,7 +25,10 @@ from aiohttp import web
 
 from router_core.api.chat import ErrorBody
 from router_core.errors import ConcurrentRequests
+from router_core.http_protocol import new_handler
 from router_core.settings import ServerSettings
+from router_core.shutdown import CUT_GRACE_S, StopSignals, drain_and_stop
+from router_core.state import STATE
 
 #: Longest drain of an unread request body after its answer was sent.
 LINGER_S = 2.0
@@ -84,7 +88,7 @@ class ConnectionCap:
         if len(self._server.connections) >= self._limit:
             self.refused += 1
             return _Refuse(self._answer)
-        return self._server()
+        return new_handler(self._server)
 
 
 class CappedTCPSite(web.TCPSite):
@@ -112,7 +116,7 @@ class CappedTCPSite(web.TCPSite):
         await web.BaseSite.start(self)
         server = self._runner.server
         assert server is not None
-        factory: Any = server
+        factory: Any = partial(new_handler, server)
         if self._max_connections > 0:
             self.cap = ConnectionCap(server, self._max_connections)
             factory = self.cap
@@ -139,17 +143,21 @@ async def serve_forever(
     reuse_port: bool,
     backlog: int = 1024,
 ) -> None:
-    """Run ``app`` with the connection cap until SIGINT/SIGTERM (what serve.py runs
-    instead of ``web.run_app``, which has no hook for the listener's protocol)."""
+    """Run ``app`` with the connection cap until SIGINT/SIGTERM, then drain it
+    (shutdown.py; what serve.py runs instead of ``web.run_app``, which has no hook
+    for the listener's protocol and cancels requests in flight at once)."""
     runner = web.AppRunner(
         app,
-        handle_signals=True,
+        handle_signals=False,
         handler_cancellation=True,
         access_log=None,
-        shutdown_timeout=server.shutdown_timeout_s,
+        # what is left after the drain (drain_and_stop) gets this long, then is cancelled
+        shutdown_timeout=CUT_GRACE_S,
     )
-    await runner.setup()
+    signals = StopSignals()
+    signals.install()
     try:
+        await runner.setup()
         site = CappedTCPSite(
             runner,
             host,
@@ -159,9 +167,11 @@ async def serve_forever(
             backlog=backlog,
         )
         await site.start()
-        await asyncio.Event().wait()
+        await signals.requested.wait()
+        await drain_and_stop(runner, app[STATE].drain, server.shutdown_timeout_s, signals)
     finally:
         await runner.cleanup()
+        signals.uninstall()
 
 
 def run(
@@ -173,8 +183,9 @@ def run(
     reuse_port: bool,
     backlog: int = 1024,
 ) -> None:
-    """Blocking: serve until a signal; a graceful exit is not an error."""
-    with contextlib.suppress(web.GracefulExit, KeyboardInterrupt):
+    """Blocking: serve until a signal; a graceful exit is not an error (nor a
+    Ctrl-C during start-up, before the handlers are installed)."""
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(
             serve_forever(app, server, host=host, port=port, reuse_port=reuse_port, backlog=backlog)
         )

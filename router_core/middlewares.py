@@ -14,6 +14,7 @@ from aiohttp.typedefs import Handler
 
 from router_core.api.chat import ErrorBody
 from router_core.dialects.base import DIALECT, Dialect
+from router_core.drain import take_cut
 from router_core.errors import (
     ConcurrentRequests,
     InvalidRequest,
@@ -131,6 +132,32 @@ async def router_middleware(request: web.Request, handler: Handler) -> web.Strea
         return error_response(ServerError(), extra)
     finally:
         _finish(request, rid, client_rid, fields, status, code, t0)
+
+
+@web.middleware
+async def drain_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Counts the request as in flight for the drain (drain.py); inside
+    ``router_middleware``, which answers and logs what this raises."""
+    drain = request.app[STATE].drain
+    task = drain.enter(request)
+    if drain.draining:
+        # Arrived on a kept-alive connection during a drain (the listener is closed):
+        # served, and the connection closes after the answer.
+        request.protocol.close()
+    try:
+        resp = await handler(request)
+        if drain.draining and not resp.prepared:
+            resp.force_close()
+        return resp
+    except asyncio.CancelledError:
+        cut = take_cut(request)
+        if cut is None or request.writer.output_size > 0:
+            raise
+        # The drain's deadline cut a request whose answer had not started: a 503 in
+        # the client's dialect, logged with its real status.
+        raise cut from None
+    finally:
+        drain.leave(task)
 
 
 def _count_refusal(request: web.Request, err: RouterError) -> None:

@@ -46,7 +46,8 @@ class ServerSettings(Struct, forbid_unknown_fields=True, kw_only=True):
     #: Seconds a client may leave an answer unread (no byte of the pending output
     #: taken) before the connection is dropped; JSON answers and streams (0 = off).
     client_write_timeout_s: float = 30.0
-    #: Seconds to finish in-flight requests on shutdown.
+    #: Seconds requests in flight get to finish after SIGTERM; then streams get an
+    #: error event and unanswered JSON requests a 503 (see docs/operations.md).
     shutdown_timeout_s: float = 10.0
     #: Most open client connections per process (0 = unlimited).
     max_connections: int = 10000

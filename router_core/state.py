@@ -10,6 +10,7 @@ from router_core.accounts import AccountService
 from router_core.auth import Authenticator
 from router_core.catalog import Catalog
 from router_core.dispatch import Dispatcher
+from router_core.drain import Drain
 from router_core.installed import InstalledInfo
 from router_core.ledger import UsageLedger
 from router_core.limits.base import Limiter
@@ -36,6 +37,7 @@ class RouterState:
     ready: bool = False
     #: Drops clients that leave an answer unread (``server.client_write_timeout_s``).
     client_writes: ClientWriteWatch = field(default_factory=lambda: ClientWriteWatch(0.0))
+    drain: Drain = field(default_factory=Drain)
 
 
 STATE = web.AppKey("viberouter_state", RouterState)

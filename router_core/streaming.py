@@ -22,6 +22,7 @@ from aiohttp_sse import EventSourceResponse
 from router_core.accounting import StreamOutcome
 from router_core.api.chat import ChatCompletionChunk, Usage
 from router_core.dialects.base import KEEPALIVE_COMMENT, StreamEncoder
+from router_core.drain import take_cut
 from router_core.errors import ContentFilter, RouterError, ServerError
 from router_core.exchange import OpenStream
 from router_core.filters import OutputScanner
@@ -135,6 +136,7 @@ async def _send(stream: ClientStream, data: bytes, out: StreamOutcome) -> None:
 
 
 async def _forward(
+    http_request: web.Request,
     stream: ClientStream,
     opened: OpenStream,
     encoder: StreamEncoder,
@@ -150,7 +152,13 @@ async def _forward(
     except RouterError as exc:  # the upstream failed mid-stream, or a filter hit
         out.error = exc
         await stream.send_bytes(out.blocked_frames + encoder.error(exc))
-    except (ConnectionResetError, asyncio.CancelledError):
+    except asyncio.CancelledError:
+        # The drain's deadline cut this stream (drain.py): end it with the error event.
+        out.error = take_cut(http_request)
+        if out.error is None:
+            raise
+        await stream.send_bytes(encoder.error(out.error))
+    except ConnectionResetError:
         raise
     except Exception as exc:
         # The streaming boundary: after the 200 a bug can only end the stream
@@ -180,7 +188,7 @@ async def relay(
         data = encoder.start() + _frames(opened.first_chunks, encoder, out, scanner)
         await stream.prepare(http_request)
         await _send(stream, data, out)
-        await _forward(stream, opened, encoder, out, scanner)
+        await _forward(http_request, stream, opened, encoder, out, scanner)
     except (ConnectionResetError, asyncio.CancelledError) as exc:
         out.disconnected = True
         if isinstance(exc, asyncio.CancelledError):

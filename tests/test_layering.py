@@ -20,11 +20,13 @@ or of a layer below; the cycle check then covers imports inside one layer. Botto
    ``upstream`` and ``upstream_secrets``, ``openapi``, the dialect codecs (``dialects/*``).
 5. upstream calls: ``dispatch`` and its pieces (attempt loop, exchanges, the stream
    iterator): a canonical request in, a completion or chunks out.
-6. app state: ``state`` (what a running app holds, ``STATE``) and ``handlers/common``
+6. app state: ``state`` (what a running app holds, ``STATE``), ``drain`` (the
+   requests it is serving, and their cut when it stops) and ``handlers/common``
    (authenticate a request against it).
 7. request pipeline: ``pipeline``, ``accounting``, ``streaming`` and the other
    per-endpoint runs built on them: one request end to end.
-8. server: ``middlewares``, ``http_server``, ``metrics_server``, ``cors``.
+8. server: ``middlewares``, ``http_server``, ``http_protocol``, ``shutdown``,
+   ``metrics_server``, ``cors``.
 9. endpoints: ``handlers/*``, ``dashboard/*`` (the dashboard's own settings sit in 2,
    its CLI in 10).
 10. entry points: ``app``, ``serve``, ``cli``, ``cli_common``, ``dashboard/cli``, and
@@ -98,12 +100,15 @@ LAYERS: list[tuple[str, list[str]]] = [
         ],
     ),
     ("upstream calls", ["dispatch", "dispatch.*", "attempts", "exchange", "stream_iter"]),
-    ("app state", ["state", "handlers.common"]),
+    ("app state", ["state", "drain", "handlers.common"]),
     (
         "request pipeline",
         ["pipeline", "pipeline.*", "accounting", "streaming", "*_call"],
     ),
-    ("server", ["middlewares", "http_server", "metrics_server", "cors"]),
+    (
+        "server",
+        ["middlewares", "http_server", "http_protocol", "shutdown", "metrics_server", "cors"],
+    ),
     ("endpoints", ["handlers", "handlers.*", "dashboard", "dashboard.*"]),
     ("entry points", ["app", "serve", "cli", "cli_common", "dashboard.cli", "plugin_testing"]),
 ]

@@ -14,9 +14,11 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     state = request.app[STATE]
+    # draining: the process is stopping, send nothing new here
+    status = "draining" if state.drain.draining else "ready" if state.ready else "starting"
     body = {
-        "status": "ready" if state.ready else "starting",
+        "status": status,
         "providers": state.installed.providers,
         "models": len(state.catalog.listed()),
     }
-    return json_response(body, status=200 if state.ready else 503)
+    return json_response(body, status=200 if status == "ready" else 503)
