@@ -109,7 +109,9 @@ async def _slot_owner(options: RedisOptions, tag: str) -> tuple[str, int]:
         for start, end, primary, *_ in slots:
             if int(start) <= slot <= int(end):
                 host = primary[0].decode() if isinstance(primary[0], bytes) else primary[0]
-                return host or options.url, int(primary[1])
+                # An empty host means "the address you reached me at" (the seed's).
+                seed_host = str(seed.connection_pool.connection_kwargs.get("host", ""))
+                return host or seed_host, int(primary[1])
     finally:
         await seed.aclose()
     raise RedisConnectionError(f"no cluster node serves slot {slot}")
