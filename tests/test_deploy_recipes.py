@@ -11,7 +11,6 @@ import os
 import re
 import shlex
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -19,6 +18,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from tests.router_process import RouterProcess, start_router_process
@@ -82,47 +82,34 @@ def certificate(tmp_path: Path) -> tuple[Path, Path]:
     return cert, key
 
 
-def stream_through(port: int, cert: Path, key: str) -> list[float]:
-    """A streamed chat request over TLS to ``port`` (SNI gateway.example.com); the arrival
-    time of every SSE event, asserting the stream is whole."""
-    import http.client
-
+async def stream_through(port: int, cert: Path, key: str) -> list[float]:
+    """A streamed chat request over TLS to ``port``, verifying the certificate's name
+    gateway.example.com; the arrival time of every SSE event, asserting the stream is whole."""
     ctx = ssl.create_default_context(cafile=str(cert))
-    conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=30)
-    # The certificate names gateway.example.com: connect to loopback, verify that name.
-    conn.sock = ctx.wrap_socket(
-        socket.create_connection(("127.0.0.1", port), timeout=30),
-        server_hostname="gateway.example.com",
-    )
-    body = json.dumps(
-        {
-            "model": "echo",
-            "stream": True,
-            "messages": [{"role": "user", "content": "one two three four five six"}],
-        }
-    )
-    conn.request(
-        "POST",
-        "/v1/chat/completions",
-        body=body,
-        headers={
-            "Host": "gateway.example.com",
-            "Authorization": f"Bearer {key}",
-            "Content-Type": "application/json",
-        },
-    )
-    resp = conn.getresponse()
-    assert resp.status == 200, resp.read()
+    body = {
+        "model": "echo",
+        "stream": True,
+        "messages": [{"role": "user", "content": "one two three four five six"}],
+    }
+    headers = {"Host": "gateway.example.com", "Authorization": f"Bearer {key}"}
     arrivals: list[float] = []
     text = b""
-    while True:
-        line = resp.readline()
-        if not line:
-            break
-        text += line
-        if line.startswith(b"data: "):
-            arrivals.append(time.monotonic())
-    conn.close()
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"https://127.0.0.1:{port}/v1/chat/completions",
+            json=body,
+            headers=headers,
+            ssl=ctx,
+            server_hostname="gateway.example.com",
+            timeout=aiohttp.ClientTimeout(total=30),
+        ) as resp,
+    ):
+        assert resp.status == 200, await resp.text()
+        async for line in resp.content:
+            text += line
+            if line.startswith(b"data: "):
+                arrivals.append(time.monotonic())
     assert b"data: [DONE]" in text
     assert text.count(b'"content"') >= 6
     return arrivals
@@ -135,7 +122,7 @@ def assert_unbuffered(arrivals: list[float]) -> None:
     assert arrivals[-1] - arrivals[0] >= 0.5, arrivals
 
 
-def test_nginx_site_with_tls_streams_unbuffered(
+async def test_nginx_site_with_tls_streams_unbuffered(
     tmp_path: Path, router: RouterProcess, certificate: tuple[Path, Path]
 ) -> None:
     nginx = require_binary("nginx", "nginx")
@@ -167,13 +154,13 @@ def test_nginx_site_with_tls_streams_unbuffered(
     proc = subprocess.Popen([nginx, "-c", str(main)], stderr=subprocess.PIPE)
     try:
         wait_port(port)
-        assert_unbuffered(stream_through(port, cert, router.demo_key()))
+        assert_unbuffered(await stream_through(port, cert, router.demo_key()))
     finally:
         proc.terminate()
         proc.wait(timeout=10)
 
 
-def test_caddyfile_with_tls_streams_unbuffered(
+async def test_caddyfile_with_tls_streams_unbuffered(
     tmp_path: Path, router: RouterProcess, certificate: tuple[Path, Path]
 ) -> None:
     caddy = require_binary("caddy", "caddy")
@@ -206,7 +193,7 @@ def test_caddyfile_with_tls_streams_unbuffered(
     )
     try:
         wait_port(port, timeout=20)
-        assert_unbuffered(stream_through(port, cert, router.demo_key()))
+        assert_unbuffered(await stream_through(port, cert, router.demo_key()))
     finally:
         proc.terminate()
         proc.wait(timeout=10)
