@@ -5,6 +5,7 @@ and the systemd unit's commands and timings."""
 
 from __future__ import annotations
 
+import asyncio
 import configparser
 import json
 import os
@@ -122,7 +123,7 @@ def assert_unbuffered(arrivals: list[float]) -> None:
     assert arrivals[-1] - arrivals[0] >= 0.5, arrivals
 
 
-async def test_nginx_site_with_tls_streams_unbuffered(
+def test_nginx_site_with_tls_streams_unbuffered(
     tmp_path: Path, router: RouterProcess, certificate: tuple[Path, Path]
 ) -> None:
     nginx = require_binary("nginx", "nginx")
@@ -154,13 +155,13 @@ async def test_nginx_site_with_tls_streams_unbuffered(
     proc = subprocess.Popen([nginx, "-c", str(main)], stderr=subprocess.PIPE)
     try:
         wait_port(port)
-        assert_unbuffered(await stream_through(port, cert, router.demo_key()))
+        assert_unbuffered(asyncio.run(stream_through(port, cert, router.demo_key())))
     finally:
         proc.terminate()
         proc.wait(timeout=10)
 
 
-async def test_caddyfile_with_tls_streams_unbuffered(
+def test_caddyfile_with_tls_streams_unbuffered(
     tmp_path: Path, router: RouterProcess, certificate: tuple[Path, Path]
 ) -> None:
     caddy = require_binary("caddy", "caddy")
@@ -193,7 +194,7 @@ async def test_caddyfile_with_tls_streams_unbuffered(
     )
     try:
         wait_port(port, timeout=20)
-        assert_unbuffered(await stream_through(port, cert, router.demo_key()))
+        assert_unbuffered(asyncio.run(stream_through(port, cert, router.demo_key())))
     finally:
         proc.terminate()
         proc.wait(timeout=10)
