@@ -14,7 +14,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_quickstart_snippet_runs_against_the_default_config(tmp_path: Path) -> None:
-    router = start_router_process(ROOT / "config" / "viberouter.toml", tmp_path)
+    # A copy, so the state file it names (taken from the config's folder) is this test's.
+    config = tmp_path / "viberouter.toml"
+    config.write_text((ROOT / "config" / "viberouter.toml").read_text())
+    router = start_router_process(config, tmp_path)
     try:
         key = router.demo_key()
         readme = (ROOT / "README.md").read_text()
