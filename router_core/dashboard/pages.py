@@ -9,15 +9,19 @@ from router_core.api.models import ModelCard
 from router_core.dashboard.charts import Series, bar_chart, ranked_bars
 from router_core.dashboard.html import count, csrf_field, e, short_count, usd, when
 from router_core.dashboard.usage import Totals, UsageReport
+from router_core.limits.base import RATE_FIELDS
 from router_core.public_records import key_status
 from router_core.store.base import Account, ApiKey, effective_limits
 
-LIMIT_FIELDS = (
-    ("rpm", "Requests per minute"),
-    ("rpd", "Requests per day"),
-    ("tpm", "Tokens per minute"),
-    ("concurrency", "Parallel requests"),
-)
+_LIMIT_LABELS = {
+    "rpm": "Requests per minute",
+    "rpd": "Requests per day",
+    "tpm": "Tokens per minute",
+    "concurrency": "Parallel requests",
+}
+#: The key form's limit fields: every RateLimits field (a new one without a label here
+#: fails at import), with its label.
+LIMIT_FIELDS = tuple((name, _LIMIT_LABELS[name]) for name in RATE_FIELDS)
 
 
 @dataclass(frozen=True, slots=True)
