@@ -1,9 +1,10 @@
-"""Server-side limits against abusive clients, enforced below the app.
+"""The HTTP server below the app: the listener (``CappedTCPSite``, ``serve_forever``)
+and its limits against abusive clients.
 
 * Slow senders: aiohttp closes a connection whose next request's headers have not
   fully arrived ``keepalive_timeout`` seconds after it opened (or after its last
   answer); :func:`handler_args` sets that to ``server.client_read_timeout_s``. The
-  body has its own bound of the same length in the chat handler (408), and an
+  body has its own bound of the same length in the pipeline (408), and an
   unread body is drained for at most ``LINGER_S`` seconds after the answer.
 * Too many connections: :class:`CappedTCPSite` refuses a connection beyond
   ``server.max_connections`` at accept time with one short 429
