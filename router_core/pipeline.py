@@ -42,7 +42,7 @@ from router_core.limits.base import Admission
 from router_core.limits.headers import rate_limit_headers, refusal_headers
 from router_core.state import STATE, RouterState
 from router_core.streaming import relay
-from router_core.timeouts import ClientWriteWatch
+from router_core.timeouts import WatchedResponse
 from router_core.transforms import middle_out
 
 
@@ -236,13 +236,13 @@ async def respond_json(
     filters.check_completion(completion)
     headers: dict[str, str] = request[EXTRA_HEADERS]
     served_headers(headers, target, tally)
-    resp = web.Response(
+    # written by aiohttp once this request is settled, under the client write timeout
+    return WatchedResponse(
+        state.client_writes,
         body=dialect.encode_response(completion, call),
         content_type=dialect.content_type,
         headers=headers,
     )
-    await write_response(request, resp, state.client_writes)
-    return resp
 
 
 async def respond_stream(
@@ -283,19 +283,6 @@ async def respond_stream(
     finally:
         state.client_writes.unwatch(token)
         m.open_streams.dec()
-
-
-async def write_response(request: web.Request, resp: web.Response, watch: ClientWriteWatch) -> None:
-    """Write a whole answer under the client write timeout (a client that takes no
-    byte of it for that long is dropped)."""
-    token = watch.watch(request)
-    try:
-        await resp.prepare(request)
-        await resp.write_eof()
-    except ConnectionResetError:
-        request[LOG_FIELDS]["client_disconnected"] = True
-    finally:
-        watch.unwatch(token)
 
 
 def served_headers(headers: dict[str, str], target: Target, tally: Tally) -> None:

@@ -44,6 +44,7 @@ from router_core.plugin_api import (
     UpstreamEvent,
     json_encode,
 )
+from router_core.stream_iter import ChunkReader
 
 #: The core's default limit on one upstream event (``upstream.max_event_bytes``).
 MAX_EVENT_BYTES = 8 * 1024 * 1024
@@ -136,17 +137,12 @@ def run_stream(
     translator (``feed`` per event, then ``close``): the core's stream loop.
     ``close=False`` stops before ``translator.close()``, to look at a stream's chunks
     without its end."""
-    # The one place the kit drives a translator; it follows the core's loop in
-    # dispatch (decoder.feed per read, decoder.close then translator.close at the end).
-    decoder = make_decoder(framing, MAX_EVENT_BYTES)
+    # The core's own loop (stream_iter.ChunkReader), as dispatch runs it.
+    reader = ChunkReader(framing, translator, MAX_EVENT_BYTES)
     out: list[ChatCompletionChunk] = []
     for piece in slices:
-        for event in decoder.feed(piece):
-            out.extend(translator.feed(event))
-    for event in decoder.close():
-        out.extend(translator.feed(event))
-    if close:
-        out.extend(translator.close())
+        out.extend(reader.feed(piece))
+    out.extend(reader.close(finish=close))
     return out
 
 

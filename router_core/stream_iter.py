@@ -49,12 +49,15 @@ class ChunkReader:
             out.extend(feed(ev))
         return out
 
-    def close(self) -> list[ChatCompletionChunk]:
-        """The body ended: the last events' chunks, then the translator's tail."""
+    def close(self, *, finish: bool = True) -> list[ChatCompletionChunk]:
+        """The body ended: the last events' chunks, then the translator's tail
+        (``finish=False`` leaves ``translator.close()`` out, for tests that look at a
+        stream without its end)."""
         out: list[ChatCompletionChunk] = []
         for ev in self._decoder.close():
             out.extend(self._translator.feed(ev))
-        out.extend(self._translator.close())
+        if finish:
+            out.extend(self._translator.close())
         return out
 
 

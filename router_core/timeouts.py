@@ -33,6 +33,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from aiohttp import web
@@ -181,6 +182,27 @@ class ClientWriteWatch:
             p.flushed, p.since = flushed, now  # nothing waiting, or the client took bytes
             return False
         return now - p.since >= self.timeout_s
+
+
+class WatchedResponse(web.Response):
+    """A whole answer whose body write is watched by a :class:`ClientWriteWatch`. It is
+    written by aiohttp after the handler returned, so the request is settled (limits,
+    ledger, metrics) before the client holds its answer, as with any response."""
+
+    def __init__(self, watch: ClientWriteWatch, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._watch = watch
+
+    async def write_eof(self, data: bytes = b"") -> None:
+        request = self._req
+        if request is None:
+            await super().write_eof(data)
+            return
+        token = self._watch.watch(request)
+        try:
+            await super().write_eof(data)
+        finally:
+            self._watch.unwatch(token)
 
 
 def _abort(request: web.BaseRequest) -> None:
