@@ -113,7 +113,7 @@ def make_app(settings: Settings, state: RouterState | None = None) -> web.Applic
         },
     )
     app[STATE] = state
-    content_filters.install(app, settings.guards)  # a bad filter config stops start-up
+    state.filters = content_filters.load_filters(settings.guards)  # a bad config stops start-up
     cors.install(app, settings.cors)
     app.router.add_post("/v1/chat/completions", chat.chat_completions)
     app.router.add_get("/v1/models", models.list_models)

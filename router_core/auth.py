@@ -175,6 +175,11 @@ class Authenticator:
         if len(self._cache) >= self._max:
             self._cache.clear()
 
+    def clear(self) -> None:
+        """Forget every cached entry (a config reload: changes made elsewhere apply now)."""
+        self._generation += 1
+        self._cache.clear()
+
     def invalidate(
         self,
         *,

@@ -133,6 +133,36 @@ def cmd_check_config(args: argparse.Namespace, environ: Mapping[str, str]) -> in
     return EXIT_OK
 
 
+def cmd_reload(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    """Check the config as `check-config` does, then SIGHUP the process in server.pid_file."""
+    import signal
+
+    from router_core.catalog import Catalog
+    from router_core.discovery import load_providers
+    from router_core.filters import load_filters
+
+    settings = cli_settings(args, environ)
+    Catalog(settings, load_providers(settings))
+    load_filters(settings.guards)
+    path = settings.server.pid_file
+    if not path:
+        print(
+            f"viberouter: {settings.source}: server.pid_file is not set, so the serving "
+            "process is unknown; set it, or send SIGHUP yourself (systemctl reload viberouter)",
+            file=sys.stderr,
+        )
+        return EXIT_FAIL
+    try:
+        with open(path, encoding="ascii") as f:
+            pid = int(f.read().strip())
+        os.kill(pid, signal.SIGHUP)
+    except (OSError, ValueError) as exc:
+        print(f"viberouter: cannot signal the router named in {path}: {exc}", file=sys.stderr)
+        return EXIT_FAIL
+    print(f"{settings.source}: OK; sent SIGHUP to process {pid}, which reloads it now")
+    return EXIT_OK
+
+
 def cmd_plugins(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     from router_core.discovery import report
     from router_core.settings import config_path
@@ -343,6 +373,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("check-config", help="validate the config file").set_defaults(
         fn=cmd_check_config
     )
+    sub.add_parser(
+        "reload", help="check the config, then make the running router re-read it (SIGHUP)"
+    ).set_defaults(fn=cmd_reload)
     p = sub.add_parser(
         "plugins", help="list installed plugins, checked, and whether the config uses them"
     )
@@ -410,6 +443,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     from router_core.backup import BackupError
     from router_core.catalog import CatalogError
     from router_core.discovery import PluginError
+    from router_core.filters import FilterError
     from router_core.settings import ConfigError
     from router_core.store.base import NotFound
 
@@ -429,7 +463,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     try:
         code: int = fn(args, environ)
         return code
-    except (ConfigError, PluginError, CatalogError) as exc:
+    except (ConfigError, PluginError, CatalogError, FilterError) as exc:
         for line in str(exc).splitlines():  # one problem a line, all of them
             print(f"viberouter: {line}", file=sys.stderr)
         return EXIT_CONFIG

@@ -25,7 +25,6 @@ from collections.abc import Sequence
 from typing import Any, ClassVar, Protocol
 
 import msgspec
-from aiohttp import web
 
 from router_core import discovery
 from router_core.api.chat import ChatCompletion, ChatRequest, Message, TextPart
@@ -174,7 +173,6 @@ class FilterChain:
 
 
 NO_FILTERS = FilterChain((), 0)
-FILTERS: web.AppKey[FilterChain] = web.AppKey("viberouter_filters", FilterChain)
 
 
 def _settings_for(cls: Any, name: str, guards: GuardSettings) -> Any:
@@ -217,18 +215,11 @@ def load_filters(guards: GuardSettings) -> FilterChain:
     return FilterChain(built, guards.output_window_chars)
 
 
-def install(app: web.Application, guards: GuardSettings) -> None:
-    """Load the configured filters onto ``app`` (call from make_app)."""
-    app[FILTERS] = load_filters(guards)
-
-
 __all__ = [
-    "FILTERS",
     "ContentFilterHook",
     "FilterChain",
     "FilterError",
     "KeywordFilter",
     "OutputScanner",
-    "install",
     "load_filters",
 ]

@@ -26,7 +26,7 @@ from router_core.auth import Principal
 from router_core.catalog import Route, Target
 from router_core.dialects.base import DIALECT, ChatCall, Dialect
 from router_core.errors import InvalidModel, InvalidRequest, RouterError
-from router_core.filters import FILTERS, NO_FILTERS, FilterChain
+from router_core.filters import FilterChain
 from router_core.guard_settings import MIDDLE_OUT, GuardSettings
 from router_core.guards import (
     check_message_count,
@@ -73,7 +73,7 @@ async def run(request: web.Request, dialect: Dialect) -> web.StreamResponse:
     call = dialect.decode(body)
     fields["model"] = call.model
     fields["stream"] = call.stream
-    filters = request.app.get(FILTERS, NO_FILTERS)
+    filters = state.filters
     plan = plan_call(state, principal, call, filters, fields)
     admission = await admit(state, principal, dialect, plan.reserve, extra_headers)
     tally = Tally(

@@ -15,7 +15,7 @@ import shutil
 import signal
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 
 import structlog
@@ -74,6 +74,42 @@ async def _bootstrap_demo(app: web.Application) -> None:
         )
 
 
+async def _reload_on_sighup(app: web.Application) -> AsyncIterator[None]:
+    """SIGHUP re-reads the config file (reload.py) while the router keeps serving."""
+    from router_core.reload import Reloader
+    from router_core.state import STATE
+
+    state = app[STATE]
+    reloader = Reloader(state, state.settings.source)
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGHUP, reloader.request)
+    try:
+        yield
+    finally:
+        loop.remove_signal_handler(signal.SIGHUP)
+
+
+@contextmanager
+def pid_file(path: str) -> Iterator[None]:
+    """``server.pid_file`` holds this process's id while it serves (for `viberouter
+    reload`); removed at exit, and only if it still names this process."""
+    if not path:
+        yield
+        return
+    with open(path, "w", encoding="ascii") as f:
+        f.write(f"{os.getpid()}\n")
+    try:
+        yield
+    finally:
+        try:
+            with open(path, encoding="ascii") as f:
+                mine = f.read().strip() == str(os.getpid())
+            if mine:
+                os.remove(path)
+        except OSError:
+            pass
+
+
 async def _flush_logs(app: web.Application) -> None:
     flush_logs()
 
@@ -94,6 +130,7 @@ def run_one(settings: Settings, host: str, port: int, reuse_port: bool) -> None:
     app[ADDRESS] = f"{host}:{port}"
     app.on_startup.append(_bootstrap_demo)
     app.on_cleanup.append(_flush_logs)
+    app.cleanup_ctx.append(_reload_on_sighup)
     if settings.metrics.enabled:
         attach_metrics(app, settings.metrics.listen, reuse_port=reuse_port)
     log.info(
@@ -119,7 +156,8 @@ def serve(settings: Settings, *, host: str | None, port: int | None, workers: in
             print(f"viberouter: {settings.source}: {exc}", file=sys.stderr)
             return 4
     if workers == 1:
-        run_one(settings, host, port, reuse_port=False)
+        with pid_file(settings.server.pid_file):
+            run_one(settings, host, port, reuse_port=False)
         return 0
     if settings.state.backend != "redis":
         print(
@@ -129,7 +167,10 @@ def serve(settings: Settings, *, host: str | None, port: int | None, workers: in
             file=sys.stderr,
         )
         return 4
-    with multiprocess_metrics(settings.metrics.enabled) as metrics_dir:
+    with (
+        pid_file(settings.server.pid_file),
+        multiprocess_metrics(settings.metrics.enabled) as metrics_dir,
+    ):
         ctx = multiprocessing.get_context("spawn")
         procs = [
             ctx.Process(target=run_one, args=(settings, host, port, True), name=f"viberouter-{i}")
@@ -143,8 +184,14 @@ def serve(settings: Settings, *, host: str | None, port: int | None, workers: in
                 if p.is_alive():
                     p.terminate()
 
+        def reload(*_: object) -> None:
+            for p in procs:
+                if p.is_alive() and p.pid is not None:
+                    os.kill(p.pid, signal.SIGHUP)
+
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGHUP, reload)
         for p in procs:
             p.join()
             if metrics_dir is not None and p.pid is not None:

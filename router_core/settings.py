@@ -53,6 +53,9 @@ class ServerSettings(Struct, forbid_unknown_fields=True, kw_only=True):
     max_connections: int = 10000
     #: Use uvloop when installed.
     uvloop: bool = True
+    #: File that holds the serving process's id, for `viberouter reload` (empty: none;
+    #: a relative path is taken from the config file's folder).
+    pid_file: str = ""
 
 
 class UpstreamSettings(Struct, forbid_unknown_fields=True, kw_only=True):
@@ -477,11 +480,17 @@ def load_state_settings(path: str | Path, environ: Mapping[str, str]) -> StateSe
 def anchor_paths(settings: Settings, folder: Path) -> Settings:
     """Relative file paths in a config file mean "beside the file", so a CLI call from
     another working directory opens the same database instead of creating an empty one."""
-    path = settings.state.sqlite_path
-    if not path or path == ":memory:" or path.startswith("file:") or Path(path).is_absolute():
-        return settings
-    state = msgspec.structs.replace(settings.state, sqlite_path=os.path.abspath(folder / path))
-    return msgspec.structs.replace(settings, state=state)
+
+    def anchored(path: str) -> str:
+        if not path or path == ":memory:" or path.startswith("file:") or Path(path).is_absolute():
+            return path
+        return os.path.abspath(folder / path)
+
+    state = msgspec.structs.replace(
+        settings.state, sqlite_path=anchored(settings.state.sqlite_path)
+    )
+    server = msgspec.structs.replace(settings.server, pid_file=anchored(settings.server.pid_file))
+    return msgspec.structs.replace(settings, state=state, server=server)
 
 
 def config_path(cli_value: str | None, environ: Mapping[str, str]) -> str:

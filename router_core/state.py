@@ -11,6 +11,7 @@ from router_core.auth import Authenticator
 from router_core.catalog import Catalog
 from router_core.dispatch import Dispatcher
 from router_core.drain import Drain
+from router_core.filters import NO_FILTERS, FilterChain
 from router_core.installed import InstalledInfo
 from router_core.ledger import UsageLedger
 from router_core.limits.base import Limiter
@@ -35,6 +36,8 @@ class RouterState:
     ledger: UsageLedger
     installed: InstalledInfo
     ready: bool = False
+    #: Content filters (guards.filters); replaced whole by a reload.
+    filters: FilterChain = NO_FILTERS
     #: Drops clients that leave an answer unread (``server.client_write_timeout_s``).
     client_writes: ClientWriteWatch = field(default_factory=lambda: ClientWriteWatch(0.0))
     drain: Drain = field(default_factory=Drain)

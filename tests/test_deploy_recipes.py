@@ -276,6 +276,7 @@ def test_systemd_unit_commands_and_timings(tmp_path: Path) -> None:
     from router_core.settings import ServerSettings
 
     assert int(service["TimeoutStopSec"]) > ServerSettings().shutdown_timeout_s
+    assert service["ExecReload"] == "/bin/kill -HUP $MAINPID"  # tests/test_reload.py
     argv = shlex.split(service["ExecStart"])
     assert argv[0] == "/opt/viberouter/bin/viberouter"
     assert argv[1:] == ["--config", "/etc/viberouter/viberouter.toml", "serve"]
