@@ -9,10 +9,10 @@ Imported only with ``state.backend = "redis"``: redis-py costs start-up time.
   redis-py's own pool would raise ``MaxConnectionsError`` instead, and its cluster client
   has no waiting pool at all; the semaphore in front of both is why neither ever does.
 * **Deadline.** ``deadline`` gives a call ``timeout`` seconds of Redis silence. While
-  other calls keep getting replies, or the event loop stalled (``LoopWatch``: the reply
-  may sit unread in the socket), a slow call is queued behind its own process's work,
-  not stuck on Redis, so the deadline is re-armed instead of fired, up to
-  ``hard_timeout`` in all. A frozen Redis costs ``timeout`` (a little more under a
+  other calls keep getting replies, or the event loop was busy for half the window
+  (``LoopWatch``: the reply may sit unread in the socket), a slow call is queued behind
+  its own process's work, not stuck on Redis, so the deadline is re-armed instead of
+  fired, up to ``hard_timeout`` in all. A frozen Redis costs ``timeout`` (a little more under a
   burst); a busy process never turns its own latency into Redis failures. A cancelled
   redis-py call drops its connection, so no reply is ever read by the wrong caller.
 * **Cluster.** The limiter talks to the whole cluster (its keys spread by account hash
@@ -144,7 +144,7 @@ class RedisLink:
             )
         self._slots = asyncio.Semaphore(options.pool_size)
         self._replied = float("-inf")  # loop time of the last reply to a deadline call
-        self._watch = LoopWatch(stall=options.timeout / 4)
+        self._watch = LoopWatch()
         self._ready = not options.cluster
         self._resolving = asyncio.Lock()
 
@@ -222,10 +222,13 @@ class RedisLink:
         self._replied = loop.time()
         return result
 
-    def _excused(self, since: float) -> bool:
-        # Redis answered other calls within the window, or the loop could not have read
-        # the answer: this call waits on its own process, not on a silent Redis.
-        return self._replied > since or self._watch.stalled_since(since)
+    def _excused(self) -> Callable[[], bool]:
+        # A window opens: at its end, silence is not Redis's fault if Redis answered
+        # other calls meanwhile, or the loop was busy for half of it or more (it could
+        # not have read the answer): this call waits on its own process.
+        since, lag = asyncio.get_running_loop().time(), self._watch.lag()
+        half = self.options.timeout / 2
+        return lambda: self._replied > since or self._watch.lag() - lag >= half
 
     async def ping(self) -> None:
         """Fail now, not at the first request, if Redis is unreachable."""
@@ -261,34 +264,36 @@ async def within(
     call: Awaitable[T],
     budget: float,
     limit: float,
-    excused: Callable[[float], bool] | None = None,
+    excused: Callable[[], Callable[[], bool]] | None = None,
 ) -> T:
     """``call``, cancelled once ``budget`` seconds passed with the server silent, at
     most ``limit`` in all.
 
     Silence is excused, and the deadline re-armed, when the timer fires late by half the
-    budget or more (the loop was busy: a reply may sit unread) or when ``excused(since)``
-    says so for the window that began at ``since`` (loop time): the caller knows the
-    server answered others meanwhile, or the loop stalled.
+    budget or more (the loop was busy: a reply may sit unread) or when the predicate that
+    ``excused()`` returned at the window's start says so at its end: the caller knows the
+    server answered others meanwhile, or the loop was too busy to read.
     Raises ``TimeoutError`` like ``asyncio.timeout``; a cancellation from outside passes.
     """
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
     assert task is not None
-    start = window = loop.time()
+    start = loop.time()
     due = start + budget
     fired = False
     handle: asyncio.Handle  # uvloop returns a plain Handle for a time already past
+    window = excused() if excused is not None else None
 
     def check() -> None:
         nonlocal handle, fired, window, due
         now = loop.time()
         late = now - due >= budget / 2
-        if now - start >= limit or not (late or (excused is not None and excused(window))):
+        if now - start >= limit or not (late or (window is not None and window())):
             fired = True
             task.cancel()
         else:
-            window, due = now, min(now + budget, start + limit)
+            window = excused() if excused is not None else None
+            due = min(now + budget, start + limit)
             handle = loop.call_at(due, check)
 
     handle = loop.call_at(due, check)
@@ -303,18 +308,18 @@ async def within(
 
 
 class LoopWatch:
-    """Whether the event loop stalled lately: a ticker that runs while anyone waits.
+    """How busy the event loop is: a ticker that runs while anyone waits.
 
-    Every ``tick`` seconds a callback notes how late it ran; a gap of ``stall`` or more
-    means the loop was too busy to read sockets promptly. Costs nothing when idle.
+    Every ``tick`` seconds a callback notes how late it ran; the sum of those delays
+    (``lag``) grows by the time the loop was too busy to run a timer, i.e. to read a
+    socket either. Costs nothing when nobody waits.
     """
 
-    def __init__(self, stall: float, tick: float = 0.005) -> None:
-        self._stall = stall
+    def __init__(self, tick: float = 0.005) -> None:
         self._tick = tick
         self._users = 0
         self._last = 0.0
-        self._stalled_at = float("-inf")  # loop time at which the latest stall ended
+        self._lag = 0.0
         self._handle: asyncio.Handle | None = None
 
     def __enter__(self) -> LoopWatch:
@@ -328,14 +333,16 @@ class LoopWatch:
     def __exit__(self, *_: object) -> None:
         self._users -= 1
 
-    def stalled_since(self, since: float) -> bool:
-        """True if the loop stalled at any point after loop time ``since``."""
-        return self._stalled_at > since
+    def lag(self) -> float:
+        """Seconds the loop has been busy past its timers, counting the tick now due."""
+        if self._handle is None:
+            return self._lag
+        pending = asyncio.get_running_loop().time() - self._last - self._tick
+        return self._lag + max(0.0, pending)
 
     def _on_tick(self) -> None:
         loop = asyncio.get_running_loop()
         now = loop.time()
-        if now - self._last >= self._stall + self._tick:
-            self._stalled_at = now
+        self._lag += max(0.0, now - self._last - self._tick)
         self._last = now
         self._handle = loop.call_at(now + self._tick, self._on_tick) if self._users else None

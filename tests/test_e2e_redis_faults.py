@@ -34,6 +34,7 @@ host = "127.0.0.1"
 backend = "redis"
 redis_url = "{url}"
 redis_cluster = {cluster}
+redis_pool_size = {pool}
 
 [auth]
 cache_ttl_s = {ttl}
@@ -89,12 +90,12 @@ def write_config(
     ttl: float = 1.0,
     lease: float = 20.0,
     cluster: bool = False,
+    pool: int = 128,
 ) -> Path:
     path = tmp / f"router-{secrets.token_hex(3)}.toml"
+    flag = "true" if cluster else "false"
     path.write_text(
-        CONFIG.format(
-            url=url, mode=mode, ttl=ttl, lease=lease, cluster="true" if cluster else "false"
-        )
+        CONFIG.format(url=url, mode=mode, ttl=ttl, lease=lease, cluster=flag, pool=pool)
     )
     return path
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from router_core.redis_link import RedisLink, RedisOptions, RedisUnavailable, within
+from router_core.redis_link import LoopWatch, RedisLink, RedisOptions, RedisUnavailable, within
 from tests.services import RedisServer, redis_server
 
 
@@ -70,3 +70,37 @@ async def test_a_busy_loop_is_not_a_silent_server() -> None:
     assert await call == "ok"
     with pytest.raises(TimeoutError):
         await within(asyncio.sleep(5), 0.05, 2.0)
+
+
+async def test_a_loop_busy_in_many_short_steps_is_not_a_silent_server() -> None:
+    """No single long stall, but the loop is busy most of the time (a burst handled in
+    15 ms steps): the busy share excuses the silence; a quiet loop does not."""
+    loop = asyncio.get_running_loop()
+    watch = LoopWatch()
+
+    def excused() -> Callable[[], bool]:
+        lag = watch.lag()
+        return lambda: watch.lag() - lag >= 0.025
+
+    busy = True
+
+    def hog() -> None:
+        time.sleep(0.015)
+        if busy:
+            loop.call_soon(hog)
+
+    async def answer_after_steps() -> str:
+        await asyncio.sleep(0.2)
+        return "ok"
+
+    with watch:
+        loop.call_soon(hog)
+        try:
+            assert await within(answer_after_steps(), 0.05, 2.0, excused) == "ok"
+        finally:
+            busy = False
+        await asyncio.sleep(0.05)
+        t0 = time.monotonic()
+        with pytest.raises(TimeoutError):
+            await within(asyncio.sleep(5), 0.05, 2.0, excused)
+        assert time.monotonic() - t0 < 0.5
