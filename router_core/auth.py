@@ -176,9 +176,14 @@ class Authenticator:
             self._cache.clear()
 
     def clear(self) -> None:
-        """Forget every cached entry (a config reload: changes made elsewhere apply now)."""
+        """Expire every cached entry (a config reload: changes made elsewhere apply now).
+
+        Entries stay for the stale window, so a reload while the store is down does not
+        turn every known key into a 503."""
         self._generation += 1
-        self._cache.clear()
+        now = self._mono()
+        for entry in self._cache.values():
+            entry.expires = min(entry.expires, now)
 
     def invalidate(
         self,
