@@ -35,6 +35,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
+from urllib.parse import urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
@@ -98,6 +99,15 @@ def _common(options: RedisOptions, decode_responses: bool, socket_timeout: float
         # No CLIENT SETINFO round trips on every new connection: a burst opens many.
         "driver_info": None,
     }
+
+
+def _with_address(url: str, host: str, port: int) -> str:
+    """``url`` pointed at another node, credentials and TLS scheme kept."""
+    parts = urlsplit(url)
+    userinfo = parts.netloc.rpartition("@")[0]
+    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    netloc = f"{userinfo}@{address}" if userinfo else address
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 async def _slot_owner(options: RedisOptions, tag: str) -> tuple[str, int]:
@@ -166,7 +176,8 @@ class RedisLink:
                 return
             if self._pin_tag is not None and self._client is None:
                 host, port = await _slot_owner(self.options, self._pin_tag)
-                self._client = aioredis.Redis(host=host, port=port, **self._common)
+                url = _with_address(self.options.url, host, port)
+                self._client = aioredis.Redis.from_url(url, **self._common)
             elif isinstance(self._client, RedisCluster):
                 await self._client.initialize()
             self._ready = True

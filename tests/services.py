@@ -141,20 +141,26 @@ def redis_server(
 
 
 @contextmanager
-def redis_cluster(tmp: Path, masters: int = 3) -> Iterator[list[RedisServer]]:
+def redis_cluster(tmp: Path, masters: int = 3, password: str = "") -> Iterator[list[RedisServer]]:
     """A real Redis Cluster of ``masters`` primaries (no replicas) on loopback ports,
-    created with ``redis-cli --cluster create``; yields once every slot is served."""
+    created with ``redis-cli --cluster create``; yields once every slot is served.
+    With ``password`` every node requires it (clients and the cluster bus)."""
     cli = require_binary("redis-cli", "redis-tools")
     with ExitStack() as stack:
         nodes = []
         for i in range(masters):
             workdir = tmp / f"node{i}"
             workdir.mkdir()
-            conf = ("--cluster-enabled", "yes", "--cluster-config-file", str(workdir / "n.conf"))
+            conf: tuple[str, ...] = ("--cluster-enabled", "yes")
+            conf += ("--cluster-config-file", str(workdir / "n.conf"))
+            if password:
+                conf += ("--requirepass", password, "--masterauth", password)
             nodes.append(stack.enter_context(redis_server(workdir, conf, free_cluster_port())))
         addresses = [f"127.0.0.1:{n.port}" for n in nodes]
+        auth = ["--no-auth-warning", "-a", password] if password else []
+        create = ["--cluster", "create", *addresses, "--cluster-replicas", "0", "--cluster-yes"]
         subprocess.run(
-            [cli, "--cluster", "create", *addresses, "--cluster-replicas", "0", "--cluster-yes"],
+            [cli, *auth, *create],
             check=True,
             capture_output=True,
             timeout=60,
@@ -163,7 +169,7 @@ def redis_cluster(tmp: Path, masters: int = 3) -> Iterator[list[RedisServer]]:
         for node in nodes:
             while True:
                 info = subprocess.run(
-                    [cli, "-p", str(node.port), "cluster", "info"],
+                    [cli, *auth, "-p", str(node.port), "cluster", "info"],
                     capture_output=True,
                     text=True,
                     timeout=10,

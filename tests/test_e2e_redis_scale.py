@@ -73,10 +73,10 @@ async def test_fake_keys_in_parallel_with_real_ones(
 async def test_two_routers_on_a_redis_cluster(
     tmp_path: Path, session: aiohttp.ClientSession
 ) -> None:
-    """Three masters, two router processes: limits exact per key across both, keys and
-    usage readable through the cluster."""
-    with redis_cluster(tmp_path) as nodes:
-        url = f"redis://127.0.0.1:{nodes[0].port}/0"
+    """Three masters that require a password, two router processes: limits exact per
+    key across both, keys, usage and stored responses readable through the cluster."""
+    with redis_cluster(tmp_path, password="cluster-secret") as nodes:
+        url = f"redis://:cluster-secret@127.0.0.1:{nodes[0].port}/0"
         keys = await make_keys(url, 6, cluster=True, rpm=10)
         config = write_config(tmp_path, url, cluster=True)
         routers = [start_router_process(config, tmp_path) for _ in range(2)]
@@ -148,7 +148,7 @@ async def assert_responses_round_trip(url: str) -> None:
 async def node_keys(port: int) -> list[bytes]:
     import redis.asyncio as aioredis
 
-    client = aioredis.Redis(host="127.0.0.1", port=port)
+    client = aioredis.Redis(host="127.0.0.1", port=port, password="cluster-secret")
     try:
         return list(await client.keys("*"))
     finally:
