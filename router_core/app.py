@@ -8,7 +8,7 @@ import structlog
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from router_core import cors, http_server
+from router_core import cors, embeddings_call, http_server
 from router_core import filters as content_filters
 from router_core.accounts import AccountService
 from router_core.auth import Authenticator
@@ -16,7 +16,7 @@ from router_core.catalog import Catalog
 from router_core.dashboard import routes as dashboard_routes
 from router_core.discovery import PROVIDERS, load_providers, scan
 from router_core.dispatch import Dispatcher
-from router_core.handlers import admin, chat, health, models
+from router_core.handlers import admin, chat, health, models, responses
 from router_core.handlers import openapi as openapi_handler
 from router_core.installed import InstalledInfo
 from router_core.ledger import UsageLedger
@@ -28,7 +28,8 @@ from router_core.plugin_api import ProviderPlugin
 from router_core.settings import Settings
 from router_core.state import STATE, RouterState
 from router_core.store.base import StoreBackend
-from router_core.store.factory import make_store
+from router_core.store.factory import make_response_store, make_store
+from router_core.store.responses_base import ResponseStore
 from router_core.timeouts import ClientWriteWatch
 from router_core.upstream import UpstreamClient
 
@@ -96,7 +97,19 @@ def build_state(
         limiter=limiter,
         ledger=UsageLedger(store, on_error=metrics.backend_error_hook("store")),
         installed=info,
+        responses=_response_store(settings),
         client_writes=ClientWriteWatch(settings.server.client_write_timeout_s),
+    )
+
+
+def _response_store(settings: Settings) -> ResponseStore:
+    """Stored Responses API answers, in the state backend beside the Store."""
+    return make_response_store(
+        settings.state.backend,
+        sqlite_path=settings.state.sqlite_path,
+        redis_url=settings.state.redis_url,
+        configured_path=settings.responses.sqlite_path,
+        state=settings.state,
     )
 
 
@@ -116,6 +129,8 @@ def make_app(settings: Settings, state: RouterState | None = None) -> web.Applic
     state.filters = content_filters.load_filters(settings.guards)  # a bad config stops start-up
     cors.install(app, settings.cors)
     app.router.add_post("/v1/chat/completions", chat.chat_completions)
+    app.router.add_post("/v1/embeddings", embeddings_call.create_embeddings)
+    responses.add_routes(app)
     app.router.add_get("/v1/models", models.list_models)
     app.router.add_get("/v1/models/{model_id:.+}", models.get_model)
     app.router.add_get("/healthz", health.healthz)
@@ -133,6 +148,7 @@ def make_app(settings: Settings, state: RouterState | None = None) -> web.Applic
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     state = app[STATE]
     await state.store.open()
+    await state.responses.open()
     await state.upstream.start()
     await state.ledger.start()
     await state.client_writes.start()
@@ -145,4 +161,5 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         await state.ledger.close()
         await state.limiter.close()
         await state.upstream.close()
+        await state.responses.close()
         await state.store.close()

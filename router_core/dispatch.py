@@ -93,9 +93,9 @@ class Dispatcher:
         check_nesting(struct_parts(extras))
         return extras
 
-    def _builder(
-        self, request: ChatRequest, raw_body: bytes
-    ) -> Callable[[Target], UpstreamRequest]:
+    def builder(self, request: ChatRequest, raw_body: bytes) -> Callable[[Target], UpstreamRequest]:
+        """The translated upstream request per target (the plugin's extras decoded)."""
+
         def build(target: Target) -> UpstreamRequest:
             extras = self._extras(target, raw_body)
             return target.plugin.build_request(request, target.deployment, extras=extras)
@@ -130,7 +130,7 @@ class Dispatcher:
         async def exchange(scope: AttemptScope) -> ChatCompletion:
             return await json_exchange(self._upstream, scope, request)
 
-        build = self._builder(request, raw_body)
+        build = self.builder(request, raw_body)
         return await self.run(targets, request.model, log, build, exchange)
 
     async def open_stream(
@@ -147,7 +147,7 @@ class Dispatcher:
         async def exchange(scope: AttemptScope) -> OpenStream:
             return await stream_exchange(self._upstream, scope, request, commit_delay, max_event)
 
-        build = self._builder(request, raw_body)
+        build = self.builder(request, raw_body)
         _, opened = await self.run(targets, request.model, log, build, exchange)
         return opened
 

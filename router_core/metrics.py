@@ -79,13 +79,15 @@ class _Cached(Generic[M]):
 class _RequestChildren(_Cached[Counter]):
     """``viberouter_requests_total`` children: the model label names a model only once
     the request was routed (it has a provider). Before that the name is whatever the
-    client sent (an unknown model, a typo, even a pasted key), so it is left empty."""
+    client sent (an unknown model, a typo, even a pasted key), so it is left empty.
+    ``endpoint`` is a name from the code (a dialect's, or ``embeddings``), never from
+    the client, so it stays a handful of values."""
 
     __slots__ = ()
 
     def get(self, *values: str) -> Counter:
-        model, provider, status, code = values
-        return super().get(model if provider else "", provider, status, code)
+        model, provider, status, code, endpoint = values
+        return super().get(model if provider else "", provider, status, code, endpoint)
 
 
 class TenantMetrics:
@@ -179,7 +181,7 @@ class Metrics:
         self.requests = Counter(
             "viberouter_requests",
             "Chat requests finished, by routed model, provider, HTTP status and error code",
-            ["model", "provider", "status", "code"],
+            ["model", "provider", "status", "code", "endpoint"],
             registry=r,
         )
         self.request_duration = Histogram(

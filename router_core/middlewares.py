@@ -181,6 +181,7 @@ def _finish(
             fields.get("provider", ""),
             str(status),
             code or fields.get("stream_error", ""),
+            fields.get("endpoint", ""),
         ).inc()
     if not state.settings.logging.access_log:
         return

@@ -16,15 +16,17 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
+from router_core import native_call
 from router_core.accounting import StreamOutcome, Tally, settle
-from router_core.api.chat import ChatRequest, Usage
+from router_core.api.chat import ChatCompletion, ChatRequest, Usage
 from router_core.auth import Principal
 from router_core.catalog import Route, Target
 from router_core.dialects.base import DIALECT, ChatCall, Dialect
+from router_core.dispatch import OpenStream
 from router_core.errors import InvalidModel, InvalidRequest, RouterError
 from router_core.filters import FilterChain
 from router_core.guard_settings import MIDDLE_OUT, GuardSettings
@@ -57,7 +59,22 @@ class Plan:
     reserve: int  # tokens held by admission: prompt estimate + output budget
 
 
-async def run(request: web.Request, dialect: Dialect) -> web.StreamResponse:
+class CallHooks(Protocol):
+    """An endpoint's own steps around the shared ones (``/v1/responses`` reads and
+    writes stored conversations with them)."""
+
+    async def before_route(self, call: ChatCall, principal: Principal) -> None:
+        """After decode, before routing: may complete ``call`` (RouterError to refuse)."""
+        ...
+
+    async def after_answer(self, call: ChatCall, principal: Principal) -> None:
+        """Once the answer is sent (or failed), before accounting."""
+        ...
+
+
+async def run(
+    request: web.Request, dialect: Dialect, hooks: CallHooks | None = None
+) -> web.StreamResponse:
     """Serve one request of ``dialect`` (see the module docstring)."""
     state = request.app[STATE]
     t_start = time.monotonic()
@@ -69,12 +86,19 @@ async def run(request: web.Request, dialect: Dialect) -> web.StreamResponse:
     # Counted in requests_total from here on, refusals at decode too; the label stays
     # model="" until a deployment is chosen (metrics.py), whatever the client typed.
     fields["model"] = ""
+    fields["endpoint"] = dialect.name
     body = await read_body(request, state.settings.server.client_read_timeout_s)
     call = dialect.decode(body)
+    if hooks is not None:
+        await hooks.before_route(call, principal)
     fields["model"] = call.model
     fields["stream"] = call.stream
     filters = state.filters
     plan = plan_call(state, principal, call, filters, fields)
+    if call.untranslatable is not None and not native_call.may_serve_natively(
+        dialect, plan.targets
+    ):
+        raise call.untranslatable
     admission = await admit(state, principal, dialect, plan.reserve, extra_headers)
     tally = Tally(
         model=call.model,
@@ -94,7 +118,11 @@ async def run(request: web.Request, dialect: Dialect) -> web.StreamResponse:
     finally:
         fields["attempts"] = tally.call.summary()
         m.in_flight.dec()
-        await settle(state, principal, admission, tally, fields)
+        try:
+            if hooks is not None:
+                await hooks.after_answer(call, principal)
+        finally:
+            await settle(state, principal, admission, tally, fields)
 
 
 async def authenticate(
@@ -227,21 +255,31 @@ async def respond_json(
     filters: FilterChain,
 ) -> web.StreamResponse:
     """Dispatch a non-streamed call and write its answer."""
-    target, completion = await state.dispatcher.complete(
-        plan.targets, plan.request, call.body, tally.call
-    )
+    answer: ChatCompletion | native_call.NativeAnswer
+    if native_call.may_serve_natively(dialect, plan.targets):
+        target, answer = await native_call.complete(
+            state, dialect, call, plan.targets, plan.request, request.headers, tally.call
+        )
+    else:
+        target, answer = await state.dispatcher.complete(
+            plan.targets, plan.request, call.body, tally.call
+        )
     tally.serve(target)
-    tally.usage = completion.usage if isinstance(completion.usage, Usage) else None
-    tally.served_model = completion.model
-    filters.check_completion(completion)
     headers: dict[str, str] = request[EXTRA_HEADERS]
+    if isinstance(answer, native_call.NativeAnswer):
+        # The upstream's own body, unchanged; the tap read its usage.
+        call.native_tap, call.native_provider = answer.tap, target.deployment.provider
+        tally.usage = answer.tap.usage()
+        body, content_type = answer.body, answer.content_type.partition(";")[0]
+    else:
+        tally.usage = answer.usage if isinstance(answer.usage, Usage) else None
+        tally.served_model = answer.model
+        filters.check_completion(answer)
+        body, content_type = dialect.encode_response(answer, call), dialect.content_type
     served_headers(headers, target, tally)
     # written by aiohttp once this request is settled, under the client write timeout
     return WatchedResponse(
-        state.client_writes,
-        body=dialect.encode_response(completion, call),
-        content_type=dialect.content_type,
-        headers=headers,
+        state.client_writes, body=body, content_type=content_type, headers=headers
     )
 
 
@@ -256,21 +294,38 @@ async def respond_stream(
 ) -> web.StreamResponse:
     """Open the upstream stream (failing over until commit) and relay it."""
     server = state.settings.server
-    opened = await state.dispatcher.open_stream(
-        plan.targets,
-        plan.request,
-        call.body,
-        tally.call,
-        commit_delay=server.sse_keepalive_s or 15.0,
-    )
-    tally.serve(opened.target)
+    opened: OpenStream | native_call.NativeStream
+    if native_call.may_serve_natively(dialect, plan.targets):
+        target, opened = await native_call.open_stream(
+            state, dialect, call, plan.targets, plan.request, request.headers, tally.call
+        )
+    else:
+        opened = await state.dispatcher.open_stream(
+            plan.targets,
+            plan.request,
+            call.body,
+            tally.call,
+            commit_delay=server.sse_keepalive_s or 15.0,
+        )
+        target = opened.target
+    tally.serve(target)
     headers: dict[str, str] = request[EXTRA_HEADERS]
-    served_headers(headers, opened.target, tally)
+    served_headers(headers, target, tally)
     tally.stream_out = StreamOutcome()
     m = state.metrics
     m.open_streams.inc()
     token = state.client_writes.watch(request)
     try:
+        if isinstance(opened, native_call.NativeStream):
+            call.native_tap, call.native_provider = opened.tap, target.deployment.provider
+            return await native_call.relay(
+                request,
+                opened,
+                headers=headers,
+                keepalive=server.sse_keepalive_s,
+                out=tally.stream_out,
+                error_frames=dialect.stream_encoder(call).error,
+            )
         return await relay(
             request,
             opened,

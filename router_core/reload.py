@@ -9,8 +9,8 @@ auth cache (so changed keys' and accounts' limits apply at once, not after its T
 Requests in flight keep what they started with: a request holds its route, targets and
 dispatcher from the moment it was planned, so a reload that removes its route does not
 touch it. Sections that shape the process itself (``server``, ``state``, ``metrics``,
-``dashboard``, ``cors``, ``logging``) need a restart: a reload that changes them applies
-the rest and names those sections in its log line.
+``dashboard``, ``cors``, ``logging``, ``responses``) need a restart: a reload that
+changes them applies the rest and names those sections in its log line.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from router_core.state import RouterState
 log = structlog.get_logger("viberouter.reload")
 
 #: Sections read once at start; a change to them waits for a restart.
-RESTART_ONLY = ("server", "state", "metrics", "dashboard", "cors", "logging")
+RESTART_ONLY = ("server", "state", "metrics", "dashboard", "cors", "logging", "responses")
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from router_core.api.models import Capabilities, Pricing
 from router_core.cors_settings import CorsSettings
 from router_core.dashboard.settings import DashboardSettings
 from router_core.guard_settings import GuardSettings
+from router_core.responses_settings import ResponsesSettings
 
 DEFAULT_CONFIG_PATH = "config/viberouter.toml"
 
@@ -279,6 +280,7 @@ class Settings(Struct, forbid_unknown_fields=True, kw_only=True):
     guards: GuardSettings = field(default_factory=GuardSettings)
     dashboard: DashboardSettings = field(default_factory=DashboardSettings)
     cors: CorsSettings = field(default_factory=CorsSettings)
+    responses: ResponsesSettings = field(default_factory=ResponsesSettings)
     #: Provider instances by name; each uses one installed plugin.
     providers: dict[str, ProviderSettings] = field(default_factory=dict)
     #: Model names clients use, each an ordered list of deployments.

@@ -18,6 +18,7 @@ from router_core.limits.base import Limiter
 from router_core.metrics import Metrics
 from router_core.settings import Settings
 from router_core.store.base import StoreBackend
+from router_core.store.responses_base import ResponseStore
 from router_core.timeouts import ClientWriteWatch
 from router_core.upstream import UpstreamClient
 
@@ -35,6 +36,8 @@ class RouterState:
     limiter: Limiter
     ledger: UsageLedger
     installed: InstalledInfo
+    #: Stored Responses API answers (``store`` / ``previous_response_id``).
+    responses: ResponseStore
     ready: bool = False
     #: Content filters (guards.filters); replaced whole by a reload.
     filters: FilterChain = NO_FILTERS

@@ -112,7 +112,7 @@ def test_dashboards_use_only_metrics_the_router_defines(path: Path) -> None:
     m = Metrics()
     # create one child of each labelled family so their samples are listed
     m.init_deployments([("echo", "echo/echo-1")])
-    m.requests_c.get("echo", "echo", "200", "").inc()
+    m.requests_c.get("echo", "echo", "200", "", "openai_chat").inc()
     m.request_duration_c.get("echo", "echo", "true").observe(1)
     m.ttft_c.get("echo", "echo").observe(1)
     m.overhead_c.get("true").observe(0.001)

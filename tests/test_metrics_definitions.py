@@ -100,8 +100,8 @@ def test_known_label_values_are_exposed_at_zero() -> None:
 def test_model_label_is_empty_until_the_request_is_routed() -> None:
     m = Metrics()
     pasted_key = "vr-" + "A" * 43
-    m.requests_c.get(pasted_key, "", "400", "invalid_model").inc()
-    m.requests_c.get("echo", "echo", "200", "").inc()
+    m.requests_c.get(pasted_key, "", "400", "invalid_model", "openai_chat").inc()
+    m.requests_c.get("echo", "echo", "200", "", "openai_chat").inc()
     text = m.exposition().decode()
     assert pasted_key not in text
     assert (
@@ -112,11 +112,20 @@ def test_model_label_is_empty_until_the_request_is_routed() -> None:
             provider="",
             status="400",
             code="invalid_model",
+            endpoint="openai_chat",
         )
         == 1
     )
     assert (
-        value(m, "viberouter_requests_total", model="echo", provider="echo", status="200", code="")
+        value(
+            m,
+            "viberouter_requests_total",
+            model="echo",
+            provider="echo",
+            status="200",
+            code="",
+            endpoint="openai_chat",
+        )
         == 1
     )
 

@@ -132,6 +132,7 @@ async def test_refusals_at_decode_are_counted_with_an_empty_model(tmp_path: Path
                 provider="",
                 status="400",
                 code="invalid_request",
+                endpoint="openai_chat",
             )
             == 3
         )
@@ -146,6 +147,7 @@ async def test_refusals_at_decode_are_counted_with_an_empty_model(tmp_path: Path
                 provider="",
                 status="400",
                 code="invalid_model",
+                endpoint="openai_chat",
             )
             == 1
         )

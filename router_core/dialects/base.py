@@ -36,17 +36,20 @@ A :class:`Dialect` (subclass it; the defaults are OpenAI's behaviour) supplies:
 ``response_headers(headers)``
     Extra headers for every answer (default none; Anthropic: ``request-id``).
 
-Seams not built yet (keep them here so new endpoints do not reshape the core):
+``native_endpoint`` / ``forwarded_headers(headers)``
+    Native pass-through (``router_core/native_call.py``): a dialect with a
+    ``native_endpoint`` is served natively by deployments whose plugin lists its
+    ``name`` in ``native_dialects`` and builds a request for it
+    (``build_native_request``; ``InvalidRequest`` there means "translate instead").
+    ``ChatCall.body`` goes upstream with only ``model`` changed, the upstream's bytes
+    come back unchanged, and the plugin's usage tap keeps limits and billing exact.
+    A call that cannot be translated at all (``ChatCall.untranslatable``) is tried
+    on native deployments only.
 
-* Native pass-through: when the deployment's plugin speaks the client's dialect, the
-  pipeline hands ``ChatCall.body`` (only ``model`` changed) to a pass-through
-  exchange run by the same attempt loop (``Dispatcher.run(targets, model, calls,
-  build, exchange)``); the upstream's bytes go to ``streaming.relay``'s writer
-  unchanged and a plugin-supplied usage tap fills the ``accounting.StreamOutcome``
-  (usage, stop reason) so limits and billing stay exact.
-* Non-chat endpoints (embeddings): a call type of their own beside ``ChatCall``,
-  their own guard/estimate and exchange function, the same ``Dispatcher.run``,
-  ``accounting.settle`` and error shape; ``Dialect`` stays the edge.
+Non-chat endpoints (``/v1/embeddings``, ``router_core/embeddings_call.py``) have a
+call type of their own and run the same steps (``pipeline.authenticate``,
+``resolve_targets``, ``admit``, ``Dispatcher.run``, ``accounting.settle``), with the
+errors of ``openai_chat``.
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ from aiohttp import web
 from router_core.api.chat import ChatCompletion, ChatCompletionChunk, ChatRequest, ErrorBody
 from router_core.errors import RouterError
 from router_core.limits.base import Admission, Limits
+from router_core.plugin_api import UsageTap
 
 
 @dataclass(slots=True)
@@ -72,6 +76,14 @@ class ChatCall:
     body: bytes  # the native body exactly as received (extras, native pass-through)
     models: tuple[str, ...]  # the primary model, then the client's fallbacks
     stream: bool
+    #: Why the request cannot be translated (a feature only a native upstream has);
+    #: then only deployments that serve the dialect natively are tried, and this is
+    #: the answer when none can. ``request`` is then only a stand-in for the estimates.
+    untranslatable: RouterError | None = None
+    #: Set by the pipeline when a deployment served the call natively: its usage tap
+    #: (which has read the whole answer) and the provider.
+    native_tap: UsageTap | None = None
+    native_provider: str = ""
 
     @property
     def model(self) -> str:
@@ -113,6 +125,9 @@ class Dialect(abc.ABC):
 
     name: ClassVar[str]
     content_type: ClassVar[str] = "application/json"
+    #: The endpoint plugins see in ``build_native_request`` for this dialect's calls
+    #: (None: never served natively; see native_call.py).
+    native_endpoint: ClassVar[str | None] = None
 
     def credential(self, headers: Mapping[str, str]) -> str | None:
         """The caller's key as ``Bearer <key>`` (default: the Authorization header)."""
@@ -143,6 +158,11 @@ class Dialect(abc.ABC):
         self, limits: Limits, retry_after: float | None, now: float
     ) -> dict[str, str]:
         """Dialect-named rate-limit headers of a refused request (default none)."""
+        return {}
+
+    def forwarded_headers(self, headers: Mapping[str, str]) -> dict[str, str]:
+        """Client headers a native upstream gets, names in lower case, never the
+        client's credentials (default none)."""
         return {}
 
     def response_headers(self, headers: Mapping[str, str]) -> dict[str, str]:

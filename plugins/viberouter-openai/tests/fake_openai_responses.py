@@ -151,6 +151,7 @@ async def _create(request: web.Request) -> web.StreamResponse:
         "tools": body.get("tools") or [],
         "previous_response_id": prev,
         "store": body.get("store", True),
+        "text": body.get("text") or {"format": {"type": "text"}},
         "metadata": body.get("metadata") or {},
         "usage": usage,
     }

@@ -1,0 +1,361 @@
+"""Native pass-through: a deployment whose plugin speaks the client's dialect gets the
+client's own body (the plugin changes only ``model``), and the client gets the
+upstream's own answer back: a JSON body byte for byte, a stream event for event. A
+plugin-supplied usage tap reads usage and the final status from what passes by, so
+limits, billing and metrics stay exact.
+
+These are one more kind of exchange for the same attempt loop (retries, fallbacks,
+circuits and timeouts are the dispatcher's): until a native stream commits (its
+first output event, or the keep-alive delay) a failure may still move on to the next
+deployment, which may be a translated one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import structlog
+from aiohttp import web
+
+from router_core import exchange as translated
+from router_core.accounting import StreamOutcome
+from router_core.api.chat import ChatCompletion, ChatRequest
+from router_core.attempts import AttemptScope, CallLog
+from router_core.catalog import Target
+from router_core.dialects.base import ChatCall, Dialect
+from router_core.errors import InvalidRequest, RouterError, ServerError
+from router_core.framing import UpstreamEvent, make_decoder
+from router_core.plugin_api import UpstreamRequest, UsageTap
+from router_core.state import RouterState
+from router_core.streaming import ClientStream
+from router_core.upstream import UpstreamClient, UpstreamResponse
+
+log = structlog.get_logger("viberouter.native")
+
+
+def may_serve_natively(dialect: Dialect, targets: Sequence[Target]) -> bool:
+    """Whether any target's plugin lists ``dialect`` (and the dialect can be native)."""
+    return dialect.native_endpoint is not None and any(
+        dialect.name in t.plugin.native_dialects for t in targets
+    )
+
+
+@dataclass(slots=True)
+class NativeBuilder:
+    """The upstream request per target: native where the plugin serves the dialect
+    natively (and agrees to, for this deployment), translated otherwise, or the
+    call's ``untranslatable`` when it cannot be translated (the attempt loop then
+    moves on, and answers that error when no target is left)."""
+
+    dialect: Dialect
+    call: ChatCall
+    headers: Mapping[str, str]
+    translated: Callable[[Target], UpstreamRequest]
+    native: set[str] = field(default_factory=set)
+
+    def __call__(self, target: Target) -> UpstreamRequest:
+        plugin, name, endpoint = target.plugin, self.dialect.name, self.dialect.native_endpoint
+        if endpoint is not None and name in plugin.native_dialects:
+            try:
+                built = plugin.build_native_request(
+                    name,
+                    endpoint,
+                    self.call.body,
+                    self.dialect.forwarded_headers(self.headers),
+                    target.deployment,
+                    stream=self.call.stream,
+                )
+            except InvalidRequest:
+                pass  # not natively on this deployment: translate
+            else:
+                self.native.add(target.deployment.id)
+                return built
+        self.native.discard(target.deployment.id)
+        if self.call.untranslatable is not None:
+            raise self.call.untranslatable
+        return self.translated(target)
+
+    def tap_for(self, target: Target) -> UsageTap | None:
+        """A fresh usage tap when ``target`` was built natively, else None."""
+        if target.deployment.id not in self.native:
+            return None
+        return target.plugin.usage_tap(self.dialect.name, target.deployment)
+
+
+@dataclass(slots=True)
+class NativeAnswer:
+    """A whole JSON answer from a native upstream, as it came."""
+
+    target: Target
+    body: bytes
+    content_type: str
+    tap: UsageTap
+
+
+async def json_exchange(
+    upstream: UpstreamClient, scope: AttemptScope, tap: UsageTap
+) -> NativeAnswer:
+    """Send, read the whole body under the attempt's timers, let the tap read it."""
+    target, clock = scope.target, scope.clock
+    plugin = target.plugin
+    resp: UpstreamResponse | None = None
+    try:
+        async with clock.json_phase() as timer:
+            resp = await upstream.send(plugin, scope.upstream_request, clock)
+            timer.headers_arrived()
+            body = await resp.read()
+        if not 200 <= resp.status < 300:
+            raise plugin.map_error(resp.status, resp.headers, body)
+        tap.read_body(body)
+        scope.health.first_token(scope)
+        content_type = resp.headers.get("Content-Type", "application/json")
+        return NativeAnswer(target, body, content_type, tap)
+    finally:
+        scope.release()
+        if resp is not None:
+            resp.release()
+
+
+Events = list[UpstreamEvent]
+#: Bytes as read from the upstream, and the events they completed (for the tap).
+Batch = tuple[bytes, Events]
+
+
+async def _batches(
+    resp: UpstreamResponse, framing: str, max_event_bytes: int
+) -> AsyncIterator[Batch]:
+    decoder = make_decoder(framing, max_event_bytes)
+    async for raw in resp.iter_chunks():
+        yield raw, decoder.feed(raw)
+    tail = decoder.close()
+    if tail:
+        yield b"", tail
+
+
+@dataclass(slots=True)
+class NativeStream:
+    """An accepted native stream: the events read before the commit, and the rest."""
+
+    target: Target
+    response: UpstreamResponse
+    scope: AttemptScope
+    first: bytes
+    pending: asyncio.Future[Batch] | None
+    rest: AsyncIterator[Batch] | None
+    tap: UsageTap
+
+    def close(self) -> None:
+        """Release the upstream connection and the deployment's in-flight slot."""
+        if self.pending is not None:
+            self.pending.cancel()
+            self.pending = None
+        self.response.release()
+        self.scope.release()
+
+    async def batches(self) -> AsyncIterator[Batch]:
+        """The events after the commit, under the attempt's total timeout (each read
+        is bounded by the idle timeout already)."""
+        clock = self.scope.clock
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            try:
+                yield await pending
+            except StopAsyncIteration:
+                return
+        if self.rest is None:
+            return
+        async for batch in self.rest:
+            if clock.over():
+                raise TimeoutError
+            yield batch
+
+
+async def stream_exchange(
+    upstream: UpstreamClient,
+    scope: AttemptScope,
+    tap: UsageTap,
+    commit_delay: float,
+    max_event_bytes: int,
+) -> NativeStream:
+    """Send, then read until the tap sees output or ``commit_delay`` passes (before
+    that an error, in-band or not, still fails over)."""
+    target, clock = scope.target, scope.clock
+    plugin = target.plugin
+    try:
+        async with asyncio.timeout(clock.first_token_left()):
+            resp = await upstream.send(plugin, scope.upstream_request, clock)
+    except TimeoutError as exc:
+        scope.release()
+        raise clock.expired(first_seen=False) from exc
+    except BaseException:
+        scope.release()
+        raise
+    try:
+        if not 200 <= resp.status < 300:
+            async with asyncio.timeout(clock.left()):
+                body = await resp.read()
+            raise plugin.map_error(resp.status, resp.headers, body)
+        it = _batches(resp, scope.upstream_request.framing, max_event_bytes)
+        first, pending, ended = await _until_commit(it, tap, clock.first_token_at, commit_delay)
+    except TimeoutError as exc:
+        scope.release()
+        resp.release()
+        raise clock.expired(first_seen=False) from exc
+    except BaseException:
+        scope.release()
+        resp.release()
+        raise
+    if first:
+        scope.health.first_token(scope)
+    return NativeStream(target, resp, scope, first, pending, None if ended else it, tap)
+
+
+async def _until_commit(
+    it: AsyncIterator[Batch], tap: UsageTap, first_token_at: float, commit_delay: float
+) -> tuple[bytes, asyncio.Future[Batch] | None, bool]:
+    """(bytes read, the read in progress at the commit, the body ended). Bounded by
+    the first-token deadline and the commit delay. The read in progress is handed on,
+    not cancelled: cancelling it would end the iterator."""
+    seen: list[bytes] = []
+    commit_at = time.monotonic() + commit_delay
+    pending: asyncio.Future[Batch] = asyncio.ensure_future(it.__anext__())
+    try:
+        while True:
+            now = time.monotonic()
+            if now >= first_token_at:
+                raise TimeoutError
+            if now >= commit_at:
+                return b"".join(seen), pending, False
+            done, _ = await asyncio.wait((pending,), timeout=min(commit_at, first_token_at) - now)
+            if not done:
+                continue
+            try:
+                raw, events = pending.result()
+            except StopAsyncIteration:
+                tap.close()
+                return b"".join(seen), None, True
+            committed = [tap.feed(event) for event in events]
+            seen.append(raw)
+            if any(committed):
+                return b"".join(seen), None, False
+            pending = asyncio.ensure_future(it.__anext__())
+    except BaseException:
+        pending.cancel()
+        raise
+
+
+async def relay(
+    http_request: web.Request,
+    opened: NativeStream,
+    *,
+    headers: dict[str, str],
+    keepalive: float,
+    out: StreamOutcome,
+    error_frames: Callable[[RouterError], bytes],
+) -> ClientStream:
+    """Commit the 200 and relay the upstream's bytes as they come; the tap reads the
+    events they complete (``out.usage``). A failure after the commit is one error
+    event of the client's dialect."""
+    stream = ClientStream(headers=headers, keepalive=keepalive)
+    try:
+        await stream.prepare(http_request)
+        out.first_chunk_at = time.monotonic()
+        if opened.first:
+            await stream.send_bytes(opened.first)
+        try:
+            async for raw, events in opened.batches():
+                try:
+                    for event in events:
+                        opened.tap.feed(event)
+                except RouterError as exc:
+                    # The upstream's own in-band error: the client gets it as sent.
+                    out.error = exc
+                    await stream.send_bytes(raw)
+                    return stream
+                if raw:
+                    await stream.send_bytes(raw)
+            opened.tap.close()
+        except RouterError as exc:
+            out.error = exc
+            await stream.send_bytes(error_frames(exc))
+        except TimeoutError:
+            out.error = opened.scope.clock.expired(first_seen=True)
+            await stream.send_bytes(error_frames(out.error))
+        except Exception as exc:  # the streaming boundary, as in streaming.relay
+            log.exception("native_stream_failed")
+            out.error = ServerError(detail=f"{exc.__class__.__name__}: {exc}")
+            await stream.send_bytes(error_frames(out.error))
+    except (ConnectionResetError, asyncio.CancelledError) as exc:
+        out.disconnected = True
+        if isinstance(exc, asyncio.CancelledError):
+            raise
+    finally:
+        out.usage = opened.tap.usage()
+        opened.close()
+        if stream.prepared:
+            stream.stop_streaming()
+    return stream
+
+
+async def complete(
+    state: RouterState,
+    dialect: Dialect,
+    call: ChatCall,
+    targets: Sequence[Target],
+    request: ChatRequest,
+    headers: Mapping[str, str],
+    calls: CallLog,
+) -> tuple[Target, ChatCompletion | NativeAnswer]:
+    """A non-streamed answer from the first target that gives one: the upstream's own
+    body where the target serves the dialect natively, a completion otherwise."""
+    builder = NativeBuilder(dialect, call, headers, state.dispatcher.builder(request, call.body))
+    upstream = state.upstream
+
+    async def run(scope: AttemptScope) -> ChatCompletion | NativeAnswer:
+        tap = builder.tap_for(scope.target)
+        if tap is not None:
+            return await json_exchange(upstream, scope, tap)
+        return await translated.json_exchange(upstream, scope, request)
+
+    return await state.dispatcher.run(targets, request.model, calls, builder, run)
+
+
+async def open_stream(
+    state: RouterState,
+    dialect: Dialect,
+    call: ChatCall,
+    targets: Sequence[Target],
+    request: ChatRequest,
+    headers: Mapping[str, str],
+    calls: CallLog,
+) -> tuple[Target, translated.OpenStream | NativeStream]:
+    """An accepted stream from the first target that gives one (native or translated),
+    failing over until it commits."""
+    builder = NativeBuilder(dialect, call, headers, state.dispatcher.builder(request, call.body))
+    upstream = state.upstream
+    commit_delay = state.settings.server.sse_keepalive_s or 15.0
+    max_event = state.settings.upstream.max_event_bytes
+
+    async def run(scope: AttemptScope) -> translated.OpenStream | NativeStream:
+        tap = builder.tap_for(scope.target)
+        if tap is not None:
+            return await stream_exchange(upstream, scope, tap, commit_delay, max_event)
+        return await translated.stream_exchange(upstream, scope, request, commit_delay, max_event)
+
+    return await state.dispatcher.run(targets, request.model, calls, builder, run)
+
+
+__all__ = [
+    "NativeAnswer",
+    "NativeBuilder",
+    "NativeStream",
+    "complete",
+    "json_exchange",
+    "may_serve_natively",
+    "open_stream",
+    "relay",
+    "stream_exchange",
+]
