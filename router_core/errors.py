@@ -34,6 +34,9 @@ class RouterError(Exception):
     code: ClassVar[str] = "server_error"
     default_message: ClassVar[str] = "Internal server error"
     default_retryable: ClassVar[bool] = False
+    #: ``x-should-retry`` when it does not follow from the status and Retry-After
+    #: (see client_should_retry); None: it does.
+    should_retry: ClassVar[bool | None] = None
 
     def __init__(
         self,
@@ -114,6 +117,18 @@ class QuotaExceeded(RouterError):
     status = 429
     code = "quota_exceeded"
     default_message = "Quota exceeded"
+    #: Waiting helps only when the quota period ends: SDKs must not retry.
+    should_retry: ClassVar[bool | None] = False
+
+
+class RequestTooLarge(RouterError):
+    """429 rate_limit_exceeded for a request that can never fit the key's tokens-per-
+    minute limit, however long it waits (OpenAI answers "Request too large" the same way)."""
+
+    status = 429
+    code = "rate_limit_exceeded"
+    default_message = "Request too large for the tokens-per-minute limit"
+    should_retry: ClassVar[bool | None] = False
 
 
 class ConcurrentRequests(RouterError):
@@ -197,3 +212,14 @@ __all__ = [
     "UpstreamRateLimited",
     "UpstreamTimeout",
 ]
+
+
+def client_should_retry(err: RouterError) -> bool:
+    """What ``x-should-retry`` tells an SDK: true only where waiting helps, which the
+    router knows because it computed a Retry-After (a rate-limit window, a state backend
+    or upstream that said when, a drain); false for invalid input, auth, an exhausted
+    quota, a request too large for its limit, and a model failure that survived the
+    router's own retries and fallbacks (an SDK's retries on top would multiply calls)."""
+    if err.should_retry is not None:
+        return err.should_retry
+    return err.retry_after is not None and err.http_status in (429, 503)

@@ -14,14 +14,13 @@ from aiohttp.typedefs import Handler
 
 from router_core.api.chat import ErrorBody
 from router_core.dialects.base import DIALECT, Dialect
+from router_core.dialects.openai_chat import OPENAI_CHAT
 from router_core.drain import take_cut
 from router_core.errors import (
-    ConcurrentRequests,
     InvalidRequest,
-    QuotaExceeded,
-    RateLimitExceeded,
     RouterError,
     ServerError,
+    client_should_retry,
 )
 from router_core.limits.headers import retry_headers
 from router_core.logs import access_log
@@ -49,15 +48,23 @@ def error_response(
     shape when none was chosen yet)."""
     h = dict(headers)
     h.update(err.headers)
-    if (
-        isinstance(err, (RateLimitExceeded, QuotaExceeded, ConcurrentRequests))
-        or err.http_status == 429
-    ):
-        h.update(retry_headers(err.retry_after, should_retry=not isinstance(err, QuotaExceeded)))
+    # Every error tells SDKs whether a retry can help, and when (errors.py).
+    h.update(retry_headers(err.retry_after, should_retry=client_should_retry(err)))
     if dialect is not None:
         status, body = dialect.error_response(err, h)
         return web.Response(body=body, status=status, content_type="application/json", headers=h)
     return json_response(ErrorBody(err.code, err.message), status=err.http_status, headers=h)
+
+
+def _dialect(request: web.Request) -> Dialect | None:
+    """The dialect whose error shape an answer takes: the endpoint's, else (an unknown
+    path or method under /v1/, before any endpoint ran) the chat dialect in the
+    configured ``server.error_format``, so SDK clients can read every error."""
+    dialect = request.get(DIALECT)
+    if dialect is not None or not request.path.startswith("/v1/"):
+        return dialect
+    state = request.app.get(STATE)
+    return OPENAI_CHAT.with_error_format(state.settings.server.error_format) if state else None
 
 
 def _http_error(exc: web.HTTPException) -> RouterError:
@@ -99,12 +106,12 @@ async def router_middleware(request: web.Request, handler: Handler) -> web.Strea
         fields["error_detail"] = err.detail
         _count_refusal(request, err)
         try:
-            return error_response(err, extra, request.get(DIALECT))
+            return error_response(err, extra, _dialect(request))
         except Exception:
             # Still the boundary: an error that cannot be rendered is our bug.
             status, code = 500, "server_error"
             log.exception("error_response_failed", request_id=rid, error=err.code)
-            return error_response(ServerError(), extra)
+            return error_response(ServerError(), extra, _dialect(request))
     except asyncio.CancelledError:
         status, code = 499, "client_closed"  # nginx's convention for a client that left
         raise
@@ -113,7 +120,7 @@ async def router_middleware(request: web.Request, handler: Handler) -> web.Strea
             raise
         http_err = _http_error(exc)
         status, code = http_err.http_status, http_err.code
-        return error_response(http_err, extra)
+        return error_response(http_err, extra, _dialect(request))
     except StoreUnavailable as exc:
         # The state backend is down (admin API, dashboard): retryable, and not our bug.
         down = ServerError(
@@ -124,12 +131,12 @@ async def router_middleware(request: web.Request, handler: Handler) -> web.Strea
         )
         status, code = 503, down.code
         fields["error_detail"] = repr(exc)
-        return error_response(down, extra)
+        return error_response(down, extra, _dialect(request))
     except Exception:
         # The one place a bug becomes server_error: traceback to the log, no internals out.
         status, code = 500, "server_error"
         log.exception("unhandled_error", request_id=rid, path=request.path)
-        return error_response(ServerError(), extra)
+        return error_response(ServerError(), extra, _dialect(request))
     finally:
         _finish(request, rid, client_rid, fields, status, code, t0)
 

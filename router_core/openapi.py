@@ -51,7 +51,11 @@ RATE_LIMIT_HEADERS: dict[str, dict[str, Any]] = {
 RETRY_HEADERS: dict[str, dict[str, Any]] = {
     "Retry-After": _int_header("Seconds to wait before retrying."),
     "retry-after-ms": _int_header("Milliseconds to wait before retrying."),
-    "x-should-retry": _str_header('"false" when retrying cannot help (quota exhausted).'),
+    "x-should-retry": _str_header(
+        'On every error: "true" where waiting helps (then Retry-After says how long), '
+        '"false" where a retry cannot help (invalid input, auth, quota, a request larger '
+        "than the key's TPM, a model failure after the router's own retries)."
+    ),
 }
 
 #: One server-sent event of a streamed completion: a chunk, the final error event, or

@@ -42,6 +42,7 @@ from router_core.guards import (
 from router_core.handlers.common import EXTRA_HEADERS, LOG_FIELDS
 from router_core.limits.base import Admission
 from router_core.limits.headers import rate_limit_headers, refusal_headers
+from router_core.limits.reserve import fit_reservation
 from router_core.state import STATE, RouterState
 from router_core.streaming import relay
 from router_core.timeouts import WatchedResponse
@@ -165,7 +166,8 @@ def plan_call(
     req, targets, estimate = guard_context(req, targets, guards, fields)
     check_message_count(req, guards)
     filters.check_input(req)
-    reserve = estimate + output_budget(req, targets[0].deployment.card)
+    wanted = estimate + output_budget(req, targets[0].deployment.card)
+    reserve = fit_reservation(principal.limits.tpm, estimate, req.output_limit, wanted)
     return Plan(route, targets, req, estimate, reserve)
 
 

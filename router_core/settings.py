@@ -54,6 +54,11 @@ class ServerSettings(Struct, forbid_unknown_fields=True, kw_only=True):
     max_connections: int = 10000
     #: Use uvloop when installed.
     uvloop: bool = True
+    #: Error bodies of the OpenAI-compatible endpoints: "viberouter" (the API reference's
+    #: {"error": "<code>", "message": ...}) or "openai" (OpenAI's nested {"error":
+    #: {"message", "type", "param", "code"}}, which the OpenAI SDKs, the AI SDK and
+    #: LiteLLM parse); same codes and statuses either way. Keys may choose their own.
+    error_format: Literal["viberouter", "openai"] = "viberouter"
     #: File that holds the serving process's id, for `viberouter reload` (empty: none;
     #: a relative path is taken from the config file's folder).
     pid_file: str = ""

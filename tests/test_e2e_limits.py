@@ -58,7 +58,7 @@ async def test_rpm_exact_in_a_burst(limited_router: RunningRouter) -> None:
             assert body.startswith(b'{"error":"rate_limit_exceeded"')
             assert int(headers["Retry-After"]) >= 1
             assert int(headers["retry-after-ms"]) >= 1
-            assert "x-should-retry" not in headers
+            assert headers["x-should-retry"] == "true"  # waiting for the window helps
         else:
             assert int(headers["X-RateLimit-Remaining"]) in range(7)
             assert int(headers["X-RateLimit-Reset"]) >= int(time.time())

@@ -7,6 +7,7 @@ import msgspec
 
 from router_core.api.chat import ChatCompletion, ChatCompletionChunk, ChatRequest, ErrorBody, Usage
 from router_core.api.decoding import decode_chat_request
+from router_core.api.openai_errors import openai_error
 from router_core.dialects.base import KEEPALIVE_COMMENT, ChatCall, Dialect
 from router_core.errors import RouterError
 
@@ -21,14 +22,22 @@ def decode_request(body: bytes) -> ChatRequest:
     return decode_chat_request(_decoder, body)
 
 
+def error_body(err: RouterError, nested: bool) -> bytes:
+    """The seed shape ``{"error": code, "message": ...}``, or OpenAI's nested one."""
+    if nested:
+        return _encoder.encode(openai_error(err))
+    return _encoder.encode(ErrorBody(err.code, err.message))
+
+
 class OpenAIChatStream:
     """OpenAI chunk frames; the usage chunk only for clients that asked for it
     (``stream_options.include_usage``, and then every chunk carries ``usage: null``)."""
 
-    __slots__ = ("_include_usage",)
+    __slots__ = ("_include_usage", "_nested")
 
-    def __init__(self, include_usage: bool) -> None:
+    def __init__(self, include_usage: bool, nested: bool = False) -> None:
         self._include_usage = include_usage
+        self._nested = nested
 
     def start(self) -> bytes:
         """Nothing: OpenAI streams begin with their first chunk."""
@@ -48,8 +57,8 @@ class OpenAIChatStream:
         return DONE
 
     def error(self, err: RouterError) -> bytes:
-        """``data: {"error": ..., "message": ...}``."""
-        return b"data: " + _encoder.encode(ErrorBody(err.code, err.message)) + b"\n\n"
+        """``data: {"error": ..., "message": ...}`` (or the nested shape)."""
+        return b"data: " + error_body(err, self._nested) + b"\n\n"
 
     def keepalive(self) -> bytes:
         """An SSE comment."""
@@ -57,9 +66,23 @@ class OpenAIChatStream:
 
 
 class OpenAIChat(Dialect):
-    """POST /v1/chat/completions (see dialects/base.py for the contract)."""
+    """POST /v1/chat/completions (see dialects/base.py for the contract). Errors in the
+    seed's shape, or with ``nested`` in OpenAI's (``server.error_format = "openai"``)."""
 
     name = "openai_chat"
+
+    def __init__(self, nested: bool = False) -> None:
+        self.nested = nested
+
+    def with_error_format(self, error_format: str | None) -> OpenAIChat:
+        """This dialect answering errors in ``error_format`` (None: as it is)."""
+        if error_format is None or (error_format == "openai") == self.nested:
+            return self
+        return OPENAI_CHAT_NESTED if error_format == "openai" else OPENAI_CHAT
+
+    def error_response(self, err: RouterError, headers: dict[str, str]) -> tuple[int, bytes]:
+        """The error's own status; the body in this dialect's error format."""
+        return err.http_status, error_body(err, self.nested)
 
     def decode(self, body: bytes) -> ChatCall:
         """The request as sent; ``models`` adds the client's fallbacks in order."""
@@ -76,7 +99,8 @@ class OpenAIChat(Dialect):
 
     def stream_encoder(self, call: ChatCall) -> OpenAIChatStream:
         """Frames for this call's stream options."""
-        return OpenAIChatStream(call.request.include_usage)
+        return OpenAIChatStream(call.request.include_usage, self.nested)
 
 
 OPENAI_CHAT = OpenAIChat()
+OPENAI_CHAT_NESTED = OpenAIChat(nested=True)

@@ -47,14 +47,13 @@ def rate_limit_headers(adm: Admission, now: float) -> dict[str, str]:
 
 
 def retry_headers(retry_after: float | None, *, should_retry: bool) -> dict[str, str]:
-    """Retry-After (whole seconds, rounded up) and retry-after-ms for a 429."""
-    h: dict[str, str] = {}
+    """``x-should-retry`` (the OpenAI SDKs obey it over their own status rules) and, when
+    the wait is known, Retry-After (whole seconds, rounded up) and retry-after-ms."""
+    h: dict[str, str] = {"x-should-retry": "true" if should_retry else "false"}
     if retry_after is not None and math.isfinite(retry_after):
         retry_after = min(max(retry_after, 0.0), 86_400.0)
         h["Retry-After"] = str(max(1, math.ceil(retry_after)))
         h["retry-after-ms"] = str(max(1, math.ceil(retry_after * 1000)))
-    if not should_retry:
-        h["x-should-retry"] = "false"
     return h
 
 

@@ -271,18 +271,8 @@ class DeletedResponse(Struct):
 # ---------------------------------------------------------------- errors (OpenAI nested shape)
 
 
-class OpenAIErrorDetail(Struct):
-    message: str
-    type: str
-    param: str | None = None
-    code: str | None = None
-
-
-class OpenAIErrorBody(Struct):
-    """``{"error": {"message", "type", "param", "code"}}``: what Responses clients parse."""
-
-    error: OpenAIErrorDetail
-
+# The shape is shared with the chat dialect's error_format = "openai": api/openai_errors.py.
+from router_core.api.openai_errors import OpenAIErrorBody, OpenAIErrorDetail  # noqa: E402
 
 __all__ = [
     "CustomToolCallItem",
