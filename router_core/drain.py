@@ -108,12 +108,11 @@ class Drain:
 
     def cut_all(self) -> int:
         """Cut every request still in flight (see the module docstring)."""
-        err = ShuttingDown()
         count = 0
         for task, request in list(self._tasks.items()):
             if task.done() or task in self._cut_tasks:
                 continue
-            request[CUT] = err
+            request[CUT] = ShuttingDown()  # one each: an exception is raised in its task
             self._cut_tasks.add(task)
             task.cancel("drain deadline")
             count += 1

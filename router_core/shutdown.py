@@ -33,6 +33,7 @@ import structlog
 from aiohttp import web
 
 from router_core.drain import Drain
+from router_core.logs import flush_logs
 
 log = structlog.get_logger("viberouter.shutdown")
 
@@ -88,6 +89,7 @@ def _exit_now() -> None:
     # The clean-up did not finish: leave without it (what SIGKILL would do, with a
     # log line). The ledger's batches are atomic, so none is half written.
     log.error("stop_forced_exit")
+    flush_logs()
     os._exit(1)
 
 
@@ -95,9 +97,9 @@ async def drain_and_stop(
     runner: web.AppRunner, drain: Drain, deadline_s: float, signals: StopSignals
 ) -> None:
     """Steps 1-3 of the module docstring; the caller then cleans the runner up."""
-    drain.start()
     for site in list(runner.sites):
         await site.stop()
+    drain.start()
     if not await drain.wait(deadline_s, signals.force):
         cut = drain.cut_all()
         log.info("drain_deadline", cut=cut, forced=signals.force.is_set())

@@ -1,11 +1,13 @@
 """Abusive clients and upstreams, with raw sockets against the real router:
 slow headers (slowloris), a body that never completes, an idle connection, the
-connection cap, and upstream streams whose events grow without end."""
+connection cap, malformed HTTP carrying a credential, and upstream streams whose
+events grow without end."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ from router_core.app import build_state, make_app
 from router_core.http_server import CappedTCPSite, handler_args, refusal_bytes
 from router_core.settings import ServerSettings, Settings
 from tests.router_harness import RunningRouter, router_settings, start_router
+from tests.router_process import start_router_process
 from tests.services import free_port
 
 READ_TIMEOUT = 1.0
@@ -190,6 +193,66 @@ async def test_connections_beyond_the_cap_get_429_and_are_closed(
     assert ok
     for _, w in held:
         w.close()
+
+
+# ---------------------------------------------------------------- malformed HTTP
+
+MALFORMED_CONFIG = """
+[state]
+sqlite_path = "{db}"
+
+[logging]
+format = "json"
+
+[providers.echo]
+plugin = "echo"
+
+[routes.echo]
+deployments = ["echo/echo-1"]
+"""
+
+
+async def test_malformed_http_is_answered_without_echoing_it(tmp_path: Path) -> None:
+    cfg = tmp_path / "viberouter.toml"
+    cfg.write_text(MALFORMED_CONFIG.format(db=(tmp_path / "router.db").as_posix()))
+    proc = start_router_process(cfg, tmp_path)
+    secret = "vr-ThisSecretMustNeverComeBackToTheSender0000000"
+    try:
+        proc.demo_key()
+        attempts = [
+            # bare LF line ends
+            f"GET /v1/models HTTP/1.1\nHost: x\nAuthorization: Bearer {secret}\n\n",
+            # a control character in the method
+            f"G\x01T /v1/models HTTP/1.1\r\nAuthorization: Bearer {secret}\r\n\r\n",
+            # a header line with no colon, after the credential
+            f"GET /v1/models HTTP/1.1\r\nAuthorization: Bearer {secret}\r\nno colon\r\n\r\n",
+            # a request line that is not HTTP at all
+            f"Authorization: Bearer {secret}\r\n\r\n",
+            # a header line over the 16 KiB limit
+            f"GET / HTTP/1.1\r\nAuthorization: Bearer {secret}\r\nX: {'a' * 20000}\r\n\r\n",
+            # more headers than the limit
+            f"GET / HTTP/1.1\r\nAuthorization: Bearer {secret}\r\n"
+            + "".join(f"X-{i}: y\r\n" for i in range(100))
+            + "\r\n",
+        ]
+        for raw in attempts:
+            with socket.create_connection(("127.0.0.1", proc.port), timeout=5) as sock:
+                sock.sendall(raw.encode("latin-1"))
+                reply = b""
+                while chunk := sock.recv(65536):
+                    reply += chunk
+            assert secret.encode() not in reply, reply
+            assert b"ThisSecret" not in reply
+            head, _, body = reply.partition(b"\r\n\r\n")
+            assert head.split(b" ")[1] == b"400", reply
+            assert b"content-type: application/json" in head.lower()
+            assert json.loads(body) == {
+                "error": "invalid_request",
+                "message": "malformed HTTP request",
+            }
+        assert secret not in proc.output()  # nor in the router's log
+    finally:
+        proc.stop()
 
 
 # ---------------------------------------------------------------- endless upstream events

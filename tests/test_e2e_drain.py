@@ -1,7 +1,6 @@
 """A real `viberouter serve` process sent real signals while requests are in flight:
 the drain lets them finish, cuts what outlives `shutdown_timeout_s` with an error
 the client can read, bills each request once, and a second signal ends it at once.
-Also: malformed HTTP is answered without echoing the request.
 
 The echo provider's `delay_ms` makes the slow upstream: each streamed token waits
 that long, and a non-streamed answer waits for all of them.
@@ -321,41 +320,6 @@ async def test_shutdown_during_a_blocked_ledger_write_bills_once(tmp_path: Path)
             holder.close()
         assert await wait_exit(proc) == 0
         assert ledger_totals(db) == (50, told[0], told[1])
-    finally:
-        proc.stop()
-
-
-async def test_malformed_http_is_answered_without_echoing_it(tmp_path: Path) -> None:
-    proc = start(tmp_path, timeout=5, delay_ms=0)
-    secret = "vr-ThisSecretMustNeverComeBackToTheSender0000000"
-    try:
-        proc.demo_key()
-        attempts = [
-            # bare LF line ends
-            f"GET /v1/models HTTP/1.1\nHost: x\nAuthorization: Bearer {secret}\n\n",
-            # a control character in the method
-            f"G\x01T /v1/models HTTP/1.1\r\nAuthorization: Bearer {secret}\r\n\r\n",
-            # a header line with no colon, after the credential
-            f"GET /v1/models HTTP/1.1\r\nAuthorization: Bearer {secret}\r\nno colon\r\n\r\n",
-            # a request line that is not HTTP at all
-            f"Authorization: Bearer {secret}\r\n\r\n",
-        ]
-        for raw in attempts:
-            with socket.create_connection(("127.0.0.1", proc.port), timeout=5) as sock:
-                sock.sendall(raw.encode("latin-1"))
-                reply = b""
-                while chunk := sock.recv(65536):
-                    reply += chunk
-            assert secret.encode() not in reply, reply
-            assert b"ThisSecret" not in reply
-            head, _, body = reply.partition(b"\r\n\r\n")
-            assert head.split(b" ")[1] == b"400", reply
-            assert b"content-type: application/json" in head.lower()
-            assert json.loads(body) == {
-                "error": "invalid_request",
-                "message": "malformed HTTP request",
-            }
-        assert secret not in proc.output()  # nor in the router's log
     finally:
         proc.stop()
 
