@@ -147,8 +147,7 @@ def make_app(settings: Settings, state: RouterState | None = None) -> web.Applic
 
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     state = app[STATE]
-    await state.store.open()
-    await state.responses.open()
+    await _open_state(state)
     await state.upstream.start()
     await state.ledger.start()
     await state.client_writes.start()
@@ -163,3 +162,22 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         await state.upstream.close()
         await state.responses.close()
         await state.store.close()
+
+
+async def _open_state(state: RouterState) -> None:
+    """Open the stores, or stop the start with one line naming the backend (a router
+    that cannot reach its state would refuse every key)."""
+    conf = state.settings.state
+    where = conf.redis_url if conf.backend == "redis" else conf.sqlite_path
+    try:
+        await state.store.open()
+        await state.responses.open()
+    except Exception as exc:  # each driver has its own errors; all mean "cannot open"
+        scheme, sep, rest = where.partition("://")
+        if sep and "@" in rest:  # never print a password from the URL
+            where = f"{scheme}://***@{rest.rpartition('@')[2]}"
+        raise http_server.StartupError(
+            f"cannot open the {conf.backend} state at {where}: {str(exc).rstrip('.')}; start "
+            "it, or fix "
+            f"state.{'redis_url' if conf.backend == 'redis' else 'sqlite_path'}"
+        ) from exc

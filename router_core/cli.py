@@ -444,6 +444,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     from router_core.catalog import CatalogError
     from router_core.discovery import PluginError
     from router_core.filters import FilterError
+    from router_core.http_server import StartupError
     from router_core.settings import ConfigError
     from router_core.store.base import NotFound
 
@@ -473,6 +474,9 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     except ValueError as exc:
         print(f"viberouter: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except StartupError as exc:
+        print(f"viberouter: {exc}", file=sys.stderr)
+        return EXIT_FAIL
     except BackupError as exc:
         print(f"viberouter: {exc}", file=sys.stderr)
         return EXIT_FAIL

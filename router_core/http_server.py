@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -135,6 +136,11 @@ class CappedTCPSite(web.TCPSite):
         self._bound_port = sockets[0].getsockname()[1] if sockets else self._port
 
 
+class StartupError(Exception):
+    """The router cannot start (port taken, state backend unreachable); the message is
+    one line saying what and how to fix it, printed instead of a traceback."""
+
+
 async def serve_forever(
     app: web.Application,
     server: ServerSettings,
@@ -143,6 +149,7 @@ async def serve_forever(
     port: int,
     reuse_port: bool,
     backlog: int = 1024,
+    on_listening: Callable[[], None] | None = None,
 ) -> None:
     """Run ``app`` with the connection cap until SIGINT/SIGTERM, then drain it
     (shutdown.py; what serve.py runs instead of ``web.run_app``, which has no hook
@@ -167,7 +174,15 @@ async def serve_forever(
             reuse_port=reuse_port,
             backlog=backlog,
         )
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            raise StartupError(
+                f"cannot listen on {host}:{port}: {exc.strerror or exc}; another process "
+                "holds it? pick another with --port or server.port"
+            ) from exc
+        if on_listening is not None:
+            on_listening()
         await signals.requested.wait()
         await drain_and_stop(runner, app[STATE].drain, server.shutdown_timeout_s, signals)
     finally:
@@ -183,18 +198,28 @@ def run(
     port: int,
     reuse_port: bool,
     backlog: int = 1024,
+    on_listening: Callable[[], None] | None = None,
 ) -> None:
     """Blocking: serve until a signal; a graceful exit is not an error (nor a
     Ctrl-C during start-up, before the handlers are installed)."""
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(
-            serve_forever(app, server, host=host, port=port, reuse_port=reuse_port, backlog=backlog)
+            serve_forever(
+                app,
+                server,
+                host=host,
+                port=port,
+                reuse_port=reuse_port,
+                backlog=backlog,
+                on_listening=on_listening,
+            )
         )
 
 
 __all__ = [
     "CappedTCPSite",
     "ConnectionCap",
+    "StartupError",
     "handler_args",
     "refusal_bytes",
     "run",

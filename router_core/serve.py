@@ -133,14 +133,34 @@ def run_one(settings: Settings, host: str, port: int, reuse_port: bool) -> None:
     app.cleanup_ctx.append(_reload_on_sighup)
     if settings.metrics.enabled:
         attach_metrics(app, settings.metrics.listen, reuse_port=reuse_port)
-    log.info(
-        "listening",
+
+    def listening() -> None:
+        log.info(
+            "listening",
+            host=host,
+            port=port,
+            backend=settings.state.backend,
+            metrics=(settings.metrics.listen or "main port") if settings.metrics.enabled else "off",
+        )
+
+    http_server.run(
+        app,
+        settings.server,
         host=host,
         port=port,
-        backend=settings.state.backend,
-        metrics=(settings.metrics.listen or "main port") if settings.metrics.enabled else "off",
+        reuse_port=reuse_port,
+        backlog=1024,
+        on_listening=listening,
     )
-    http_server.run(app, settings.server, host=host, port=port, reuse_port=reuse_port, backlog=1024)
+
+
+def _run_worker(settings: Settings, host: str, port: int) -> None:
+    """One of ``--workers N``: a start-up failure is its one line, not a traceback."""
+    try:
+        run_one(settings, host, port, reuse_port=True)
+    except http_server.StartupError as exc:
+        print(f"viberouter: {exc}", file=sys.stderr, flush=True)
+        sys.exit(1)
 
 
 def serve(settings: Settings, *, host: str | None, port: int | None, workers: int) -> int:
@@ -173,7 +193,7 @@ def serve(settings: Settings, *, host: str | None, port: int | None, workers: in
     ):
         ctx = multiprocessing.get_context("spawn")
         procs = [
-            ctx.Process(target=run_one, args=(settings, host, port, True), name=f"viberouter-{i}")
+            ctx.Process(target=_run_worker, args=(settings, host, port), name=f"viberouter-{i}")
             for i in range(workers)
         ]
         for p in procs:
@@ -196,7 +216,8 @@ def serve(settings: Settings, *, host: str | None, port: int | None, workers: in
             p.join()
             if metrics_dir is not None and p.pid is not None:
                 mark_dead(p.pid, metrics_dir)
-    return 0
+    # A worker that could not start (its one line is on stderr) fails the whole run.
+    return 0 if all(p.exitcode == 0 for p in procs) else 1
 
 
 def mark_dead(pid: int, metrics_dir: str) -> None:
