@@ -17,7 +17,7 @@ from router_core.settings import StateSettings
 from router_core.store.factory import make_response_store, open_store
 from router_core.store.responses_base import StoredResponse
 from tests.router_process import start_router_process
-from tests.services import redis_cluster
+from tests.services import RedisServer, redis_cluster
 from tests.test_e2e_redis_faults import ask, make_keys, write_config
 
 
@@ -88,6 +88,14 @@ async def test_two_routers_on_a_redis_cluster(
                 assert statuses == [200] * 10 + [429] * 6, key[:8]
             await assert_usage(url, {len(keys): 10})
             await assert_responses_round_trip(url)
+            moved = await move_store_slot(nodes)
+            (fresh,) = await make_keys(url, 1, cluster=True)  # after the move: not cached
+            for router in routers:
+                seen = [await ask(session, router, fresh) for _ in range(3)]
+                # At most one lookup meets MOVED (503, Retry-After); the next finds the node.
+                assert [a.status for a in seen] in ([200] * 3, [503, 200, 200]), seen
+            after = [a.status for a in seen]
+            print(f"\ncluster: store slot moved to port {moved}; lookups after: {after}")
             for router in routers:
                 assert "Traceback" not in router.output()
         finally:
@@ -96,6 +104,45 @@ async def test_two_routers_on_a_redis_cluster(
         spread = [len(await node_keys(node.port)) for node in nodes]
         print(f"\ncluster: keys per master {spread}")
         assert sum(1 for n in spread if n) >= 2  # the limit counters are spread by account
+
+
+async def move_store_slot(nodes: list[RedisServer]) -> int:
+    """Reshard the slot of the store's hash tag ``{vr}`` to another master, keys and all,
+    the way ``redis-cli --cluster reshard`` does; the new owner's port."""
+    import redis.asyncio as aioredis
+
+    clients = {
+        n.port: aioredis.Redis(host="127.0.0.1", port=n.port, password="cluster-secret")
+        for n in nodes
+    }
+    try:
+        any_client = next(iter(clients.values()))
+        slot = int(await any_client.execute_command("CLUSTER", "KEYSLOT", "{vr}"))
+        owners = [
+            p
+            for p, c in clients.items()
+            if await c.execute_command("CLUSTER", "COUNTKEYSINSLOT", slot)
+        ]
+        assert len(owners) == 1
+        src = owners[0]
+        dst = next(p for p in clients if p != src)
+        ids = {p: (await c.execute_command("CLUSTER", "MYID")) for p, c in clients.items()}
+        ids = {p: i.decode() if isinstance(i, bytes) else i for p, i in ids.items()}
+        await clients[dst].execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", ids[src])
+        await clients[src].execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", ids[dst])
+        for _ in range(1000):  # bounded: 100 keys a round
+            batch = await clients[src].execute_command("CLUSTER", "GETKEYSINSLOT", slot, 100)
+            if not batch:
+                break
+            await clients[src].execute_command(
+                "MIGRATE", "127.0.0.1", dst, "", 0, 5000, "AUTH", "cluster-secret", "KEYS", *batch
+            )
+        for client in clients.values():
+            await client.execute_command("CLUSTER", "SETSLOT", slot, "NODE", ids[dst])
+        return dst
+    finally:
+        for client in clients.values():
+            await client.aclose()
 
 
 async def assert_usage(url: str, want: dict[int, int]) -> None:
