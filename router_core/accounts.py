@@ -83,6 +83,7 @@ class AccountService:
         expires_at: float | None = None,
         limits: RateLimits = NO_RATE_LIMITS,
         allowed_models: Sequence[str] = (),
+        error_format: str | None = None,
     ) -> tuple[ApiKey, str]:
         """A new key and its secret (shown once, never stored)."""
         await self.account(account_id)
@@ -97,6 +98,7 @@ class AccountService:
             expires_at=expires_at,
             limits=limits,
             allowed_models=tuple(allowed_models),
+            error_format=error_format,
         )
         key = await self.store.create_key(key)
         if self._auth:

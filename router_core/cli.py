@@ -256,6 +256,7 @@ async def _keys(store: StoreBackend, args: argparse.Namespace) -> int:
             expires_at=_parse_time(args.expires) if args.expires else None,
             limits=_limits_from(args, RateLimits),
             allowed_models=args.model or (),
+            error_format=args.error_format,
         )
     elif args.action == "rotate":
         key, secret = await svc.rotate_key(args.id)
@@ -414,6 +415,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default="", help="a label for the key")
     p.add_argument("--expires", help="ISO time or duration (30d, 12h)")
     p.add_argument("--model", action="append", help="allowed model glob (repeatable; default all)")
+    p.add_argument(
+        "--error-format",
+        choices=["viberouter", "openai"],
+        help="error bodies for this key (default: server.error_format)",
+    )
     _limit_args(p)
     p.add_argument("--json", action="store_true", help=JSON_HELP)
     p = keys.add_parser("list", help="list keys (never their secrets)")

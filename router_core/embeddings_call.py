@@ -129,8 +129,10 @@ async def create_embeddings(request: web.Request) -> web.StreamResponse:
     t_start = time.monotonic()
     fields: dict[str, Any] = request[LOG_FIELDS]
     extra_headers: dict[str, str] = request[EXTRA_HEADERS]
-    request[DIALECT] = OPENAI_CHAT  # errors as on chat
-    principal = await pipeline.authenticate(request, state, OPENAI_CHAT, fields)
+    # Errors as on chat: the server's error_format, then the key's own if it chose one.
+    dialect = request[DIALECT] = OPENAI_CHAT.with_error_format(state.settings.server.error_format)
+    principal = await pipeline.authenticate(request, state, dialect, fields)
+    request[DIALECT] = dialect.with_error_format(principal.key.error_format)
     fields["model"], fields["endpoint"] = "", ENDPOINT  # counted from here, as on chat
     body = await pipeline.read_body(request, state.settings.server.client_read_timeout_s)
     req, inputs = decode(body)

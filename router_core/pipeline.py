@@ -84,6 +84,8 @@ async def run(
     request[DIALECT] = dialect
     extra_headers.update(dialect.response_headers(extra_headers))
     principal = await authenticate(request, state, dialect, fields)
+    if principal.key.error_format is not None:  # the key's own error shape from here on
+        dialect = request[DIALECT] = dialect.with_error_format(principal.key.error_format)
     # Counted in requests_total from here on, refusals at decode too; the label stays
     # model="" until a deployment is chosen (metrics.py), whatever the client typed.
     fields["model"] = ""

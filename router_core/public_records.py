@@ -35,6 +35,7 @@ class KeyView(RateLimits, frozen=True, kw_only=True):
     last_used_at: float | None
     allowed_models: list[str]
     status: str
+    error_format: str | None = None
 
 
 class NewKeyView(Struct, kw_only=True):
@@ -91,6 +92,7 @@ def key_view(k: ApiKey, now: float) -> KeyView:
         **msgspec.structs.asdict(k.limits),
         allowed_models=list(k.allowed_models),
         status=key_status(k, now),
+        error_format=k.error_format,
     )
 
 

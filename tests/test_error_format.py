@@ -150,3 +150,24 @@ async def test_tpm_below_the_default_output_serves_requests_without_max_tokens(
         assert huge.status == 429 and "Request too large" in huge.json()["message"]
     finally:
         await router.stop()
+
+
+async def test_a_key_chooses_its_own_error_format(tmp_path: Path) -> None:
+    # Server default (the seed's shape); one key asks for OpenAI's, in the store.
+    router = await start_router(router_settings(tmp_path), error_format="openai")
+    try:
+        other, other_secret = await router.state.accounts.create_key(router.account_id, "plain")
+        assert other.error_format is None
+        body = {"model": "no-such-model", "messages": HI}
+        mine = await post_chat(router, body)
+        assert mine.status == 400 and mine.json()["error"]["code"] == "invalid_model"
+        plain = await post_chat(router, body, key=other_secret)
+        assert plain.status == 400 and plain.json()["error"] == "invalid_model"
+        # The store keeps it (both backends share the contract tests' mapping).
+        again = await router.state.store.get_key(router.key_id)
+        assert again is not None and again.error_format == "openai"
+        # Before a key is known (a bad one) the server's format applies.
+        bad = await post_chat(router, body, key="vr-nope")
+        assert bad.json()["error"] == "invalid_api_key"
+    finally:
+        await router.stop()

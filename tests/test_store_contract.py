@@ -250,6 +250,17 @@ async def test_allowed_models_round_trip(store: Store) -> None:
     assert await store.get_key(key.id) == cleared
 
 
+async def test_error_format_round_trip(store: Store) -> None:
+    account = await store.create_account(make_account())
+    key = await store.create_key(dataclasses.replace(make_key(account), error_format="openai"))
+    got = await store.get_key(key.id)
+    assert got is not None and got.error_format == "openai" and got == key
+    assert (await store.get_key_by_hash(key.secret_hash)) == key
+    back = dataclasses.replace(key, error_format=None)
+    await store.update_key(back)
+    assert await store.get_key(key.id) == back
+
+
 async def test_none_and_zero_limits_stay_distinct(store: Store) -> None:
     zeros = dataclasses.replace(
         make_account("zeros"),

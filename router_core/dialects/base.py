@@ -165,6 +165,11 @@ class Dialect(abc.ABC):
         client's credentials (default none)."""
         return {}
 
+    def with_error_format(self, error_format: str | None) -> Dialect:
+        """This dialect for a key that chose an error format (``ApiKey.error_format``);
+        dialects with one fixed shape (Anthropic, Responses) stay as they are."""
+        return self
+
     def response_headers(self, headers: Mapping[str, str]) -> dict[str, str]:
         """Extra headers for every answer, from the router's own (default none)."""
         return {}

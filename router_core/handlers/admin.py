@@ -45,6 +45,8 @@ class KeyIn(RateLimits, frozen=True, forbid_unknown_fields=True, kw_only=True):
     name: str = ""
     expires_at: float | None = None
     allowed_models: list[str] = msgspec.field(default_factory=list)
+    #: The key's error body shape; null: the server's error_format.
+    error_format: Literal["viberouter", "openai"] | None = None
 
 
 def _decode(body: bytes, typ: type[Any]) -> Any:
@@ -150,6 +152,7 @@ async def create_key(request: web.Request) -> web.Response:
         expires_at=data.expires_at,
         limits=as_rate_limits(data),
         allowed_models=data.allowed_models,
+        error_format=data.error_format,
     )
     return json_response(NewKeyView(key=key_view(key, time.time()), secret=secret), status=201)
 

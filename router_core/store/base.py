@@ -70,6 +70,8 @@ class ApiKey:
     # Per-key limits; None = the account's default.
     limits: RateLimits = NO_RATE_LIMITS
     allowed_models: tuple[str, ...] = field(default_factory=tuple)  # globs; empty = all
+    # Error body shape for this key ("viberouter" | "openai"); None = server.error_format.
+    error_format: str | None = None
 
 
 def effective_limits(account: Account, key: ApiKey) -> Limits:

@@ -126,6 +126,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX usage_batches_written ON usage_batches (written_at)",
         ),
     ),
+    Migration(
+        6,
+        "per-key error body format (NULL: the server's error_format)",
+        ("ALTER TABLE api_keys ADD COLUMN error_format TEXT",),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -155,7 +155,7 @@ def _decode_account(h: Hash) -> Account:
 def _encode_key(k: ApiKey) -> Fields:
     h: Fields = {"allowed_models": json.dumps(list(k.allowed_models))}
     for name in ("id", "account_id", "name", "prefix", "secret_hash", "created_at",
-                 "expires_at", "revoked_at", "last_used_at"):  # fmt: skip
+                 "expires_at", "revoked_at", "last_used_at", "error_format"):  # fmt: skip
         _put(h, name, getattr(k, name))
     for name in RATE_FIELDS:
         _put(h, name, getattr(k.limits, name))
@@ -175,6 +175,7 @@ def _decode_key(h: Hash) -> ApiKey:
         last_used_at=_opt_float(h, "last_used_at"),
         limits=_limits(h, RateLimits),
         allowed_models=tuple(json.loads(h["allowed_models"])),
+        error_format=h.get("error_format"),
     )
 
 

@@ -40,13 +40,13 @@ L = TypeVar("L", bound=RateLimits)
 _ACCOUNT_COLUMNS = "id, name, status, created_at, " + ", ".join(LIMIT_FIELDS)
 _KEY_COLUMNS = (
     "id, account_id, name, prefix, secret_hash, created_at, expires_at, revoked_at,"
-    " last_used_at, " + ", ".join(RATE_FIELDS) + ", allowed_models"
+    " last_used_at, " + ", ".join(RATE_FIELDS) + ", allowed_models, error_format"
 )
 # Written in the order of _account_params / _key_params: every column but the id, then it.
 _ACCOUNT_WRITE = ("name", "status", "created_at", *LIMIT_FIELDS)
 _KEY_WRITE = (
     "account_id", "name", "prefix", "secret_hash", "created_at", "expires_at",
-    "revoked_at", "last_used_at", *RATE_FIELDS, "allowed_models",
+    "revoked_at", "last_used_at", *RATE_FIELDS, "allowed_models", "error_format",
 )  # fmt: skip
 
 
@@ -115,6 +115,7 @@ def _key(row: sqlite3.Row) -> ApiKey:
         last_used_at=row["last_used_at"],
         limits=_limits(row, RateLimits),
         allowed_models=tuple(json.loads(row["allowed_models"])),
+        error_format=row["error_format"],
     )
 
 
@@ -134,7 +135,7 @@ def _key_params(k: ApiKey) -> tuple[object, ...]:
     return (
         k.account_id, k.name, k.prefix, k.secret_hash, k.created_at, k.expires_at,
         k.revoked_at, k.last_used_at, *msgspec.structs.astuple(k.limits),
-        json.dumps(list(k.allowed_models)), k.id,
+        json.dumps(list(k.allowed_models)), k.error_format, k.id,
     )  # fmt: skip
 
 
