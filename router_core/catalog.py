@@ -91,6 +91,7 @@ class Catalog:
         self.deployments: dict[str, Target] = {}
         self.routes: dict[str, Route] = {}
         public: list[str] = []
+        aliases: dict[str, str] = {}  # "<provider>/<catalog alias>" -> deployment id
         up = settings.upstream
         defaults = Timeouts(up.first_byte_timeout_s, up.idle_timeout_s, up.total_timeout_s)
         for pname, plugin in plugins.items():
@@ -107,11 +108,18 @@ class Catalog:
                 dep = Deployment(id=did, provider=pname, model=upstream_id, card=card)
                 tm = _merge(defaults, pconf.timeouts, found.timeouts if found else None)
                 self.deployments[did] = Target(dep, plugin, route=did, timeouts=tm)
+                for alias in card.aliases:  # the catalog's short names ("claude-sonnet-4-5")
+                    if alias not in cards:
+                        aliases[f"{pname}/{alias}"] = did
                 if pconf.expose_models:
                     public.append(did)
+        #: A plugin catalog's short names for its models: valid in routes and for clients.
+        self.aliases = {a: d for a, d in aliases.items() if a not in self.deployments}
         for did in public:
             t = self.deployments[did]
             self.routes[did] = Route(did, (t,), t.deployment.card)
+            for adid in (a for a, target in self.aliases.items() if target == did):
+                self.routes.setdefault(adid, self.routes[did])
         problems: list[str] = []
         #: Names a later route or alias took from an earlier one (check-config warns).
         self.shadowed: list[str] = []
@@ -120,7 +128,7 @@ class Catalog:
             for i, entry in enumerate(rconf.deployments):
                 ts = entry if isinstance(entry, TargetSettings) else TargetSettings(target=entry)
                 tname = ts.target
-                known = self.deployments.get(tname)
+                known = self.deployments.get(self.aliases.get(tname, tname))
                 if known is None:
                     problems.append(
                         f"routes.{rname}.deployments[{i}]: no provider offers {tname!r}; add it "
