@@ -53,6 +53,9 @@ base_url = "{chat}/v1"
 api_key = "sk-fake"
 models = ["gpt-4o-mini", "text-embedding-3-small"]
 
+[routes.mixed]
+deployments = ["native/gpt-5", "echo/echo-1"]
+
 [providers.anthropic]
 plugin = "anthropic"
 settings = {{ base_url = "{anthropic}", api_key = "test-key" }}

@@ -283,6 +283,42 @@ async def test_native_chain_unknown_to_the_router_goes_to_the_upstream(world: Wo
     assert world.native_requests() == []  # the fake refused it before recording
 
 
+@pytest.mark.parametrize("stream", [False, True])
+async def test_native_usage_is_billed_from_the_tap(world: World, stream: bool) -> None:
+    resp = await client(world).responses.create(
+        model=MODELS["native"], input="bill me", stream=stream
+    )
+    if stream:
+        assert [e async for e in resp][-1].type == "response.completed"  # type: ignore[union-attr]
+    state = world.router.state
+    await state.ledger.flush()
+    [row] = await state.store.query_usage(key_id=world.router.key_id)
+    assert (row.model, row.prompt_tokens, row.completion_tokens) == ("native/gpt-5", 11, 7)
+
+
+async def test_native_stream_failing_before_output_fails_over(world: World) -> None:
+    # route "mixed": the native deployment first, echo (translated) behind it
+    stream = await client(world).responses.create(
+        model="mixed", input="FAIL_EARLY then echo", stream=True
+    )
+    events = [event async for event in stream]
+    assert events[-1].type == "response.completed"
+    assert events[-1].response.output_text == "FAIL_EARLY then echo"  # type: ignore[union-attr]
+    # failed in-band before any output, so not committed: one retry, then echo
+    assert len(world.native_requests()) == 2
+
+
+async def test_native_stream_failing_after_output_relays_its_error(world: World) -> None:
+    stream = await client(world).responses.create(
+        model=MODELS["native"], input="FAIL_LATE now", stream=True
+    )
+    seen: list[str] = []
+    with pytest.raises(openai.APIError, match="The fake failed as asked"):
+        async for event in stream:
+            seen.append(event.type)
+    assert "response.output_text.delta" in seen  # committed before the failure
+
+
 async def test_errors_are_openai_shaped(world: World) -> None:
     async with aiohttp.ClientSession() as s:
         async with s.post(

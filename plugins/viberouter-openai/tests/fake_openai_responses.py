@@ -4,7 +4,9 @@ own encoder, so the router's pass-through is checked against an independent spea
 
 Answers are derived from the request: with function tools and no tool output yet it
 calls the first tool; with ``text.format`` json_schema it answers a JSON document
-filling the schema; otherwise it answers ``Native: <last user text>``. It stores
+filling the schema; otherwise it answers ``Native: <last user text>``. A streamed
+answer whose text holds ``FAIL_EARLY`` / ``FAIL_LATE`` ends with an in-band ``error``
+event and ``response.failed``, before any output / after the first delta. It stores
 nothing; ``previous_response_id`` is answered only for ids it issued (as OpenAI
 would), so a test sees whether the router passed it through or expanded it::
 
@@ -15,6 +17,7 @@ would), so a test sees whether the router passed it through or expanded it::
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 from dataclasses import dataclass, field
@@ -23,6 +26,8 @@ from typing import Any
 from aiohttp import web
 
 API_KEY = "sk-fake"
+#: In the last user text, these make a stream fail in-band, before or after its first delta.
+FAIL_EARLY, FAIL_LATE = "FAIL_EARLY", "FAIL_LATE"
 
 
 @dataclass
@@ -208,7 +213,24 @@ async def _stream(
         {"type": "response.output_item.done", "output_index": 0, "item": item},
         {"type": "response.completed", "response": final},
     ]
+    text = json.dumps(final["output"])
+    if FAIL_EARLY in text or FAIL_LATE in text:
+        # The upstream fails in-band: before any output (the router may still fail
+        # over) or after the first delta (the client sees the error event).
+        keep = 2 if FAIL_EARLY in text else 5
+        failed = {**started, "status": "failed", "error": {"code": "server_error",
+                  "message": "The fake failed as asked."}}  # fmt: skip
+        error = {
+            "type": "server_error",
+            "code": "server_error",
+            "message": "The fake failed as asked.",
+            "param": None,
+        }
+        events = [*events[:keep], {"type": "error", "error": error},
+                  {"type": "response.failed", "response": failed}]  # fmt: skip
     for event in events:
+        if event["type"] == "error" and FAIL_LATE in text:
+            await asyncio.sleep(0.2)  # the output so far reaches the router on its own
         data = json.dumps({"type": event["type"], "sequence_number": next(seq), **event})
         await resp.write(f"event: {event['type']}\ndata: {data}\n\n".encode())
     await resp.write_eof()

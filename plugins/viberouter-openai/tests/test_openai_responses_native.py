@@ -16,8 +16,8 @@ from router_core.plugin_api import (
     ModelCard,
     ModelError,
     UpstreamEvent,
-    split_events,
 )
+from router_core.plugin_testing import split_events
 
 
 def _deployment(model: str = "gpt-5-2025-08-07") -> Deployment:
