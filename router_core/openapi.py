@@ -13,7 +13,14 @@ from typing import Any
 import msgspec
 
 from router_core.api.chat import ChatCompletion, ChatCompletionChunk, ChatRequest, ErrorBody
+from router_core.api.embeddings import EmbeddingRequest, EmbeddingResponse
 from router_core.api.models import ModelCard, ModelList
+from router_core.dialects.openai_responses.wire import (
+    DeletedResponse,
+    OpenAIErrorBody,
+    Response,
+    ResponsesRequest,
+)
 from router_core.errors import ALL_CODES
 
 OPENAPI_VERSION = "3.1.0"
@@ -121,9 +128,13 @@ def _errors(*statuses: int) -> dict[str, Any]:
 
 def _components() -> dict[str, Any]:
     _, schemas = msgspec.json.schema_components(
-        [ChatRequest, ChatCompletion, ChatCompletionChunk, ModelList, ModelCard, ErrorBody],
+        [
+            ChatRequest, ChatCompletion, ChatCompletionChunk, ModelList, ModelCard, ErrorBody,
+            EmbeddingRequest, EmbeddingResponse, ResponsesRequest, Response, DeletedResponse,
+            OpenAIErrorBody,
+        ],
         ref_template=_REF,
-    )
+    )  # fmt: skip
     error = dict(schemas["ErrorBody"])
     props = dict(error["properties"])
     # The code is one of a closed set: say so, so clients can switch on it.
@@ -132,6 +143,92 @@ def _components() -> dict[str, Any]:
     error["additionalProperties"] = False
     schemas["ErrorBody"] = error
     return schemas
+
+
+def _openai_errors(*statuses: int) -> dict[str, Any]:
+    """Error answers in OpenAI's nested shape (the Responses API's)."""
+    out = _errors(*statuses)
+    for resp in out.values():
+        resp["content"] = {"application/json": {"schema": _ref("OpenAIErrorBody")}}
+    return out
+
+
+def _json_ok(description: str, schema: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "headers": RATE_LIMIT_HEADERS,
+        "content": {"application/json": {"schema": _ref(schema)}},
+    }
+
+
+_RESPONSE_ID = [
+    {"name": "response_id", "in": "path", "required": True, "schema": {"type": "string"}}
+]
+
+
+def responses_paths(bearer: list[dict[str, list[str]]]) -> dict[str, Any]:
+    """``/v1/responses``, ``/v1/responses/{response_id}`` and ``/v1/embeddings``
+    (docs/responses-and-embeddings.md)."""
+    created = _json_ok(
+        "The response object; with `stream: true`, server-sent events, each an `event:` "
+        "line naming its type and a `data:` JSON object with a `sequence_number` "
+        "(response.created ... response.completed).",
+        "Response",
+    )
+    created["content"]["text/event-stream"] = {"schema": {"type": "object"}}
+    by_id = {"security": bearer, "parameters": _RESPONSE_ID}
+    return {
+        "/v1/responses": {
+            "post": {
+                "operationId": "createResponse",
+                "summary": "Create a response (Responses API; optionally streamed).",
+                "security": bearer,
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("ResponsesRequest")}},
+                },
+                "responses": {
+                    "200": created,
+                    **_openai_errors(400, 401, 408, 413, 429, 500, 502, 503, 504),
+                },
+            }
+        },
+        "/v1/responses/{response_id}": {
+            "get": {
+                "operationId": "retrieveResponse",
+                "summary": "A stored response (this account's only).",
+                **by_id,
+                "responses": {
+                    "200": _json_ok("The stored response.", "Response"),
+                    **_openai_errors(401, 404, 500, 503),
+                },
+            },
+            "delete": {
+                "operationId": "deleteResponse",
+                "summary": "Delete a stored response.",
+                **by_id,
+                "responses": {
+                    "200": _json_ok("Deleted.", "DeletedResponse"),
+                    **_openai_errors(401, 404, 500, 503),
+                },
+            },
+        },
+        "/v1/embeddings": {
+            "post": {
+                "operationId": "createEmbedding",
+                "summary": "Create embeddings (floats or base64).",
+                "security": bearer,
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("EmbeddingRequest")}},
+                },
+                "responses": {
+                    "200": _json_ok("One embedding per input.", "EmbeddingResponse"),
+                    **_errors(400, 401, 408, 413, 429, 500, 502, 503, 504),
+                },
+            }
+        },
+    }
 
 
 def build_document(title: str = "VibeRouter", version: str = "1") -> dict[str, Any]:
@@ -223,6 +320,7 @@ def build_document(title: str = "VibeRouter", version: str = "1") -> dict[str, A
                     },
                 }
             },
+            **responses_paths(bearer),
         },
         "components": {
             "schemas": _components(),

@@ -109,6 +109,36 @@ async def test_real_answers_match_the_published_schemas(router: RunningRouter) -
         validator("ChatCompletionChunk").validate(json.loads(c))
 
 
+async def test_responses_and_embeddings_answers_match_the_published_schemas(
+    router: RunningRouter,
+) -> None:
+    import jsonschema_rs
+
+    doc = build_document()
+
+    def validator(name: str) -> Any:
+        root = {"$ref": f"#/components/schemas/{name}", "components": doc["components"]}
+        return jsonschema_rs.validator_for(root)
+
+    assert {"/v1/responses", "/v1/responses/{response_id}", "/v1/embeddings"} <= set(doc["paths"])
+    async with aiohttp.ClientSession() as s:
+        auth = {"Authorization": f"Bearer {router.key}"}
+        async with s.post(
+            router.base_url + "/responses", headers=auth, json={"model": "echo", "input": "hi"}
+        ) as r:
+            created = await r.json()
+            validator("Response").validate(created)
+        async with s.delete(router.base_url + "/responses/" + created["id"], headers=auth) as r:
+            validator("DeletedResponse").validate(await r.json())
+        async with s.get(router.base_url + "/responses/" + created["id"], headers=auth) as r:
+            assert r.status == 404
+            validator("OpenAIErrorBody").validate(await r.json())
+        async with s.post(
+            router.base_url + "/embeddings", headers=auth, json={"model": "echo", "input": ["a"]}
+        ) as r:
+            validator("EmbeddingResponse").validate(await r.json())
+
+
 def say(text: str) -> dict[str, Any]:
     return {"model": "echo", "messages": [{"role": "user", "content": text}]}
 
