@@ -8,8 +8,8 @@ against the core's own readers and stream loop rather than a copy of them:
   validated like the core does), :func:`read_body` (an in-process answer's bytes);
 * byte-exact streams: :func:`split_events` (a recorded body as the events the core
   feeds a translator), :func:`byte_by_byte` and :func:`two_slices` (the same body cut
-  at every byte offset), :func:`translate` (bytes -> chunks through the core's framing
-  and translator loop, in any slicing);
+  at every byte offset), :func:`translate` / :func:`run_stream` (bytes -> chunks
+  through the core's own stream iterator, ``stream_iter.ChunkReader``, in any slicing);
 * checks: :func:`check_stream` runs a translator over every slicing of a fixture,
   requires the same chunks from each and checks the stream rules of the contract
   (role first, dense tool-call indexes, one finish per choice, at most one usage chunk
@@ -18,8 +18,9 @@ against the core's own readers and stream loop rather than a copy of them:
 * comparing: :func:`as_lines` (chunks as the compact JSON lines of ``*.expected.jsonl``
   fixtures) and :func:`normalised` (random ids and clocks replaced by fixed values).
 
-It imports only the contract (``plugin_api``) and the core's framing readers, and
-raises ``AssertionError`` for a broken rule, so it works under any test runner.
+It imports only the contract (``plugin_api``), the core's framing readers and its
+stream iterator, and raises ``AssertionError`` for a broken rule, so it works under
+any test runner.
 """
 
 from __future__ import annotations
