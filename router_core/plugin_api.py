@@ -48,7 +48,21 @@ to :mod:`router_core.plugin_testing`; 2.1 native dialects: ``native_dialects``,
 ``build_native_request`` and ``usage_tap`` (:class:`UsageTap`), optional; 2.2
 embeddings: ``build_embeddings_request`` and ``parse_embeddings_response`` with the
 ``EmbeddingRequest`` / ``EmbeddingResponse`` types and the card capability
-``embeddings``, optional.
+``embeddings``, optional; 2.3 translation fidelity: the canonical request carries
+``cache_control`` breakpoints (:class:`CacheControl` on messages, content parts and
+tools), OpenRouter's ``reasoning`` object (:class:`ReasoningConfig`) and reasoning
+sent back on assistant turns (``reasoning_details`` of :class:`ReasoningDetail`,
+LiteLLM's ``thinking_blocks`` of :class:`ThinkingBlock`); answers and deltas carry
+``reasoning`` and ``reasoning_details`` beside ``reasoning_content``; cards gain
+the ``structured_outputs`` and ``reasoning`` capabilities. A plugin that cannot use
+a breakpoint ignores it (caching is an optimisation, never a different answer).
+
+Usage fields (2.3, what accounting and pricing read): ``prompt_tokens`` counts every
+input token, cached or not; ``prompt_tokens_details.cached_tokens`` the ones read
+from a prompt cache, ``prompt_tokens_details.cache_write_tokens`` the ones written
+to it (OpenRouter's name; Anthropic's ``cache_creation_input_tokens``);
+``completion_tokens`` includes reasoning, and
+``completion_tokens_details.reasoning_tokens`` says how much of it was reasoning.
 
 Native dialects (2.1, optional): a plugin whose upstream speaks a client-facing API
 itself (the anthropic plugin: ``anthropic_messages``) lists it in ``native_dialects``.
@@ -74,6 +88,7 @@ import msgspec
 
 from router_core.api.chat import (
     AudioPart,
+    CacheControl,
     ChatCompletion,
     ChatCompletionChunk,
     ChatRequest,
@@ -89,9 +104,12 @@ from router_core.api.chat import (
     Message,
     NamedFunction,
     PromptTokensDetails,
+    ReasoningConfig,
+    ReasoningDetail,
     RefusalPart,
     ResponseMessage,
     TextPart,
+    ThinkingBlock,
     Tool,
     ToolCall,
     ToolCallDelta,
@@ -116,7 +134,7 @@ from router_core.errors import (
 from router_core.framing import UpstreamEvent, make_decoder
 
 #: This contract's version, (major, minor); see "Versioning" above.
-CONTRACT_VERSION: Final[tuple[int, int]] = (2, 2)
+CONTRACT_VERSION: Final[tuple[int, int]] = (2, 3)
 #: The major alone (what contract 1 called its version).
 API_VERSION: Final[int] = CONTRACT_VERSION[0]
 
@@ -467,6 +485,7 @@ __all__ = [
     "API_VERSION",
     "CONTRACT_VERSION",
     "AudioPart",
+    "CacheControl",
     "Capabilities",
     "ChatCompletion",
     "ChatCompletionChunk",
@@ -497,11 +516,14 @@ __all__ = [
     "Pricing",
     "PromptTokensDetails",
     "ProviderPlugin",
+    "ReasoningConfig",
+    "ReasoningDetail",
     "RefusalPart",
     "ResponseMessage",
     "RouterError",
     "StreamTranslator",
     "TextPart",
+    "ThinkingBlock",
     "Tool",
     "ToolCall",
     "ToolCallDelta",

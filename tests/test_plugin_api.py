@@ -7,6 +7,8 @@ Contract 2.0 (deliberate): ``CONTRACT_VERSION`` and ``contract_compatible`` adde
 ``native_dialects`` / ``build_native_request`` / ``usage_tap`` of ``ProviderPlugin``.
 Contract 2.2 (additive): the embeddings types and the optional
 ``build_embeddings_request`` / ``parse_embeddings_response``.
+Contract 2.3 (additive): ``CacheControl``, ``ReasoningConfig``, ``ReasoningDetail`` and
+``ThinkingBlock`` (prompt caching and reasoning carried across providers).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ PINNED = {
     "API_VERSION",
     "CONTRACT_VERSION",
     "AudioPart",
+    "CacheControl",
     "Capabilities",
     "ChatCompletion",
     "ChatCompletionChunk",
@@ -52,11 +55,14 @@ PINNED = {
     "Pricing",
     "PromptTokensDetails",
     "ProviderPlugin",
+    "ReasoningConfig",
+    "ReasoningDetail",
     "RefusalPart",
     "ResponseMessage",
     "RouterError",
     "StreamTranslator",
     "TextPart",
+    "ThinkingBlock",
     "Tool",
     "ToolCall",
     "ToolCallDelta",
@@ -82,7 +88,7 @@ PINNED = {
 
 def test_all_is_pinned() -> None:
     assert set(api.__all__) == PINNED
-    assert api.CONTRACT_VERSION == (2, 2)
+    assert api.CONTRACT_VERSION == (2, 3)
     assert api.API_VERSION == 2
     for name in api.__all__:
         assert hasattr(api, name), name

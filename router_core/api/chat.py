@@ -14,6 +14,15 @@ from msgspec import UNSET, Meta, Struct, UnsetType, field
 # ---------------------------------------------------------------- request parts
 
 
+class CacheControl(Struct):
+    """A prompt-cache breakpoint, in the form OpenRouter and LiteLLM accept on
+    OpenAI-format messages, content parts and tools. Carried to Anthropic as is;
+    providers that cache by themselves (OpenAI, Gemini) ignore it."""
+
+    type: Literal["ephemeral"] = "ephemeral"
+    ttl: Literal["5m", "1h"] | UnsetType = UNSET
+
+
 class ImageUrl(Struct, omit_defaults=True):
     url: str
     detail: Literal["auto", "low", "high"] | UnsetType = UNSET
@@ -32,18 +41,22 @@ class FileRef(Struct, omit_defaults=True):
 
 class TextPart(Struct, tag="text", tag_field="type"):
     text: str
+    cache_control: CacheControl | UnsetType = UNSET
 
 
 class ImagePart(Struct, tag="image_url", tag_field="type"):
     image_url: ImageUrl
+    cache_control: CacheControl | UnsetType = UNSET
 
 
 class AudioPart(Struct, tag="input_audio", tag_field="type"):
     input_audio: InputAudio
+    cache_control: CacheControl | UnsetType = UNSET
 
 
 class FilePart(Struct, tag="file", tag_field="type"):
     file: FileRef
+    cache_control: CacheControl | UnsetType = UNSET
 
 
 class RefusalPart(Struct, tag="refusal", tag_field="type"):
@@ -67,6 +80,35 @@ class ToolCall(Struct):
 Role = Literal["system", "developer", "user", "assistant", "tool", "function"]
 
 
+class ReasoningDetail(Struct, omit_defaults=True):
+    """One entry of OpenRouter's ``reasoning_details`` (on an answer, and on an
+    assistant message sent back): ``reasoning.text`` (``text`` and, once complete,
+    the provider's ``signature``), ``reasoning.summary`` (``summary``) or
+    ``reasoning.encrypted`` (opaque ``data``: Anthropic redacted thinking, Gemini
+    thought signatures). ``format`` names the minting provider
+    (``anthropic-claude-v1``, ``google-gemini-v1``); ``index`` groups stream deltas
+    of one entry; ``id`` ties an entry to a tool call where the provider does."""
+
+    type: str  # new kinds pass through untouched
+    text: str | None | UnsetType = UNSET
+    signature: str | None | UnsetType = UNSET
+    summary: str | UnsetType = UNSET
+    data: str | UnsetType = UNSET
+    id: str | None | UnsetType = UNSET
+    format: str | None | UnsetType = UNSET
+    index: int | UnsetType = UNSET
+
+
+class ThinkingBlock(Struct, omit_defaults=True):
+    """LiteLLM's ``thinking_blocks`` entry on an assistant message sent back:
+    Anthropic's own ``thinking`` (with ``signature``) or ``redacted_thinking``."""
+
+    type: Literal["thinking", "redacted_thinking"]
+    thinking: str | UnsetType = UNSET
+    signature: str | UnsetType = UNSET
+    data: str | UnsetType = UNSET
+
+
 class Message(Struct, omit_defaults=True):
     """One conversation turn; role-specific rules are checked by the handler."""
 
@@ -76,6 +118,14 @@ class Message(Struct, omit_defaults=True):
     tool_calls: list[ToolCall] | UnsetType = UNSET
     tool_call_id: str | UnsetType = UNSET
     refusal: str | None | UnsetType = UNSET
+    #: a breakpoint after this whole message (its last content block).
+    cache_control: CacheControl | UnsetType = UNSET
+    # An assistant turn's reasoning sent back (OpenRouter, DeepSeek, LiteLLM forms):
+    # providers that sign their thinking need it replayed before the tool calls.
+    reasoning_content: str | None | UnsetType = UNSET
+    reasoning: str | None | UnsetType = UNSET
+    reasoning_details: list[ReasoningDetail] | UnsetType = UNSET
+    thinking_blocks: list[ThinkingBlock] | UnsetType = UNSET
 
 
 class FunctionDef(Struct, omit_defaults=True):
@@ -88,6 +138,7 @@ class FunctionDef(Struct, omit_defaults=True):
 class Tool(Struct):
     function: FunctionDef
     type: Literal["function"] = "function"
+    cache_control: CacheControl | UnsetType = UNSET
 
 
 class NamedFunction(Struct):
@@ -113,6 +164,17 @@ class JsonSchemaSpec(Struct, omit_defaults=True):
 class ResponseFormat(Struct, omit_defaults=True):
     type: Literal["text", "json_object", "json_schema"]
     json_schema: JsonSchemaSpec | UnsetType = UNSET
+
+
+class ReasoningConfig(Struct, omit_defaults=True):
+    """OpenRouter's unified ``reasoning`` request object: an ``effort`` or a token
+    budget (``max_tokens``), ``exclude`` to reason without returning the text,
+    ``enabled`` to switch it on at the default effort (or off)."""
+
+    effort: Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"] | None = None
+    max_tokens: Annotated[int, Meta(ge=0)] | None = None
+    exclude: bool | None = None
+    enabled: bool | None = None
 
 
 class StreamOptions(Struct, omit_defaults=True):
@@ -154,6 +216,8 @@ class ChatRequest(Struct, omit_defaults=True):
     store: bool | None = None
     service_tier: str | None = None
     reasoning_effort: str | None = None
+    #: OpenRouter's reasoning object (an extension beside ``reasoning_effort``).
+    reasoning: ReasoningConfig | None = None
     prompt_cache_key: str | None = None
     verbosity: str | None = None
     modalities: list[str] | None = None
@@ -210,7 +274,11 @@ class ResponseMessage(Struct):
     content: str | None = None
     tool_calls: list[ToolCall] | UnsetType = UNSET
     refusal: str | None = None
+    # Thinking text twice (DeepSeek/LiteLLM's name and OpenRouter's), and OpenRouter's
+    # details that carry the signatures a tool loop must send back.
     reasoning_content: str | UnsetType = UNSET
+    reasoning: str | UnsetType = UNSET
+    reasoning_details: list[ReasoningDetail] | UnsetType = UNSET
 
 
 class Choice(Struct, kw_only=True):
@@ -252,6 +320,8 @@ class Delta(Struct):
     refusal: str | None | UnsetType = UNSET
     tool_calls: list[ToolCallDelta] | UnsetType = UNSET
     reasoning_content: str | UnsetType = UNSET
+    reasoning: str | UnsetType = UNSET
+    reasoning_details: list[ReasoningDetail] | UnsetType = UNSET
 
 
 class ChunkChoice(Struct, kw_only=True):
@@ -286,6 +356,7 @@ class ErrorBody(Struct):
 
 __all__ = [
     "AudioPart",
+    "CacheControl",
     "ChatCompletion",
     "ChatCompletionChunk",
     "ChatRequest",
@@ -308,12 +379,15 @@ __all__ = [
     "Message",
     "NamedFunction",
     "PromptTokensDetails",
+    "ReasoningConfig",
+    "ReasoningDetail",
     "RefusalPart",
     "ResponseFormat",
     "ResponseMessage",
     "Role",
     "StreamOptions",
     "TextPart",
+    "ThinkingBlock",
     "Tool",
     "ToolCall",
     "ToolCallDelta",

@@ -34,6 +34,11 @@ class Capabilities(Struct, kw_only=True):
     vision: bool = False
     #: Honours response_format json_object / json_schema.
     json_mode: bool = False
+    #: Enforces a response_format json_schema natively (constrained decoding); without
+    #: it a provider may still emulate JSON modes (see json_mode).
+    structured_outputs: bool = False
+    #: Can reason before answering (reasoning_effort / reasoning honoured).
+    reasoning: bool = False
     #: Serves POST /v1/embeddings (its prompt price is the embedding price).
     embeddings: bool = False
 

@@ -11,7 +11,10 @@ Every request to ``POST /v1/messages`` (and ``/v1/messages/count_tokens``, answe
 ``fake.received_raw``) and checked against the Messages API shape (headers, required
 fields, alternating roles that start with ``user``, tool_result right after
 tool_use, no empty text blocks, system only at the top level, no unknown top-level
-fields). A bad request is answered like
+fields, at most four well-formed ``cache_control`` breakpoints, ``thinking`` rules:
+a budget of at least 1024 below ``max_tokens``, no temperature / top_k / forced tool
+choice while thinking, and in a tool loop the last assistant turn opening with its
+signed thinking; ``output_config.format`` a JSON schema). A bad request is answered like
 Anthropic would (400 ``invalid_request_error`` / 401 ``authentication_error``) and
 its problems are kept in ``fake.rejected``. A good one gets the next ``FakeReply``
 (the last one repeats), or whatever ``responder`` returns. Only aiohttp and the
@@ -208,11 +211,110 @@ def check_messages_request(body: Any, *, count_tokens: bool = False) -> list[str
     problems += _check_sampling(body)
     problems += _check_system(body.get("system"))
     problems += _check_tools(body)
+    problems += _check_output_config(body.get("output_config"))
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         problems.append("messages: Field required (non-empty list)")
         return problems
+    problems += _check_cache_control(body, messages)
+    problems += _check_thinking(body, messages, count_tokens=count_tokens)
     return problems + _check_turns(messages)
+
+
+#: Anthropic's limit on cache_control breakpoints per request.
+MAX_BREAKPOINTS = 4
+
+
+def _breakpoints(body: dict[str, Any], messages: list[Any]) -> list[Any]:
+    marks: list[Any] = []
+    system = body.get("system")
+    items: list[Any] = [*(body.get("tools") or []), *(system if isinstance(system, list) else [])]
+    for message in messages:
+        content = message.get("content") if isinstance(message, dict) else None
+        for block in content if isinstance(content, list) else []:
+            inner = block.get("content") if isinstance(block, dict) else None
+            items += inner if isinstance(inner, list) else []
+            items.append(block)
+    for item in items:
+        if isinstance(item, dict) and "cache_control" in item:
+            marks.append(item["cache_control"])
+    return marks
+
+
+def _check_cache_control(body: dict[str, Any], messages: list[Any]) -> list[str]:
+    marks = _breakpoints(body, messages)
+    problems = []
+    if len(marks) > MAX_BREAKPOINTS:
+        problems.append(
+            f"A maximum of {MAX_BREAKPOINTS} blocks with cache_control may be provided. "
+            f"Found {len(marks)}."
+        )
+    for mark in marks:
+        ok = isinstance(mark, dict) and mark.get("type") == "ephemeral"
+        if not ok or mark.get("ttl", "5m") not in ("5m", "1h") or set(mark) - {"type", "ttl"}:
+            problems.append(f"cache_control: invalid breakpoint {mark!r}")
+    return problems
+
+
+def _check_output_config(config: Any) -> list[str]:
+    if config is None:
+        return []
+    fmt = config.get("format") if isinstance(config, dict) else None
+    if not isinstance(fmt, dict) or fmt.get("type") != "json_schema":
+        return ["output_config.format.type: must be 'json_schema'"]
+    if not isinstance(fmt.get("schema"), dict):
+        return ["output_config.format.schema: Field required"]
+    return []
+
+
+def _check_thinking(body: dict[str, Any], messages: list[Any], *, count_tokens: bool) -> list[str]:
+    thinking = body.get("thinking")
+    if thinking is None or (isinstance(thinking, dict) and thinking.get("type") == "disabled"):
+        return []
+    if not isinstance(thinking, dict) or thinking.get("type") not in ("enabled", "adaptive"):
+        return ["thinking.type: must be enabled, disabled or adaptive"]
+    problems = []
+    budget = thinking.get("budget_tokens")
+    if thinking["type"] == "enabled":
+        if not isinstance(budget, int | float) or budget < 1024:
+            problems.append("thinking.enabled.budget_tokens: Input should be >= 1024")
+        # (a float budget is a byte-preservation fixture's; only ints are compared)
+        elif isinstance(budget, int) and not count_tokens and budget >= body.get("max_tokens", 0):
+            problems.append("`max_tokens` must be greater than `thinking.budget_tokens`")
+    if "temperature" in body and body["temperature"] != 1:
+        problems.append("`temperature` may only be set to 1 when thinking is enabled")
+    if "top_k" in body:
+        problems.append("`top_k` is not available when thinking is enabled")
+    choice = body.get("tool_choice")
+    if isinstance(choice, dict) and choice.get("type") in ("any", "tool"):
+        problems.append("Thinking may not be enabled when tool_choice forces tool use.")
+    return problems + _check_replayed_thinking(messages)
+
+
+def _check_replayed_thinking(messages: list[Any]) -> list[str]:
+    # In a tool loop (the last user turn answers tool calls) the assistant turn that
+    # made the calls must open with its thinking, signed.
+    problems = []
+    for i, message in enumerate(messages):
+        content = message.get("content") if isinstance(message, dict) else None
+        for j, block in enumerate(content if isinstance(content, list) else []):
+            unsigned = not isinstance(block, dict) or not block.get("signature")
+            if isinstance(block, dict) and block.get("type") == "thinking" and unsigned:
+                problems.append(f"messages.{i}.content.{j}.thinking.signature: Field required")
+    last = messages[-1] if isinstance(messages[-1], dict) else {}
+    last_content = last.get("content")
+    last_blocks: list[Any] = last_content if isinstance(last_content, list) else []
+    in_loop = bool(last_blocks) and last_blocks[0].get("type") == "tool_result"
+    if in_loop and len(messages) >= 2 and isinstance(messages[-2], dict):
+        blocks = messages[-2].get("content")
+        first = blocks[0].get("type") if isinstance(blocks, list) and blocks else "text"
+        if first not in ("thinking", "redacted_thinking"):
+            problems.append(
+                f"messages.{len(messages) - 2}.content.0.type: Expected `thinking` or "
+                f"`redacted_thinking`, but found `{first}`. When `thinking` is enabled, a "
+                "final `assistant` message must start with a thinking block."
+            )
+    return problems
 
 
 def _check_sampling(body: dict[str, Any]) -> list[str]:

@@ -349,17 +349,30 @@ def test_sampling_stop_user_and_extras() -> None:
             presence_penalty=0,
             response_format={"type": "text"},
         ),
-        extras=AnthropicExtras(top_k=40, thinking_budget=2048),
+        extras=AnthropicExtras(top_k=40),
     )
     assert body["temperature"] == 1.0  # clamped from OpenAI's 0..2 to Anthropic's 0..1
     assert body["top_p"] == 0.9
     assert body["top_k"] == 40
     assert body["stop_sequences"] == ["END"]
     assert body["metadata"] == {"user_id": "user-42"}
-    assert body["thinking"] == {"type": "enabled", "budget_tokens": 2048}
     assert body["stream"] is True
-    for dropped in ("seed", "store", "stream_options", "n", "presence_penalty"):
+    for dropped in ("seed", "store", "stream_options", "n", "presence_penalty", "thinking"):
         assert dropped not in body
+
+
+def test_thinking_budget_extra_fixes_the_sampling() -> None:
+    # Anthropic refuses temperature / top_k changes and top_p below 0.95 while thinking.
+    body = _body(
+        _request(temperature=0.7, top_p=0.9),
+        extras=AnthropicExtras(top_k=40, thinking_budget=2048),
+    )
+    assert body["thinking"] == {"type": "enabled", "budget_tokens": 2048}
+    for dropped in ("temperature", "top_p", "top_k"):
+        assert dropped not in body
+    assert (
+        _body(_request(top_p=0.97), extras=AnthropicExtras(thinking_budget=2048))["top_p"] == 0.97
+    )
 
 
 def test_low_temperature_and_stop_list_pass_through() -> None:
@@ -382,12 +395,7 @@ def test_thinking_budget_must_fit_below_max_tokens() -> None:
         ({"logit_bias": {"50256": -100}}, "logit_bias"),
         ({"presence_penalty": 0.5}, "presence_penalty"),
         ({"frequency_penalty": -0.1}, "frequency_penalty"),
-        ({"response_format": {"type": "json_object"}}, "response_format"),
-        (
-            {"response_format": {"type": "json_schema", "json_schema": {"name": "x"}}},
-            "response_format",
-        ),
-        ({"reasoning_effort": "high"}, "reasoning_effort"),
+        ({"reasoning_effort": "extreme"}, "reasoning_effort"),
         ({"modalities": ["text", "audio"]}, "modalities"),
         ({"audio": {"voice": "alloy", "format": "wav"}}, "audio"),
         ({"prediction": {"type": "content", "content": "x"}}, "prediction"),

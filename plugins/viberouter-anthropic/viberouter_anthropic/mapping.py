@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from router_core.plugin_api import PromptTokensDetails, Usage
+from router_core.plugin_api import PromptTokensDetails, ReasoningDetail, Usage
 
+from .messages import REASONING_FORMAT
 from .wire import AnthropicUsage
 
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter"]
@@ -25,12 +26,33 @@ def finish_reason(stop_reason: str | None, *, made_tool_calls: bool) -> FinishRe
     """OpenAI ``finish_reason`` for an Anthropic ``stop_reason`` (null/unknown -> stop).
 
     A turn that produced tool calls and stopped normally reports ``tool_calls`` even
-    if Anthropic said ``end_turn``; ``length`` and ``content_filter`` always win.
+    if Anthropic said ``end_turn``; ``length`` and ``content_filter`` always win. A
+    ``tool_use`` stop without client tool calls is the structured-output answer tool
+    (``structured.py``): the client got text, so ``stop``.
     """
     reason = _FINISH_REASONS.get(stop_reason or "", "stop")
-    if reason == "stop" and made_tool_calls:
-        return "tool_calls"
+    if reason in ("stop", "tool_calls"):
+        return "tool_calls" if made_tool_calls else "stop"
     return reason
+
+
+def text_detail(
+    index: int, text: str | None = None, signature: str | None = None
+) -> ReasoningDetail:
+    """A ``reasoning.text`` detail of Anthropic thinking (text and/or signature)."""
+    detail = ReasoningDetail(type="reasoning.text", format=REASONING_FORMAT, index=index)
+    if text is not None:
+        detail.text = text
+    if signature is not None:
+        detail.signature = signature
+    return detail
+
+
+def redacted_detail(index: int, data: str) -> ReasoningDetail:
+    """A ``reasoning.encrypted`` detail of a ``redacted_thinking`` block."""
+    return ReasoningDetail(
+        type="reasoning.encrypted", data=data, format=REASONING_FORMAT, index=index
+    )
 
 
 def usage_from(usage: AnthropicUsage) -> Usage:
@@ -64,4 +86,11 @@ def merge_usage(into: AnthropicUsage, update: AnthropicUsage) -> None:
             setattr(into, name, value)
 
 
-__all__ = ["FinishReason", "finish_reason", "merge_usage", "usage_from"]
+__all__ = [
+    "FinishReason",
+    "finish_reason",
+    "merge_usage",
+    "redacted_detail",
+    "text_detail",
+    "usage_from",
+]

@@ -23,10 +23,12 @@ from router_core.plugin_api import (
 from .catalog import default_model_cards
 from .errors import map_error
 from .native import PATHS, AnthropicUsageTap, native_body, native_headers
+from .reasoning import reasoning_hidden
 from .request import build_body
 from .response import decode_message, to_completion
 from .settings import AnthropicExtras, AnthropicSettings
 from .stream import AnthropicStreamTranslator
+from .structured import answer_tool
 
 _body_encoder = msgspec.json.Encoder()
 
@@ -39,7 +41,7 @@ class AnthropicProvider(ProviderPlugin):
     Pure: it builds requests and reads responses; the core does all I/O.
     """
 
-    contract_version: ClassVar[tuple[int, int]] = (2, 1)  # native dialects
+    contract_version: ClassVar[tuple[int, int]] = (2, 3)  # caching, reasoning fields
     native_dialects: ClassVar[frozenset[str]] = frozenset({"anthropic_messages"})
     settings_type: ClassVar[type[msgspec.Struct] | None] = AnthropicSettings
     extra_params: ClassVar[type[msgspec.Struct] | None] = AnthropicExtras
@@ -95,12 +97,22 @@ class AnthropicProvider(ProviderPlugin):
         self, request: ChatRequest, deployment: Deployment, body: bytes
     ) -> ChatCompletion:
         """A 2xx Messages API body as a ``chat.completion`` (model = the upstream's)."""
-        return to_completion(decode_message(body), fallback_model=deployment.model)
+        return to_completion(
+            decode_message(body),
+            fallback_model=deployment.model,
+            answer_tool=answer_tool(request, deployment.card),
+            hide_reasoning=reasoning_hidden(request),
+        )
 
     def stream_translator(self, request: ChatRequest, deployment: Deployment) -> StreamTranslator:
         """A fresh §3.4 state machine; chunks name the model as Anthropic reports it in
         ``message_start`` (the contract's model rule), else ``deployment.model``."""
-        return AnthropicStreamTranslator(deployment.model, include_usage=request.include_usage)
+        return AnthropicStreamTranslator(
+            deployment.model,
+            include_usage=request.include_usage,
+            answer_tool=answer_tool(request, deployment.card),
+            hide_reasoning=reasoning_hidden(request),
+        )
 
     def build_native_request(
         self,

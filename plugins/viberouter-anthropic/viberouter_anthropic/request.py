@@ -5,7 +5,8 @@ field (the core then tries the next deployment). Deliberately dropped, because
 they do not change what the model generates: ``seed`` (best effort even on OpenAI,
 with no guarantee to break), ``stream_options`` (Anthropic always reports usage),
 ``store``, ``metadata``, ``service_tier``, ``prompt_cache_key``, message ``name``,
-image ``detail`` and tool ``strict``.
+image ``detail`` and tool ``strict``. JSON modes: ``structured.py``; reasoning:
+``reasoning.py``; ``cache_control`` breakpoints: ``messages.py`` and ``caching.py``.
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ from msgspec import UnsetType
 
 from router_core.plugin_api import ChatRequest, Deployment, InvalidRequest, Tool
 
-from .messages import convert_messages
+from .caching import limit_breakpoints
+from .messages import cache_param, convert_messages
+from .reasoning import apply_reasoning
 from .settings import AnthropicExtras
-from .wire import MessagesRequest, MetadataParam, ThinkingParam, ToolChoiceParam, ToolParam
+from .structured import apply_structured_output
+from .wire import MessagesRequest, MetadataParam, ToolChoiceParam, ToolParam
 
 #: Anthropic's temperature range is 0..1; OpenAI allows up to 2. We clamp rather
 #: than refuse so that clients with a habitual 1.2 still get served.
@@ -37,16 +41,6 @@ _REFUSALS: tuple[_Refusal, ...] = (
     ("logit_bias", lambda r: bool(r.logit_bias), "Anthropic has no logit bias"),
     ("presence_penalty", lambda r: bool(r.presence_penalty), "no penalties on Anthropic"),
     ("frequency_penalty", lambda r: bool(r.frequency_penalty), "no penalties on Anthropic"),
-    (
-        "response_format",
-        lambda r: r.response_format is not None and r.response_format.type != "text",
-        "JSON modes are not supported by the Anthropic provider",
-    ),
-    (
-        "reasoning_effort",
-        lambda r: r.reasoning_effort not in (None, "none"),
-        "use the thinking_budget extra with Anthropic",
-    ),
     (
         "modalities",
         lambda r: any(m != "text" for m in r.modalities or ()),
@@ -101,29 +95,22 @@ def build_body(
     user = request.user or request.safety_identifier
     if user:
         body.metadata = MetadataParam(user_id=user)
-    if extras is not None:
-        _apply_extras(body, extras)
+    if extras is not None and extras.top_k is not None:
+        body.top_k = extras.top_k
+    apply_reasoning(body, request, extras, deployment.card)
+    apply_structured_output(body, request, deployment.card)
+    limit_breakpoints(body)
     if request.stream:
         body.stream = True
     return body
 
 
-def _apply_extras(body: MessagesRequest, extras: AnthropicExtras) -> None:
-    if extras.top_k is not None:
-        body.top_k = extras.top_k
-    if extras.thinking_budget is not None:
-        if extras.thinking_budget >= body.max_tokens:
-            raise InvalidRequest(
-                "thinking_budget: must be below max_completion_tokens / max_tokens "
-                f"({body.max_tokens})"
-            )
-        body.thinking = ThinkingParam(budget_tokens=extras.thinking_budget)
-
-
 def _tool(tool: Tool) -> ToolParam:
     fn = tool.function
     schema = fn.parameters if isinstance(fn.parameters, dict) else dict(_EMPTY_SCHEMA)
-    param = ToolParam(name=fn.name, input_schema=schema)
+    param = ToolParam(
+        name=fn.name, input_schema=schema, cache_control=cache_param(tool.cache_control)
+    )
     if isinstance(fn.description, str):
         param.description = fn.description
     return param

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from msgspec import Meta, Struct, field
 
@@ -23,12 +23,21 @@ class AnthropicSettings(Struct, forbid_unknown_fields=True, kw_only=True):
     headers: dict[str, str] = field(default_factory=dict)
 
 
+class NativeThinking(Struct, kw_only=True):
+    """Anthropic's own ``thinking`` object, given on a chat request."""
+
+    type: Literal["enabled", "disabled", "adaptive"]
+    budget_tokens: Annotated[int, Meta(ge=1024)] | None = None
+
+
 class AnthropicExtras(Struct, kw_only=True):
     """Request fields beyond the OpenAI API that this provider honours."""
 
     top_k: Annotated[int, Meta(ge=1)] | None = None
     #: enables extended thinking with this token budget (must be below max_tokens).
     thinking_budget: Annotated[int, Meta(ge=1024)] | None = None
+    #: Anthropic's ``thinking`` object as is (wins over every other reasoning field).
+    thinking: NativeThinking | None = None
 
 
-__all__ = ["AnthropicExtras", "AnthropicSettings"]
+__all__ = ["AnthropicExtras", "AnthropicSettings", "NativeThinking"]

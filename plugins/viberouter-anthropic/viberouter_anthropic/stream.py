@@ -3,7 +3,11 @@
 One translator per stream. It owns the Anthropic-block -> OpenAI-tool index map
 (dense from 0; the Anthropic block index counts text blocks too and must never
 leak), whether each tool call got a non-empty argument fragment, the stop reason
-and the cumulative usage.
+and the cumulative usage. The structured-output answer tool's ``input_json_delta``
+fragments become content deltas. Thinking streams as ``reasoning_content`` and
+``reasoning`` deltas and as ``reasoning_details`` entries (one ``index`` per thinking
+block; its ``signature_delta`` as an entry with the signature, redacted thinking as
+one ``reasoning.encrypted`` entry), which clients merge by index.
 """
 
 from __future__ import annotations
@@ -26,7 +30,14 @@ from router_core.plugin_api import (
 )
 
 from .errors import error_for
-from .mapping import FinishReason, finish_reason, merge_usage, usage_from
+from .mapping import (
+    FinishReason,
+    finish_reason,
+    merge_usage,
+    redacted_detail,
+    text_detail,
+    usage_from,
+)
 from .wire import (
     AnthropicUsage,
     ContentBlockDelta,
@@ -64,6 +75,8 @@ class AnthropicStreamTranslator:
         include_usage: bool = False,
         completion_id: str | None = None,
         created: int | None = None,
+        answer_tool: str | None = None,
+        hide_reasoning: bool = False,
     ) -> None:
         self._id = completion_id or new_completion_id()
         self._created = now() if created is None else created
@@ -77,6 +90,10 @@ class AnthropicStreamTranslator:
         self._args_seen: dict[int, bool] = {}  # Anthropic block index -> non-empty fragment?
         self._stop_reason: str | None = None
         self._usage = AnthropicUsage()
+        self._answer_tool = answer_tool
+        self._answer_blocks: dict[int, bool] = {}  # answer-tool block -> text seen?
+        self._hide_reasoning = hide_reasoning
+        self._reasoning_index: dict[int, int] = {}  # thinking block -> details index
 
     # ------------------------------------------------------------ protocol
 
@@ -127,6 +144,11 @@ class AnthropicStreamTranslator:
 
     def _on_block_start(self, event: ContentBlockStart) -> list[ChatCompletionChunk]:
         block = event.content_block
+        if block.type == "tool_use" and self._answer_tool == block.name:
+            self._answer_blocks[event.index] = False
+            return []
+        if block.type in ("thinking", "redacted_thinking"):
+            return self._on_reasoning_start(event)
         if block.type == "tool_use":
             # A counter, not len(): a repeated block start must not reuse an index.
             tool_index = self._next_tool
@@ -142,16 +164,41 @@ class AnthropicStreamTranslator:
             return [*self._role_chunk(), self._chunk(Delta(tool_calls=[call]))]
         if block.type == "text" and block.text:
             return [*self._role_chunk(), self._chunk(Delta(content=block.text))]
-        if block.type == "thinking" and block.thinking:
-            return [*self._role_chunk(), self._chunk(Delta(reasoning_content=block.thinking))]
         return []
+
+    def _on_reasoning_start(self, event: ContentBlockStart) -> list[ChatCompletionChunk]:
+        if self._hide_reasoning:
+            return []
+        block = event.content_block
+        index = self._reasoning_index[event.index] = len(self._reasoning_index)
+        if block.type == "redacted_thinking":
+            delta = Delta(reasoning_details=[redacted_detail(index, block.data)])
+            return [*self._role_chunk(), self._chunk(delta)]
+        if block.thinking:
+            return [*self._role_chunk(), self._chunk(self._thinking(index, block.thinking))]
+        return []
+
+    def _thinking(self, index: int, text: str) -> Delta:
+        return Delta(
+            reasoning_content=text, reasoning=text, reasoning_details=[text_detail(index, text)]
+        )
 
     def _on_delta(self, event: ContentBlockDelta) -> list[ChatCompletionChunk]:
         delta = event.delta
         if delta.type == "text_delta" and delta.text:
             return [*self._role_chunk(), self._chunk(Delta(content=delta.text))]
-        if delta.type == "thinking_delta" and delta.thinking:
-            return [*self._role_chunk(), self._chunk(Delta(reasoning_content=delta.thinking))]
+        reasoning_index = self._reasoning_index.get(event.index)
+        if delta.type == "thinking_delta" and delta.thinking and reasoning_index is not None:
+            chunk = self._chunk(self._thinking(reasoning_index, delta.thinking))
+            return [*self._role_chunk(), chunk]
+        if delta.type == "signature_delta" and delta.signature and reasoning_index is not None:
+            signed = Delta(reasoning_details=[text_detail(reasoning_index, "", delta.signature)])
+            return [*self._role_chunk(), self._chunk(signed)]
+        if event.index in self._answer_blocks and delta.type == "input_json_delta":
+            if not delta.partial_json:
+                return []
+            self._answer_blocks[event.index] = True
+            return [*self._role_chunk(), self._chunk(Delta(content=delta.partial_json))]
         if delta.type == "input_json_delta" and delta.partial_json:
             tool_index = self._tool_index.get(event.index)
             if tool_index is None:  # arguments for a block that never started
@@ -162,6 +209,9 @@ class AnthropicStreamTranslator:
         return []
 
     def _on_block_stop(self, event: ContentBlockStop) -> list[ChatCompletionChunk]:
+        if self._answer_blocks.get(event.index) is False:
+            self._answer_blocks[event.index] = True  # an empty answer is still "{}"
+            return [*self._role_chunk(), self._chunk(Delta(content="{}"))]
         tool_index = self._tool_index.get(event.index)
         if tool_index is None or self._args_seen[event.index]:
             return []

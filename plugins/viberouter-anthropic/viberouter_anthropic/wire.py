@@ -14,10 +14,18 @@ from msgspec import UNSET, Struct, UnsetType, field
 # ---------------------------------------------------------------- request blocks
 
 
+class CacheControlParam(Struct):
+    """A prompt-cache breakpoint on a block or tool (``ttl`` 5m | 1h)."""
+
+    type: Literal["ephemeral"] = "ephemeral"
+    ttl: str | UnsetType = UNSET
+
+
 class TextBlock(Struct, tag="text", tag_field="type"):
     """A text content block (never sent with empty ``text``)."""
 
     text: str
+    cache_control: CacheControlParam | UnsetType = UNSET
 
 
 class Base64Source(Struct, tag="base64", tag_field="type"):
@@ -37,6 +45,7 @@ class ImageBlock(Struct, tag="image", tag_field="type"):
     """An image content block."""
 
     source: Base64Source | UrlSource
+    cache_control: CacheControlParam | UnsetType = UNSET
 
 
 class ToolUseBlock(Struct, tag="tool_use", tag_field="type"):
@@ -45,6 +54,7 @@ class ToolUseBlock(Struct, tag="tool_use", tag_field="type"):
     id: str
     name: str
     input: dict[str, Any]
+    cache_control: CacheControlParam | UnsetType = UNSET
 
 
 class ToolResultBlock(Struct, tag="tool_result", tag_field="type", omit_defaults=True):
@@ -53,9 +63,30 @@ class ToolResultBlock(Struct, tag="tool_result", tag_field="type", omit_defaults
     tool_use_id: str
     content: str | list[TextBlock | ImageBlock] | UnsetType = UNSET
     is_error: bool | UnsetType = UNSET
+    cache_control: CacheControlParam | UnsetType = UNSET
 
 
-RequestBlock = TextBlock | ImageBlock | ToolUseBlock | ToolResultBlock
+class ThinkingBlockParam(Struct, tag="thinking", tag_field="type"):
+    """A thinking block replayed unmodified (its ``signature`` is what Anthropic checks)."""
+
+    thinking: str
+    signature: str
+
+
+class RedactedThinkingBlockParam(Struct, tag="redacted_thinking", tag_field="type"):
+    """Encrypted thinking replayed unmodified."""
+
+    data: str
+
+
+RequestBlock = (
+    TextBlock
+    | ImageBlock
+    | ToolUseBlock
+    | ToolResultBlock
+    | ThinkingBlockParam
+    | RedactedThinkingBlockParam
+)
 
 
 class MessageParam(Struct):
@@ -71,6 +102,7 @@ class ToolParam(Struct, omit_defaults=True):
     name: str
     input_schema: dict[str, Any]
     description: str | UnsetType = UNSET
+    cache_control: CacheControlParam | UnsetType = UNSET
 
 
 class ToolChoiceParam(Struct, omit_defaults=True):
@@ -88,10 +120,23 @@ class MetadataParam(Struct):
 
 
 class ThinkingParam(Struct):
-    """Extended thinking switch."""
+    """Extended thinking switch: ``enabled`` with a budget, ``disabled``, ``adaptive``."""
 
-    budget_tokens: int
-    type: Literal["enabled"] = "enabled"
+    budget_tokens: int | UnsetType = UNSET
+    type: Literal["enabled", "disabled", "adaptive"] = "enabled"
+
+
+class OutputFormatParam(Struct):
+    """Native structured output: the answer's text is JSON valid against ``schema``."""
+
+    schema: dict[str, Any]
+    type: Literal["json_schema"] = "json_schema"
+
+
+class OutputConfigParam(Struct, omit_defaults=True):
+    """``output_config`` (structured outputs, GA)."""
+
+    format: OutputFormatParam | UnsetType = UNSET
 
 
 class MessagesRequest(Struct, omit_defaults=True):
@@ -109,6 +154,7 @@ class MessagesRequest(Struct, omit_defaults=True):
     stop_sequences: list[str] | UnsetType = UNSET
     metadata: MetadataParam | UnsetType = UNSET
     thinking: ThinkingParam | UnsetType = UNSET
+    output_config: OutputConfigParam | UnsetType = UNSET
     stream: bool | UnsetType = UNSET
 
 
@@ -124,6 +170,8 @@ class ResponseBlock(Struct):
     name: str = ""
     input: Any = None
     thinking: str = ""
+    signature: str = ""
+    data: str = ""
 
 
 class AnthropicUsage(Struct):
@@ -187,6 +235,7 @@ class BlockDelta(Struct):
     text: str = ""
     partial_json: str = ""
     thinking: str = ""
+    signature: str = ""
 
 
 class ContentBlockDelta(Struct):

@@ -156,7 +156,7 @@ def test_openai_fastpath_later_deltas_drop_empty_parts() -> None:
     assert deltas == [
         {"role": "assistant", "content": None, "refusal": None},
         {"refusal": "no"},
-        {"content": "x", "reasoning_content": "r"},
+        {"content": "x", "reasoning_content": "r", "reasoning": "r"},  # both names (2.3)
         {},
     ]
 

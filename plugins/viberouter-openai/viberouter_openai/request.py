@@ -7,6 +7,7 @@ from typing import Any
 import msgspec
 
 from router_core.plugin_api import ChatRequest, Deployment, Message, UpstreamRequest, json_encode
+from viberouter_openai.extensions import without_extensions
 from viberouter_openai.settings import OpenAISettings
 
 # Usage is always requested when streaming: the router accounts for every stream,
@@ -25,6 +26,8 @@ def build_upstream_request(
     extras: msgspec.Struct | None,
 ) -> UpstreamRequest:
     """The HTTP request for one canonical chat request."""
+    if not settings.forward_extensions:
+        request = without_extensions(request)
     return UpstreamRequest(
         method="POST",
         url=settings.base_url.rstrip("/") + "/chat/completions",

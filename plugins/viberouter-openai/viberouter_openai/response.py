@@ -47,6 +47,7 @@ def parse_completion(body: bytes, fallback_model: str) -> ChatCompletion:
 
 def _choice(up: wire.UpChoice) -> Choice:
     message = up.message or wire.UpMessage()
+    reasoning = message.reasoning_content or message.reasoning or msgspec.UNSET
     calls = [
         ToolCall(
             id=call.id or new_tool_call_id(),
@@ -65,7 +66,9 @@ def _choice(up: wire.UpChoice) -> Choice:
             content=_content(message.content),
             tool_calls=calls or msgspec.UNSET,
             refusal=message.refusal,
-            reasoning_content=message.reasoning_content or message.reasoning or msgspec.UNSET,
+            reasoning_content=reasoning,
+            reasoning=reasoning,
+            reasoning_details=message.reasoning_details or msgspec.UNSET,
         ),
         logprobs=up.logprobs,
         finish_reason=wire.finish_reason(up.finish_reason, had_tool_calls=bool(calls)),

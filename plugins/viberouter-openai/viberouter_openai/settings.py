@@ -18,7 +18,10 @@ class OpenAISettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     ``"native"`` passes them through to ``{base_url}/responses`` unchanged,
     ``"translate"`` converts them to chat completions, ``"auto"`` (the default) is
     native for ``https://api.openai.com`` and translates for every other server (many
-    OpenAI-compatible servers have no Responses API).
+    OpenAI-compatible servers have no Responses API). ``forward_extensions`` sends the
+    router's OpenRouter-style extensions (``cache_control``, the ``reasoning`` object,
+    reasoning sent back on assistant turns) upstream unchanged, for an OpenRouter or
+    LiteLLM upstream; by default they are removed (``extensions.py``).
     """
 
     base_url: Annotated[str, msgspec.Meta(min_length=1)] = "https://api.openai.com/v1"
@@ -29,6 +32,7 @@ class OpenAISettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     models: list[str] | None = None
     owned_by: str = "openai"
     responses_api: Literal["auto", "native", "translate"] = "auto"
+    forward_extensions: bool = False
 
 
 class OpenAIExtras(msgspec.Struct, omit_defaults=True, kw_only=True):

@@ -165,17 +165,20 @@ class OpenAIStreamTranslator:
         up_calls = delta.tool_calls
         tool_calls = (self._tool_calls(state, up_calls) if up_calls else None) or _UNSET
         reasoning = delta.reasoning_content or delta.reasoning or _UNSET
+        details = delta.reasoning_details or _UNSET
         if state.started:
             # Later deltas: empty or null text carries nothing and is dropped (every
             # absent part is UNSET, which is falsy), and an empty delta is not sent.
             content = delta.content or _UNSET
             refusal = delta.refusal or _UNSET
-            if refusal or tool_calls or reasoning:
+            if refusal or tool_calls or reasoning or details:
                 out_delta = Delta(
                     content=content,
                     refusal=refusal,
                     tool_calls=tool_calls,
                     reasoning_content=reasoning,
+                    reasoning=reasoning,
+                    reasoning_details=details,
                 )
             elif content:
                 out_delta = Delta(content=content)  # the common case: a text token
@@ -190,6 +193,8 @@ class OpenAIStreamTranslator:
                 refusal=delta.refusal,
                 tool_calls=tool_calls,
                 reasoning_content=reasoning,
+                reasoning=reasoning,
+                reasoning_details=details,
             )
         if out_delta is not None:
             out.append(

@@ -18,6 +18,7 @@ from router_core.plugin_api import (
     CompletionTokensDetails,
     ModelError,
     PromptTokensDetails,
+    ReasoningDetail,
     Usage,
     json_encode,
 )
@@ -49,6 +50,7 @@ class UpDelta(msgspec.Struct, gc=False):
     tool_calls: list[UpToolCallDelta] | None = None
     reasoning_content: str | None = None
     reasoning: str | None = None
+    reasoning_details: list[ReasoningDetail] | None = None
 
 
 class UpChunkChoice(msgspec.Struct, gc=False):
@@ -104,6 +106,7 @@ class UpMessage(msgspec.Struct, gc=False):
     refusal: str | None = None
     reasoning_content: str | None = None
     reasoning: str | None = None
+    reasoning_details: list[ReasoningDetail] | None = None
 
 
 class UpChoice(msgspec.Struct, gc=False):
