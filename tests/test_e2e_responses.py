@@ -169,15 +169,19 @@ async def test_text_format_json_schema(world: World, kind: str) -> None:
     assert resp.text.format.type == "json_schema"  # type: ignore[union-attr]
 
 
-async def test_json_schema_where_the_provider_cannot_is_a_400(world: World) -> None:
-    # The Anthropic plugin refuses response_format JSON modes (its cards say json_mode false).
-    with pytest.raises(openai.BadRequestError) as info:
-        await client(world).responses.create(
-            model=MODELS["anthropic"],
-            input="JSON please",
-            text={"format": {"type": "json_schema", "name": "weather", "schema": SCHEMA}},
-        )
-    assert "response_format" in info.value.message
+async def test_json_schema_reaches_anthropic_as_structured_output(world: World) -> None:
+    # Claude Sonnet 4.5's card has native structured outputs: text.format becomes
+    # output_config.format (models without it get a forced answer tool, see the
+    # anthropic plugin's tests).
+    resp = await client(world).responses.create(
+        model=MODELS["anthropic"],
+        input="JSON please",
+        text={"format": {"type": "json_schema", "name": "weather", "schema": SCHEMA}},
+    )
+    assert resp.status == "completed"
+    sent = world.anthropic.received[-1]
+    assert sent["output_config"] == {"format": {"type": "json_schema", "schema": SCHEMA}}
+    assert world.anthropic.rejected == []
 
 
 async def test_chat_upstream_gets_response_format(world: World) -> None:
