@@ -61,8 +61,9 @@ deployments = ["echo/echo-1"]
 
 HI = {"model": "echo", "messages": [{"role": "user", "content": "hi"}]}
 HANG = {"model": "echo", "messages": [{"role": "user", "content": "[[echo:hang]]"}]}
-# Generous: an answer must come in well under this, Redis up, down or frozen.
-ANSWER_BOUND_S = 1.0
+# Generous, not a speed check: a Redis call gives up after 1 s at the very most (its
+# deadline re-armed while a loaded machine keeps the router busy); typical is 1-120 ms.
+ANSWER_BOUND_S = 1.5
 RECOVERY_BOUND_S = 5.0
 
 
