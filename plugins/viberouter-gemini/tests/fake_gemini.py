@@ -2,7 +2,9 @@
 
 ``make_app(replies)`` returns an aiohttp application that checks each request the
 way the real API would reject it (API key header, path, ``alt=sse``, camelCase
-keys, roles ``user``/``model`` only, non-empty parts, functionResponse names) and
+keys, roles ``user``/``model`` only, non-empty parts, functionResponse names, a
+JSON schema only with the JSON MIME type, one of thinkingBudget / thinkingLevel, and
+on Gemini 3 models a ``thoughtSignature`` on every replayed ``functionCall``) and
 answers with fixture bytes. A request that fails a check gets a Google-style 400
 INVALID_ARGUMENT (or API_KEY_INVALID) and is recorded in ``app[VIOLATIONS]``;
 every request is recorded in ``app[CALLS]``.
@@ -146,7 +148,7 @@ def make_app(
             body = _json.decode(raw)
         except msgspec.DecodeError:
             body, problem = None, problem or "Invalid JSON payload received."
-        problem = problem or check_body(body)
+        problem = problem or check_body(body, model=model)
         if problem is not None:
             return _reject(app, problem)
         call = ReceivedCall(model=model, stream=stream, headers=dict(request.headers), body=body)
@@ -201,8 +203,27 @@ def _embed(
     return web.Response(body=_encode.encode(answer), content_type="application/json")
 
 
-def check_body(body: Any) -> str | None:
+def check_body(body: Any, *, model: str = "") -> str | None:
     """The first reason Gemini would reject this generateContent body, or None."""
+    problem = _check_contents(body, model)
+    return problem or _check_generation_config(body.get("generationConfig"))
+
+
+def _check_generation_config(config: Any) -> str | None:
+    if config is None:
+        return None
+    schema = "responseJsonSchema" in config or "responseSchema" in config
+    if schema and config.get("responseMimeType") != "application/json":
+        return "generationConfig: a response schema needs responseMimeType application/json"
+    if "responseJsonSchema" in config and "responseSchema" in config:
+        return "generationConfig: responseSchema and responseJsonSchema are mutually exclusive"
+    thinking = config.get("thinkingConfig") or {}
+    if "thinkingBudget" in thinking and "thinkingLevel" in thinking:
+        return "thinkingConfig: thinkingBudget and thinkingLevel are mutually exclusive"
+    return None
+
+
+def _check_contents(body: Any, model: str) -> str | None:
     if not isinstance(body, dict):
         return "Invalid JSON payload received: the body must be an object"
     for key in body:
@@ -220,6 +241,16 @@ def check_body(body: Any) -> str | None:
         problem = _check_parts(content.get("parts"), f"contents[{i}]")
         if problem:
             return problem
+        unsigned = [
+            j
+            for j, part in enumerate(content["parts"])
+            if "functionCall" in part and not part.get("thoughtSignature")
+        ]
+        if model.startswith("gemini-3") and content["role"] == "model" and unsigned:
+            return (
+                f"Function call is missing a thought_signature in functionCall parts. "
+                f"contents[{i}].parts[{unsigned[0]}]"
+            )
     system = body.get("systemInstruction")
     if system is not None:
         problem = _check_parts(system.get("parts"), "systemInstruction")

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+from msgspec import UnsetType
 
 from router_core.plugin_api import ContentPart, ImagePart, InvalidRequest, Message, TextPart
 
+from .reasoning import replayed_signature
 from .tool_ids import decode_tool_call_id
 from .wire import Blob, Content, FunctionCallData, FunctionResponseData, Part
 
@@ -145,6 +147,9 @@ def _assistant_parts(msg: Message, path: str, names: dict[str, str]) -> list[Par
         if signature is not None:
             part.thought_signature = signature
         parts.append(part)
+    text_signature = replayed_signature(msg)
+    if text_signature is not None and parts and isinstance(parts[0].thought_signature, UnsetType):
+        parts[0].thought_signature = text_signature
     return parts
 
 

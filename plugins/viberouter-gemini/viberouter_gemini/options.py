@@ -5,11 +5,13 @@ so the core can try another deployment instead of silently changing the answer.
 Purely advisory fields with no Gemini counterpart (``user``, ``metadata``,
 ``store``, ``service_tier``, ``prompt_cache_key``, ``safety_identifier``,
 ``parallel_tool_calls``, ``verbosity``, tool ``strict``) are ignored; see README.
+So are ``cache_control`` breakpoints: Gemini 2.5+ caches repeated prompt prefixes by
+itself (implicit caching) and reports the hits as ``cachedContentTokenCount``.
 """
 
 from __future__ import annotations
 
-from router_core.plugin_api import ChatRequest, InvalidRequest, Tool
+from router_core.plugin_api import ChatRequest, InvalidRequest, ReasoningConfig, Tool
 
 from .settings import GeminiExtras
 from .wire import (
@@ -92,6 +94,9 @@ def _thinking(
 ) -> ThinkingConfig | None:
     cfg = ThinkingConfig()
     effort = request.reasoning_effort
+    reasoning = request.reasoning
+    if reasoning is not None:
+        effort = _openrouter_reasoning(reasoning, effort, model, cfg)
     if effort is not None:
         table = _LEVELS if model.startswith("gemini-3") else _BUDGETS
         if effort not in table:
@@ -105,12 +110,28 @@ def _thinking(
             cfg.thinking_budget = _BUDGETS[effort]
     if extras is not None:
         if extras.thinking_budget is not None:
-            if effort is not None:
+            if effort is not None or reasoning is not None:
                 raise InvalidRequest("thinking_budget: give either it or reasoning_effort")
             cfg.thinking_budget = extras.thinking_budget
         if extras.include_thoughts is not None:
             cfg.include_thoughts = extras.include_thoughts
     return None if cfg == ThinkingConfig() else cfg
+
+
+def _openrouter_reasoning(
+    reasoning: ReasoningConfig, effort: str | None, model: str, cfg: ThinkingConfig
+) -> str | None:
+    """OpenRouter's object: a budget (Gemini 2.x), or an effort like reasoning_effort
+    (xhigh and max are Gemini's high); the thoughts come back unless excluded. Sets the
+    budget on ``cfg`` itself and returns the effort left to map."""
+    if reasoning.enabled is False or reasoning.effort == "none":
+        return "none"
+    cfg.include_thoughts = not reasoning.exclude
+    if reasoning.max_tokens is not None and not model.startswith("gemini-3"):
+        cfg.thinking_budget = reasoning.max_tokens
+        return None
+    effort = reasoning.effort or effort or ("medium" if reasoning.enabled else None)
+    return "high" if effort in ("xhigh", "max") else effort
 
 
 def tools_and_config(request: ChatRequest) -> tuple[list[GeminiTool] | None, ToolConfig | None]:

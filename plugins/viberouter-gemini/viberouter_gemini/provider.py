@@ -41,7 +41,7 @@ class GeminiProvider(ProviderPlugin):
     and ``created`` stamps; the core constructs the plugin with settings only.
     """
 
-    contract_version: ClassVar[tuple[int, int]] = (2, 2)  # embeddings
+    contract_version: ClassVar[tuple[int, int]] = (2, 3)  # reasoning fields
     settings_type: ClassVar[type[msgspec.Struct] | None] = GeminiSettings
     extra_params: ClassVar[type[msgspec.Struct] | None] = GeminiExtras
 

@@ -21,6 +21,7 @@ from router_core.plugin_api import (
 
 from .errors import error_for
 from .mapping import finish_reason, logprobs, usage
+from .reasoning import signature_detail, thought_detail
 from .tool_ids import encode_tool_call_id
 from .wire import RESPONSE_DECODER, Candidate, GenerateContentResponse, Part
 
@@ -95,18 +96,26 @@ def parse_completion(
 def _choice(cand: Candidate, new_id: Callable[[], str]) -> Choice:
     text: list[str] = []
     thoughts: list[str] = []
+    signatures: list[str] = []
     calls: list[ToolCall] = []
     for part in cand.content.parts if cand.content else []:
         call = tool_call(part, new_id)
         if call is not None:
             calls.append(call)
-        elif isinstance(part.text, str):
+            continue
+        if isinstance(part.text, str):
             (thoughts if part.thought is True else text).append(part.text)
+        if isinstance(part.thought_signature, str) and part.thought_signature:
+            signatures.append(part.thought_signature)
     message = ResponseMessage(content="".join(text) if text or not calls else None)
     if calls:
         message.tool_calls = calls
+    details = [thought_detail(0, "".join(thoughts))] if thoughts else []
+    details += [signature_detail(len(details) + k, sig) for k, sig in enumerate(signatures)]
     if thoughts:
-        message.reasoning_content = "".join(thoughts)
+        message.reasoning_content = message.reasoning = "".join(thoughts)
+    if details:
+        message.reasoning_details = details
     return Choice(
         index=cand.index,
         message=message,

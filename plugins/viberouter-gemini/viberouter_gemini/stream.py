@@ -29,6 +29,7 @@ from router_core.plugin_api import (
 
 from .errors import error_for
 from .mapping import OpenAIFinish, finish_reason, logprobs, usage
+from .reasoning import signature_detail, thought_detail
 from .response import BlockedPrompt, blocked_prompt_error, completion_id, decode_response, tool_call
 from .wire import Candidate
 
@@ -36,6 +37,8 @@ from .wire import Candidate
 @dataclass(slots=True)
 class _ChoiceState:
     tool_calls: int = 0
+    details: int = 0  # reasoning_details entries so far
+    thought_index: int | None = None  # the details index of the thought text
     finish: str | None = None  # Gemini's finishReason once seen
     filtered: bool = False  # the prompt was blocked after this choice started
     role_sent: bool = False  # the role chunk went out
@@ -131,16 +134,30 @@ class GeminiStreamTranslator:
                 state.tool_calls += 1
             elif isinstance(part.text, str) and part.text:
                 if part.thought is True:
-                    delta = Delta(reasoning_content=part.text)
+                    delta = self._thought(state, part.text)
                 else:
                     delta = Delta(content=part.text)
             else:
+                delta = Delta()
+            if isinstance(part.thought_signature, str) and part.thought_signature and call is None:
+                detail = signature_detail(state.details, part.thought_signature)
+                state.details += 1
+                delta.reasoning_details = [*(delta.reasoning_details or []), detail]
+            if delta == Delta():
                 continue
             self._role(cand.index, state, out)
             out.append(self._chunk([ChunkChoice(index=cand.index, delta=delta, logprobs=lp)]))
             lp = None  # one event's logprobs ride on its first chunk only
         if cand.finish_reason:
             state.finish = cand.finish_reason
+
+    @staticmethod
+    def _thought(state: _ChoiceState, text: str) -> Delta:
+        if state.thought_index is None:
+            state.thought_index = state.details
+            state.details += 1
+        detail = thought_detail(state.thought_index, text)
+        return Delta(reasoning_content=text, reasoning=text, reasoning_details=[detail])
 
     def _state(self, index: int, out: list[ChatCompletionChunk]) -> _ChoiceState:
         state = self._choices.get(index)
