@@ -24,6 +24,7 @@ from router_core.limits.factory import make_limiter
 from router_core.metrics import Metrics
 from router_core.metrics_server import metrics_handler
 from router_core.middlewares import drain_middleware, router_middleware
+from router_core.model_refresh import ModelRefresher
 from router_core.plugin_api import ProviderPlugin
 from router_core.settings import Settings
 from router_core.state import STATE, RouterState
@@ -151,11 +152,14 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     await state.upstream.start()
     await state.ledger.start()
     await state.client_writes.start()
+    models = ModelRefresher(state)
+    await models.start()
     state.ready = True
     try:
         yield
     finally:
         state.ready = False
+        await models.close()
         await state.client_writes.close()
         await state.ledger.close()
         await state.limiter.close()

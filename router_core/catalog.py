@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import msgspec
@@ -14,6 +14,7 @@ from router_core.plugin_api import Deployment, ProviderPlugin
 from router_core.settings import (
     DeploymentTimeouts,
     ModelOverride,
+    RouteSettings,
     RouteStrategy,
     Settings,
     TargetSettings,
@@ -85,34 +86,32 @@ def _apply(card: ModelCard, o: ModelOverride, model_id: str, provider: str) -> M
 
 
 class Catalog:
-    """Every deployment and route; immutable after construction."""
+    """Every deployment and route; immutable after construction.
 
-    def __init__(self, settings: Settings, plugins: Mapping[str, ProviderPlugin]) -> None:
+    ``discovered`` holds, per provider configured with ``discover`` globs, the model ids
+    its upstream listed (model_refresh.py); such a provider offers the listed ids that
+    match its globs, the models its routes name and its ``models`` overrides (cards from
+    the plugin's catalog where it knows the id, else a plain card), instead of the
+    plugin's default catalog.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        plugins: Mapping[str, ProviderPlugin],
+        discovered: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
         self.deployments: dict[str, Target] = {}
         self.routes: dict[str, Route] = {}
-        public: list[str] = []
+        #: The provider plugins the catalog was built from (a refresh rebuilds with them).
+        self.plugins: dict[str, ProviderPlugin] = dict(plugins)
+        #: Names a later route or alias took from an earlier one (check-config warns).
+        self.shadowed: list[str] = []
         aliases: dict[str, str] = {}  # "<provider>/<catalog alias>" -> deployment id
-        up = settings.upstream
-        defaults = Timeouts(up.first_byte_timeout_s, up.idle_timeout_s, up.total_timeout_s)
+        public: list[str] = []
         for pname, plugin in plugins.items():
-            pconf = settings.providers[pname]
-            cards = {c.id: c for c in plugin.models()}
-            for mid, override in pconf.models.items():
-                base = cards.get(mid) or ModelCard(id=mid, owned_by=pname)
-                cards[mid] = _apply(base, override, mid, pname)
-            for mid, card in cards.items():
-                found = pconf.models.get(mid)
-                upstream_id = (found.upstream_id if found else None) or mid
-                did = f"{pname}/{mid}"
-                card = msgspec.structs.replace(card, id=did, provider=pname)
-                dep = Deployment(id=did, provider=pname, model=upstream_id, card=card)
-                tm = _merge(defaults, pconf.timeouts, found.timeouts if found else None)
-                self.deployments[did] = Target(dep, plugin, route=did, timeouts=tm)
-                for alias in card.aliases:  # the catalog's short names ("claude-sonnet-4-5")
-                    if alias not in cards:
-                        aliases[f"{pname}/{alias}"] = did
-                if pconf.expose_models:
-                    public.append(did)
+            cards = _provider_cards(settings, pname, plugin, (discovered or {}).get(pname))
+            public += self._add_deployments(settings, pname, plugin, cards, aliases)
         #: A plugin catalog's short names for its models: valid in routes and for clients.
         self.aliases = {a: d for a, d in aliases.items() if a not in self.deployments}
         for did in public:
@@ -121,50 +120,78 @@ class Catalog:
             for adid in (a for a, target in self.aliases.items() if target == did):
                 self.routes.setdefault(adid, self.routes[did])
         problems: list[str] = []
-        #: Names a later route or alias took from an earlier one (check-config warns).
-        self.shadowed: list[str] = []
         for rname, rconf in settings.routes.items():
-            targets: list[Target] = []
-            for i, entry in enumerate(rconf.deployments):
-                ts = entry if isinstance(entry, TargetSettings) else TargetSettings(target=entry)
-                tname = ts.target
-                known = self.deployments.get(self.aliases.get(tname, tname))
-                if known is None:
-                    problems.append(
-                        f"routes.{rname}.deployments[{i}]: no provider offers {tname!r}; add it "
-                        f'under [providers.{tname.split("/", 1)[0]}.models."'
-                        f'{tname.split("/", 1)[1]}"]'
-                    )
-                    continue
-                rank = ts.rank
-                if rank is None:
-                    rank = i if rconf.strategy == "ordered" else 0
-                targets.append(
-                    Target(
-                        known.deployment,
-                        known.plugin,
-                        ts.weight,
-                        rank,
-                        rname,
-                        rconf.strategy,
-                        _merge(known.timeouts, ts.timeouts),
-                    )
-                )
-            if not targets:
-                continue
-            # stable: equal ranks keep their config order
-            targets.sort(key=lambda t: t.rank)
-            first = targets[0].deployment.card
-            card = msgspec.structs.replace(
-                first, id=rname, aliases=list(rconf.aliases), owned_by=first.owned_by
-            )
-            route = Route(rname, tuple(targets), card, rconf.strategy)
-            self._publish(rname, route, f"route {rname!r}")
-            for alias in rconf.aliases:
-                self._publish(alias, route, f"alias {alias!r} of route {rname!r}")
+            self._add_route(rname, rconf, problems)
         if problems:
             raise CatalogError("\n".join(problems))
         self._listed = [r for name, r in self.routes.items() if name == r.name]
+
+    def _add_deployments(
+        self,
+        settings: Settings,
+        pname: str,
+        plugin: ProviderPlugin,
+        cards: Mapping[str, ModelCard],
+        aliases: dict[str, str],
+    ) -> list[str]:
+        """Register one provider's deployments; returns the ids it publishes."""
+        pconf = settings.providers[pname]
+        up = settings.upstream
+        defaults = Timeouts(up.first_byte_timeout_s, up.idle_timeout_s, up.total_timeout_s)
+        public: list[str] = []
+        for mid, card in cards.items():
+            found = pconf.models.get(mid)
+            upstream_id = (found.upstream_id if found else None) or mid
+            did = f"{pname}/{mid}"
+            card = msgspec.structs.replace(card, id=did, provider=pname)
+            dep = Deployment(id=did, provider=pname, model=upstream_id, card=card)
+            tm = _merge(defaults, pconf.timeouts, found.timeouts if found else None)
+            self.deployments[did] = Target(dep, plugin, route=did, timeouts=tm)
+            for alias in card.aliases:  # the catalog's short names ("claude-sonnet-4-5")
+                if alias not in cards:
+                    aliases[f"{pname}/{alias}"] = did
+            if pconf.expose_models:
+                public.append(did)
+        return public
+
+    def _add_route(self, rname: str, rconf: RouteSettings, problems: list[str]) -> None:
+        targets: list[Target] = []
+        for i, entry in enumerate(rconf.deployments):
+            ts = entry if isinstance(entry, TargetSettings) else TargetSettings(target=entry)
+            tname = ts.target
+            known = self.deployments.get(self.aliases.get(tname, tname))
+            if known is None:
+                provider, _, model = tname.partition("/")
+                problems.append(
+                    f"routes.{rname}.deployments[{i}]: no provider offers {tname!r}; add it "
+                    f'under [providers.{provider}.models."{model}"]'
+                )
+                continue
+            rank = ts.rank
+            if rank is None:
+                rank = i if rconf.strategy == "ordered" else 0
+            targets.append(
+                Target(
+                    known.deployment,
+                    known.plugin,
+                    ts.weight,
+                    rank,
+                    rname,
+                    rconf.strategy,
+                    _merge(known.timeouts, ts.timeouts),
+                )
+            )
+        if not targets:
+            return
+        targets.sort(key=lambda t: t.rank)  # stable: equal ranks keep their config order
+        first = targets[0].deployment.card
+        card = msgspec.structs.replace(
+            first, id=rname, aliases=list(rconf.aliases), owned_by=first.owned_by
+        )
+        route = Route(rname, tuple(targets), card, rconf.strategy)
+        self._publish(rname, route, f"route {rname!r}")
+        for alias in rconf.aliases:
+            self._publish(alias, route, f"alias {alias!r} of route {rname!r}")
 
     def _publish(self, name: str, route: Route, what: str) -> None:
         earlier = self.routes.get(name)
@@ -181,6 +208,43 @@ class Catalog:
     def listed(self) -> list[Route]:
         """Routes as published by GET /v1/models (aliases folded into their route)."""
         return self._listed
+
+
+def _provider_cards(
+    settings: Settings,
+    pname: str,
+    plugin: ProviderPlugin,
+    discovered: Sequence[str] | None,
+) -> dict[str, ModelCard]:
+    """One provider's model cards by model id: the plugin's catalog, or with ``discover``
+    the listed ids that match its globs plus the models its routes name; then the
+    ``[providers.NAME.models]`` overrides on top."""
+    pconf = settings.providers[pname]
+    known = {c.id: c for c in plugin.models()}
+    if pconf.discover:
+        wanted = [
+            m for m in discovered or () if any(fnmatch.fnmatchcase(m, g) for g in pconf.discover)
+        ]
+        wanted += [m for m in _route_models(settings, pname) if m not in wanted]
+        cards = {m: known.get(m) or ModelCard(id=m, owned_by=pname) for m in wanted}
+    else:
+        cards = known
+    for mid, override in pconf.models.items():
+        base = cards.get(mid) or known.get(mid) or ModelCard(id=mid, owned_by=pname)
+        cards[mid] = _apply(base, override, mid, pname)
+    return cards
+
+
+def _route_models(settings: Settings, pname: str) -> list[str]:
+    """The model ids of ``pname`` that routes name (declared, so they exist even before
+    or without a successful model listing)."""
+    prefix = pname + "/"
+    names = (
+        entry if isinstance(entry, str) else entry.target
+        for route in settings.routes.values()
+        for entry in route.deployments
+    )
+    return list(dict.fromkeys(n[len(prefix) :] for n in names if n.startswith(prefix)))
 
 
 class ModelMatcher:

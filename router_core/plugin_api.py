@@ -63,6 +63,7 @@ from a prompt cache, ``prompt_tokens_details.cache_write_tokens`` the ones writt
 to it (OpenRouter's name; Anthropic's ``cache_creation_input_tokens``);
 ``completion_tokens`` includes reasoning, and
 ``completion_tokens_details.reasoning_tokens`` says how much of it was reasoning.
+2.4 model discovery: ``build_models_request`` and ``parse_models_response``, optional.
 
 Native dialects (2.1, optional): a plugin whose upstream speaks a client-facing API
 itself (the anthropic plugin: ``anthropic_messages``) lists it in ``native_dialects``.
@@ -134,7 +135,7 @@ from router_core.errors import (
 from router_core.framing import UpstreamEvent, make_decoder
 
 #: This contract's version, (major, minor); see "Versioning" above.
-CONTRACT_VERSION: Final[tuple[int, int]] = (2, 3)
+CONTRACT_VERSION: Final[tuple[int, int]] = (2, 4)
 #: The major alone (what contract 1 called its version).
 API_VERSION: Final[int] = CONTRACT_VERSION[0]
 
@@ -228,8 +229,10 @@ class ProviderPlugin(abc.ABC):
 
     Required methods: ``models``, ``build_request``, ``parse_response``,
     ``stream_translator``. Optional methods, with the defaults defined here:
-    ``map_error``, ``count_tokens``, ``serve_local``, and (2.1, with
-    ``native_dialects``) ``build_native_request`` and ``usage_tap``. The core calls every method
+    ``map_error``, ``count_tokens``, ``serve_local``, (2.1, with
+    ``native_dialects``) ``build_native_request`` and ``usage_tap``, (2.2)
+    ``build_embeddings_request`` / ``parse_embeddings_response``, (2.4)
+    ``build_models_request`` / ``parse_models_response``. The core calls every method
     directly; a later contract minor adds optional methods the same way (with a
     default here), so a plugin written for an older minor keeps working.
 
@@ -337,6 +340,18 @@ class ProviderPlugin(abc.ABC):
         when the upstream reports it (zero otherwise: the core then estimates). Errors
         go through :meth:`map_error` as for chat."""
         raise ModelError(f"{type(self).__name__} cannot read embeddings")
+
+    def build_models_request(self) -> UpstreamRequest:
+        """Optional (2.4): the request that lists the upstream's models, for providers
+        configured with ``discover`` (an OpenAI-compatible server: ``GET {base}/models``).
+        The default refuses: such a provider cannot discover, and start-up says so."""
+        raise InvalidRequest(f"{type(self).__name__} cannot list its upstream's models")
+
+    def parse_models_response(self, body: bytes) -> list[str]:
+        """Optional (2.4, with ``build_models_request``): the model ids in a 2xx answer,
+        as the upstream names them (they become ``<provider>/<id>``). Raise ModelError
+        for a body that is not a model list."""
+        raise ModelError(f"{type(self).__name__} cannot read a model list")
 
     def serve_local(self, request: UpstreamRequest) -> LocalResponse:
         """Answer a ``local://`` request in-process (offline providers only)."""

@@ -54,7 +54,7 @@ def reload_state(state: RouterState, path: str, environ: Mapping[str, str]) -> R
     t0 = time.monotonic()
     new = load_settings(path, environ)
     plugins = load_providers(new)
-    catalog = Catalog(new, plugins)
+    catalog = Catalog(new, plugins, state.discovered)
     filters = load_filters(new.guards)
     old = state.settings
     restart = tuple(name for name in RESTART_ONLY if getattr(new, name) != getattr(old, name))

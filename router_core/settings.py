@@ -12,7 +12,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, get_type_hints
+from typing import Annotated, Any, Literal, get_type_hints
 
 import msgspec
 from msgspec import Struct, field
@@ -207,6 +207,12 @@ class ProviderSettings(Struct, forbid_unknown_fields=True, kw_only=True):
     expose_models: bool = True
     #: Timeouts for every model of this provider (a model's own ``timeouts`` win).
     timeouts: DeploymentTimeouts | None = None
+    #: Globs of model ids to publish from the upstream's own model list (["*"]: all),
+    #: instead of the plugin's built-in catalog; listed at start and every
+    #: ``discover_interval_s`` (an OpenAI-compatible server with many models). Empty: off.
+    discover: list[str] = field(default_factory=list)
+    #: Seconds between two listings of the upstream's models (with ``discover``).
+    discover_interval_s: Annotated[float, msgspec.Meta(ge=1.0)] = 300.0
 
 
 class TargetSettings(Struct, forbid_unknown_fields=True, kw_only=True):

@@ -39,6 +39,8 @@ class RouterState:
     #: Stored Responses API answers (``store`` / ``previous_response_id``).
     responses: ResponseStore
     ready: bool = False
+    #: Model ids each discovering provider's upstream listed last (model_refresh.py).
+    discovered: dict[str, tuple[str, ...]] = field(default_factory=dict)
     #: Content filters (guards.filters); replaced whole by a reload.
     filters: FilterChain = NO_FILTERS
     #: Drops clients that leave an answer unread (``server.client_write_timeout_s``).

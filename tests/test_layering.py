@@ -26,7 +26,8 @@ or of a layer below; the cycle check then covers imports inside one layer. Botto
 7. request pipeline: ``pipeline``, ``accounting``, ``streaming`` and the other
    per-endpoint runs built on them: one request end to end.
 8. server: ``middlewares``, ``http_server``, ``http_protocol``, ``shutdown``,
-   ``metrics_server``, ``cors``, ``reload`` (a running server re-reads its config).
+   ``metrics_server``, ``cors``, ``reload`` (a running server re-reads its config),
+   ``model_refresh`` (it re-lists discovering providers' models).
 9. endpoints: ``handlers/*``, ``dashboard/*`` (the dashboard's own settings sit in 2,
    its CLI in 10).
 10. entry points: ``app``, ``serve``, ``cli``, ``cli_common``, ``dashboard/cli``, and
@@ -115,6 +116,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "metrics_server",
             "cors",
             "reload",
+            "model_refresh",
         ],
     ),
     ("endpoints", ["handlers", "handlers.*", "dashboard", "dashboard.*"]),

@@ -74,6 +74,9 @@ class FakeOpenAIConfig:
     delay: float = 0.0
     delay_headers: bool = False
     api_key: str | None = "sk-fake"
+    #: What ``GET /v1/models`` lists (model discovery), and the status it answers with.
+    models: list[str] = field(default_factory=lambda: ["gpt-4o-2024-08-06"])
+    models_status: int = 200
 
 
 @dataclass
@@ -94,7 +97,25 @@ def make_fake_openai(config: FakeOpenAIConfig | None = None) -> web.Application:
     app[FAKE_OPENAI] = FakeOpenAIState(config or FakeOpenAIConfig())
     app.router.add_post("/v1/chat/completions", _chat_completions)
     app.router.add_post("/v1/embeddings", _embeddings)
+    app.router.add_get("/v1/models", _models)
     return app
+
+
+async def _models(request: web.Request) -> web.Response:
+    """OpenAI's model list: ``{"object": "list", "data": [{"id", "object", ...}]}``."""
+    state = request.app[FAKE_OPENAI]
+    cfg = state.config
+    state.headers.append(dict(request.headers))
+    if cfg.api_key is not None and request.headers.get("Authorization") != f"Bearer {cfg.api_key}":
+        return _error(401, "Incorrect API key provided.", code="invalid_api_key")
+    if cfg.models_status != 200:
+        return web.Response(
+            status=cfg.models_status, body=cfg.error_body, content_type="application/json"
+        )
+    data = [
+        {"id": m, "object": "model", "created": 1700000000, "owned_by": "fake"} for m in cfg.models
+    ]
+    return web.json_response({"object": "list", "data": data})
 
 
 async def _embeddings(request: web.Request) -> web.Response:

@@ -23,6 +23,7 @@ from router_core.plugin_api import (
 from viberouter_openai.catalog import default_cards
 from viberouter_openai.embeddings import build_embeddings_request, parse_embeddings_response
 from viberouter_openai.errors import error_for, fault_from_body
+from viberouter_openai.model_list import parse_model_list
 from viberouter_openai.request import build_upstream_request, request_headers
 from viberouter_openai.response import parse_completion
 from viberouter_openai.responses_native import (
@@ -39,7 +40,7 @@ class OpenAIProvider(ProviderPlugin):
     """Speaks ``POST {base_url}/chat/completions``; forwards every OpenAI field, so it
     refuses nothing itself and lets the upstream's 400 explain what it cannot do."""
 
-    contract_version: ClassVar[tuple[int, int]] = (2, 3)  # reasoning fields
+    contract_version: ClassVar[tuple[int, int]] = (2, 4)  # reasoning fields, discovery
     #: Client dialects this provider can serve natively; ``responses_api`` decides per
     #: provider whether it does (``build_native_request`` refuses otherwise).
     native_dialects: ClassVar[frozenset[str]] = frozenset({RESPONSES})
@@ -70,6 +71,20 @@ class OpenAIProvider(ProviderPlugin):
     ) -> ChatCompletion:
         """Tolerant decode of a 2xx body."""
         return parse_completion(body, deployment.model)
+
+    def build_models_request(self) -> UpstreamRequest:
+        """``GET {base_url}/models`` (OpenAI, vLLM, llama.cpp, Ollama's /v1 ...)."""
+        return UpstreamRequest(
+            method="GET",
+            url=self._settings.base_url.rstrip("/") + "/models",
+            headers=request_headers(self._settings, stream=False),
+            body=b"",
+            framing="json",
+        )
+
+    def parse_models_response(self, body: bytes) -> list[str]:
+        """The ``data[].id`` of an OpenAI model list."""
+        return parse_model_list(body)
 
     def stream_translator(self, request: ChatRequest, deployment: Deployment) -> StreamTranslator:
         """A fresh normaliser for one stream."""
