@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
-from router_core.plugin_api import ModelError
 from viberouter_openai.provider import OpenAIProvider
 from viberouter_openai.settings import OpenAISettings
+
+from router_core.plugin_api import ModelError
 
 # As OpenAI answers GET /v1/models (trimmed); vLLM and Ollama's /v1 add fields of their own.
 LISTED = (
