@@ -11,7 +11,7 @@ import datetime as dt
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from router_core import __version__
 from router_core.cli_common import (
@@ -345,6 +345,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
+    _operator_commands(sub)
+    _account_commands(sub)
+    _key_commands(sub)
+    p = sub.add_parser("usage", help="usage per day, key and model")
+    p.add_argument("--account", help="only this account: " + ACCOUNT_HELP)
+    p.add_argument("--key", help="only this key id")
+    p.add_argument("--since", help="YYYY-MM-DD (UTC)")
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
+    p.set_defaults(fn=with_store(_usage))
+
+    add_members_parser(sub)
+    return parser
+
+
+def _operator_commands(sub: Any) -> None:
+    """init, backup, restore, serve, check-config, reload, plugins, models."""
     p = sub.add_parser("init", help="write a commented starter config (offline, echo provider)")
     p.add_argument(
         "dir", nargs="?", default="config", help="folder for viberouter.toml (default: config)"
@@ -386,6 +402,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help=JSON_HELP)
     p.set_defaults(fn=cmd_models)
 
+
+def _account_commands(sub: Any) -> None:
+    """accounts create|list|show|disable|enable."""
     acc = sub.add_parser("accounts", help="manage accounts").add_subparsers(
         dest="action", required=True
     )
@@ -407,6 +426,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("id", metavar="ACCOUNT", help=ACCOUNT_HELP)
         p.add_argument("--json", action="store_true", help=JSON_HELP)
 
+
+def _key_commands(sub: Any) -> None:
+    """keys create|list|revoke|rotate."""
     keys = sub.add_parser("keys", help="manage API keys").add_subparsers(
         dest="action", required=True
     )
@@ -433,16 +455,6 @@ def build_parser() -> argparse.ArgumentParser:
         p = keys.add_parser(action, help=what)
         p.add_argument("id", metavar="KEY", help="key id (key_...)")
         p.add_argument("--json", action="store_true", help=JSON_HELP)
-
-    p = sub.add_parser("usage", help="usage per day, key and model")
-    p.add_argument("--account", help="only this account: " + ACCOUNT_HELP)
-    p.add_argument("--key", help="only this key id")
-    p.add_argument("--since", help="YYYY-MM-DD (UTC)")
-    p.add_argument("--json", action="store_true", help=JSON_HELP)
-    p.set_defaults(fn=with_store(_usage))
-
-    add_members_parser(sub)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
