@@ -20,7 +20,6 @@ from router_core.cli_common import (
     EXIT_NOT_FOUND,
     EXIT_OK,
     EXIT_USAGE,
-    StateUnavailable,
     cli_settings,
     print_json,
     with_store,
@@ -457,15 +456,39 @@ def _key_commands(sub: Any) -> None:
         p.add_argument("--json", action="store_true", help=JSON_HELP)
 
 
-def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
-    from router_core.backup import BackupError
-    from router_core.catalog import CatalogError
-    from router_core.discovery import PluginError
-    from router_core.filters import FilterError
-    from router_core.http_server import StartupError
-    from router_core.settings import ConfigError
-    from router_core.store.base import NotFound
+#: Errors main() turns into an exit code, by (module, class): looked up only in modules
+#: already imported (an exception of a module never imported cannot have been raised),
+#: so ``--version`` or ``accounts list`` do not import the server, catalog and plugins.
+_EXIT_CODES: tuple[tuple[str, str, int], ...] = (
+    ("router_core.settings", "ConfigError", EXIT_CONFIG),  # FilterError is one too
+    ("router_core.discovery", "PluginError", EXIT_CONFIG),
+    ("router_core.catalog", "CatalogError", EXIT_CONFIG),
+    ("router_core.store.base", "NotFound", EXIT_NOT_FOUND),
+    ("builtins", "ValueError", EXIT_USAGE),
+    ("router_core.http_server", "StartupError", EXIT_FAIL),
+    ("router_core.backup", "BackupError", EXIT_FAIL),
+    ("router_core.cli_common", "StateUnavailable", EXIT_FAIL),
+)
 
+
+def _exit_code(exc: Exception) -> int | None:
+    """The exit code for ``exc`` after printing it, None when main() does not handle it."""
+    for module_name, class_name, code in _EXIT_CODES:
+        module = sys.modules.get(module_name)
+        if module is None or not isinstance(exc, getattr(module, class_name)):
+            continue
+        if code == EXIT_CONFIG:
+            for line in str(exc).splitlines():  # one problem a line, all of them
+                print(f"viberouter: {line}", file=sys.stderr)
+        elif code == EXIT_NOT_FOUND:
+            print(f"viberouter: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        else:
+            print(f"viberouter: {exc}", file=sys.stderr)
+        return code
+    return None
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     environ = os.environ if environ is None else environ
     as_process = argv is None
     args = build_parser().parse_args(argv)
@@ -482,27 +505,13 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     try:
         code: int = fn(args, environ)
         return code
-    except (ConfigError, PluginError, CatalogError, FilterError) as exc:
-        for line in str(exc).splitlines():  # one problem a line, all of them
-            print(f"viberouter: {line}", file=sys.stderr)
-        return EXIT_CONFIG
-    except NotFound as exc:
-        print(f"viberouter: {exc.args[0] if exc.args else exc}", file=sys.stderr)
-        return EXIT_NOT_FOUND
-    except ValueError as exc:
-        print(f"viberouter: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except StartupError as exc:
-        print(f"viberouter: {exc}", file=sys.stderr)
-        return EXIT_FAIL
-    except BackupError as exc:
-        print(f"viberouter: {exc}", file=sys.stderr)
-        return EXIT_FAIL
-    except StateUnavailable as exc:
-        print(f"viberouter: {exc}", file=sys.stderr)
-        return EXIT_FAIL
     except KeyboardInterrupt:
         return EXIT_OK
+    except Exception as exc:
+        handled = _exit_code(exc)
+        if handled is None:
+            raise
+        return handled
 
 
 if __name__ == "__main__":
