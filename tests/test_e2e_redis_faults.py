@@ -323,6 +323,21 @@ async def wait_for_status(
     raise AssertionError(f"no {want} within {limit_s} s")
 
 
+async def wait_in_flight(
+    session: aiohttp.ClientSession, router: RouterProcess, want: int, limit_s: float = 10.0
+) -> None:
+    """Poll /metrics (every 50 ms, at most ``limit_s``) until ``want`` admitted requests
+    are in flight: a probe request would take a slot itself and race the holders."""
+    line = f"viberouter_in_flight_requests {float(want)}"
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < limit_s:
+        async with session.get(router.url + "/metrics") as resp:
+            if line in (await resp.text()).splitlines():
+                return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"never {want} requests in flight within {limit_s} s")
+
+
 async def test_router_killed_with_leases_held(
     tmp_path: Path, redis_url: str, session: aiohttp.ClientSession
 ) -> None:
@@ -335,7 +350,8 @@ async def test_router_killed_with_leases_held(
     survivor = start_router_process(config, tmp_path)
     hanging = [asyncio.create_task(ask(session, doomed, key, HANG)) for _ in range(5)]
     try:
-        await wait_for_status(session, survivor, key, (429, "concurrent_requests"), 10)
+        await wait_in_flight(session, doomed, 5)  # all five hold their slot
+        assert (await ask(session, survivor, key)).code == "concurrent_requests"
         doomed.proc.kill()
         doomed.proc.wait(timeout=10)
         t0 = time.monotonic()
@@ -347,7 +363,7 @@ async def test_router_killed_with_leases_held(
         assert freed < lease + 2.0
 
         holders = [asyncio.create_task(ask(session, survivor, long_key, HANG)) for _ in range(5)]
-        await wait_for_status(session, survivor, long_key, (429, "concurrent_requests"), 10)
+        await wait_in_flight(session, survivor, 5)
         await asyncio.sleep(lease + 1.5)  # past the first expiry: re-armed, not expired
         assert (await ask(session, survivor, long_key)).code == "concurrent_requests"
         for holder in holders:

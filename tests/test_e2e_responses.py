@@ -251,6 +251,30 @@ async def test_stored_in_redis_when_state_is_redis(
         await w.router.stop()
 
 
+async def test_item_reference_is_resolved_from_the_store(world: World) -> None:
+    # What the AI SDK sends with store on: earlier output items by reference.
+    c = client(world)
+    first = await c.responses.create(model=MODELS["chat"], input="Remember this.")
+    message_id = first.output[0].id
+    await c.responses.create(
+        model=MODELS["chat"],
+        input=[
+            {"type": "item_reference", "id": message_id},
+            {"role": "user", "content": "What did you say?"},
+        ],
+    )
+    messages = world.chat_requests()[-1]["messages"]
+    assert messages == [
+        {"role": "assistant", "content": first.output_text},
+        {"role": "user", "content": "What did you say?"},
+    ]
+    with pytest.raises(openai.BadRequestError) as info:
+        await c.responses.create(
+            model=MODELS["chat"], input=[{"type": "item_reference", "id": "msg_unknown"}]
+        )
+    assert info.value.code == "not_found" and "msg_unknown" in info.value.message
+
+
 async def test_store_false_keeps_nothing(world: World) -> None:
     c = client(world)
     resp = await c.responses.create(model="echo", input="forget me", store=False)

@@ -145,6 +145,11 @@ class MemoryLimiter:
         if state is None:
             state = self._keys[key_id] = _KeyState()
         # Check every dimension first, commit only when all pass (all-or-nothing).
+        self._check(state, spec, estimate, now)
+        return self._commit(state, key_id, account_id, spec, estimate, now)
+
+    def _check(self, state: _KeyState, spec: Limits, estimate: int, now: float) -> None:
+        """Raise the refusal of the first dimension with no room; change nothing."""
         if spec.rpd is not None:
             _prune_log(state.rpd, now - DAY_SECONDS)
             if len(state.rpd) >= spec.rpd:
@@ -162,6 +167,16 @@ class MemoryLimiter:
             if len(state.leases) >= spec.concurrency:
                 raise ConcurrentRequests()
 
+    def _commit(
+        self,
+        state: _KeyState,
+        key_id: str,
+        account_id: str,
+        spec: Limits,
+        estimate: int,
+        now: float,
+    ) -> Admission:
+        """Count the admitted request in every dimension and say what is left."""
         lease_id = str(next(self._lease_ids))
         admission = Admission(key_id, account_id, lease_id, 0, False, now)
         if spec.rpd is not None:

@@ -41,7 +41,11 @@ async def expand(call: ResponsesCall, store: ResponseStore, account_id: str, now
             )
         else:
             call.history = _items.decode(record.conversation)
-    refs = [item.id for item in call.own_input if isinstance(item.id, str)]
+    refs = [
+        item.id
+        for item in call.own_input
+        if item.type == "item_reference" and isinstance(item.id, str)
+    ]
     found = await store.items(account_id, refs, now) if refs else {}
     resolved: list[InputItem] = []
     for i, item in enumerate(call.own_input):
