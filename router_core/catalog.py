@@ -8,9 +8,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import msgspec
+import structlog
 
 from router_core.api.models import ModelCard
 from router_core.plugin_api import Deployment, ProviderPlugin
+from router_core.price_source import price_card
 from router_core.settings import (
     DeploymentTimeouts,
     ModelOverride,
@@ -20,6 +22,8 @@ from router_core.settings import (
     TargetSettings,
 )
 from router_core.timeouts import Timeouts
+
+log = structlog.get_logger("viberouter.catalog")
 
 
 class CatalogError(Exception):
@@ -109,9 +113,13 @@ class Catalog:
         self.shadowed: list[str] = []
         aliases: dict[str, str] = {}  # "<provider>/<catalog alias>" -> deployment id
         public: list[str] = []
+        #: Deployments no price source knows: they cost 0 (price_source.py).
+        self.unpriced: list[str] = []
         for pname, plugin in plugins.items():
             cards = _provider_cards(settings, pname, plugin, (discovered or {}).get(pname))
             public += self._add_deployments(settings, pname, plugin, cards, aliases)
+        if self.unpriced:
+            log.warning("models_unpriced", deployments=self.unpriced, cost_usd=0)
         #: A plugin catalog's short names for its models: valid in routes and for clients.
         self.aliases = {a: d for a, d in aliases.items() if a not in self.deployments}
         for did in public:
@@ -143,7 +151,16 @@ class Catalog:
             found = pconf.models.get(mid)
             upstream_id = (found.upstream_id if found else None) or mid
             did = f"{pname}/{mid}"
-            card = msgspec.structs.replace(card, id=did, provider=pname)
+            priced = price_card(
+                card,
+                configured=found.pricing if found else None,
+                configured_window=found is not None and found.context_length is not None,
+                price_provider=price_provider(pconf.price_provider, pconf.plugin, plugin),
+                model_ids=(upstream_id, mid, *card.aliases),
+            )
+            if priced.unpriced:
+                self.unpriced.append(did)
+            card = msgspec.structs.replace(priced.card, id=did, provider=pname)
             dep = Deployment(id=did, provider=pname, model=upstream_id, card=card)
             tm = _merge(defaults, pconf.timeouts, found.timeouts if found else None)
             self.deployments[did] = Target(dep, plugin, route=did, timeouts=tm)
@@ -233,6 +250,15 @@ def _provider_cards(
         base = cards.get(mid) or known.get(mid) or ModelCard(id=mid, owned_by=pname)
         cards[mid] = _apply(base, override, mid, pname)
     return cards
+
+
+def price_provider(configured: str | None, entry_name: str, plugin: ProviderPlugin) -> str:
+    """The genai-prices provider id of a provider's models: its config's
+    ``price_provider``, else its plugin's (contract 2.5), else the plugin's entry name."""
+    if configured is not None:
+        return configured
+    own = type(plugin).price_provider
+    return entry_name if own is None else own
 
 
 def _route_models(settings: Settings, pname: str) -> list[str]:

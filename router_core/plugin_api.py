@@ -64,6 +64,11 @@ to it (OpenRouter's name; Anthropic's ``cache_creation_input_tokens``);
 ``completion_tokens`` includes reasoning, and
 ``completion_tokens_details.reasoning_tokens`` says how much of it was reasoning.
 2.4 model discovery: ``build_models_request`` and ``parse_models_response``, optional.
+2.5 prices and images: the class attributes ``price_provider`` (whose entry in the
+maintained genai-prices list prices the plugin's cards) and ``needs_inline_images``
+(the core inlines fetched ``https`` images as ``data:`` URLs); :class:`Pricing` gains
+cache-read, cache-write and reasoning rates, long-context tiers (:class:`PriceTier`)
+and ``source``.
 
 Native dialects (2.1, optional): a plugin whose upstream speaks a client-facing API
 itself (the anthropic plugin: ``anthropic_messages``) lists it in ``native_dialects``.
@@ -122,7 +127,7 @@ from router_core.api.embeddings import (
     EmbeddingResponse,
     EmbeddingUsage,
 )
-from router_core.api.models import Capabilities, ModelCard, Pricing
+from router_core.api.models import Capabilities, ModelCard, PriceTier, Pricing
 from router_core.errors import (
     ContentFilter,
     ContextLengthExceeded,
@@ -135,7 +140,7 @@ from router_core.errors import (
 from router_core.framing import UpstreamEvent, make_decoder
 
 #: This contract's version, (major, minor); see "Versioning" above.
-CONTRACT_VERSION: Final[tuple[int, int]] = (2, 4)
+CONTRACT_VERSION: Final[tuple[int, int]] = (2, 5)
 #: The major alone (what contract 1 called its version).
 API_VERSION: Final[int] = CONTRACT_VERSION[0]
 
@@ -254,6 +259,14 @@ class ProviderPlugin(abc.ABC):
     #: Client dialects this provider's upstream speaks itself (2.1), e.g.
     #: ``frozenset({"anthropic_messages"})``: requests of those are passed through.
     native_dialects: ClassVar[frozenset[str]] = frozenset()
+    #: The genai-prices provider id of this plugin's models (2.5), e.g. "google": the
+    #: core prices cards from that maintained list before the card's own prices.
+    #: None: the plugin's entry name; "": no lookup (the card prices are complete).
+    price_provider: ClassVar[str | None] = None
+    #: The upstream takes images only inline (2.5): the core fetches ``https`` image
+    #: URLs itself, under the operator's ``[guards.image_fetch]`` policy, and hands the
+    #: plugin ``data:`` URLs instead (when the policy is off, the URL reaches the plugin).
+    needs_inline_images: ClassVar[bool] = False
 
     def __init__(self, settings: Any = None) -> None:
         self.settings = settings
@@ -528,6 +541,7 @@ __all__ = [
     "ModelCard",
     "ModelError",
     "NamedFunction",
+    "PriceTier",
     "Pricing",
     "PromptTokensDetails",
     "ProviderPlugin",

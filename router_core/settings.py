@@ -186,6 +186,9 @@ class ModelOverride(Struct, forbid_unknown_fields=True, kw_only=True):
     context_length: int | None = None
     #: Most tokens the model generates in one answer.
     max_output_tokens: int | None = None
+    #: Prices in US dollars per million tokens; replace every other source's whole
+    #: pricing for this deployment (docs/pricing.md). An unset cache rate bills cache
+    #: tokens at the prompt rate.
     pricing: Pricing | None = None
     #: What the model supports.
     capabilities: Capabilities | None = None
@@ -213,6 +216,10 @@ class ProviderSettings(Struct, forbid_unknown_fields=True, kw_only=True):
     discover: list[str] = field(default_factory=list)
     #: Seconds between two listings of the upstream's models (with ``discover``).
     discover_interval_s: Annotated[float, msgspec.Meta(ge=1.0)] = 300.0
+    #: The genai-prices provider id whose prices this provider's models take (e.g.
+    #: "groq" for an openai-plugin provider pointed at Groq); unset: the plugin's own
+    #: ("google" for gemini), "" turns the lookup off (docs/pricing.md).
+    price_provider: str | None = None
 
 
 class TargetSettings(Struct, forbid_unknown_fields=True, kw_only=True):

@@ -84,6 +84,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "filters",
             "transforms",
             "pricing",
+            "price_source",
             "limits.*",
             "redis_link",
             "backup",

@@ -52,6 +52,7 @@ PINNED = {
     "ModelCard",
     "ModelError",
     "NamedFunction",
+    "PriceTier",
     "Pricing",
     "PromptTokensDetails",
     "ProviderPlugin",
@@ -88,7 +89,7 @@ PINNED = {
 
 def test_all_is_pinned() -> None:
     assert set(api.__all__) == PINNED
-    assert api.CONTRACT_VERSION == (2, 4)
+    assert api.CONTRACT_VERSION == (2, 5)
     assert api.API_VERSION == 2
     for name in api.__all__:
         assert hasattr(api, name), name

@@ -9,15 +9,52 @@ from msgspec import Struct, field
 ModelStatus = Literal["available", "degraded", "unavailable"]
 
 
-class Pricing(Struct, kw_only=True):
-    """Prices in US dollars per million tokens."""
+class PriceTier(Struct, kw_only=True, forbid_unknown_fields=True):
+    """Long-context rates: a request whose prompt has more than ``above_input_tokens``
+    tokens pays these rates for ALL its tokens (an unset rate keeps the base one)."""
 
-    #: US dollars per million prompt tokens.
+    #: The tier applies once the prompt (cached tokens included) exceeds this many tokens.
+    above_input_tokens: int
+    #: US dollars per million prompt tokens above the threshold (unset: the base rate).
+    prompt_per_mtok: float | None = None
+    #: US dollars per million completion tokens above the threshold.
+    completion_per_mtok: float | None = None
+    #: US dollars per million cache-read tokens above the threshold.
+    cache_read_per_mtok: float | None = None
+    #: US dollars per million cache-write tokens above the threshold.
+    cache_write_per_mtok: float | None = None
+    #: US dollars per million one-hour cache-write tokens above the threshold.
+    cache_write_1h_per_mtok: float | None = None
+    #: US dollars per million reasoning tokens above the threshold.
+    reasoning_per_mtok: float | None = None
+
+
+class Pricing(Struct, kw_only=True, forbid_unknown_fields=True):
+    """Prices in US dollars per million tokens. A rate left unset (null) is unknown:
+    cache reads and writes are then billed at the prompt rate, reasoning at the
+    completion rate (router_core/pricing.py)."""
+
+    #: US dollars per million prompt tokens (the ones not read from or written to a cache).
     prompt_per_mtok: float = 0.0
     #: US dollars per million completion tokens.
     completion_per_mtok: float = 0.0
+    #: US dollars per million prompt tokens read from a prompt cache.
+    cache_read_per_mtok: float | None = None
+    #: US dollars per million prompt tokens written to a prompt cache (5-minute TTL).
+    cache_write_per_mtok: float | None = None
+    #: US dollars per million prompt tokens written to a one-hour prompt cache (shown;
+    #: usage does not split writes by TTL, so writes are billed at cache_write_per_mtok).
+    cache_write_1h_per_mtok: float | None = None
+    #: US dollars per million reasoning tokens, where priced apart from completion tokens.
+    reasoning_per_mtok: float | None = None
+    #: Long-context tiers, lowest threshold first.
+    tiers: list[PriceTier] = field(default_factory=list)
+    #: Where these prices come from: "config", "genai-prices <version>", "plugin" (the
+    #: plugin's own card) or "none" (unpriced: costs 0). Set by the catalog.
+    source: str = ""
 
     def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
+        """Base rates only; the core bills cache, tiers and reasoning with pricing.cost_usd."""
         return (
             prompt_tokens * self.prompt_per_mtok + completion_tokens * self.completion_per_mtok
         ) / 1e6
@@ -65,4 +102,4 @@ class ModelList(Struct, kw_only=True):
     data: list[ModelCard]
 
 
-__all__ = ["Capabilities", "ModelCard", "ModelList", "ModelStatus", "Pricing"]
+__all__ = ["Capabilities", "ModelCard", "ModelList", "ModelStatus", "PriceTier", "Pricing"]

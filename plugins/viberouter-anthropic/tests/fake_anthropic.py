@@ -481,3 +481,43 @@ __all__ = [
     "check_messages_request",
     "create_app",
 ]
+
+
+# ---------------------------------------------------------------- prompt caching
+
+
+def prompt_cache_responder(
+    *, prefix_tokens: int, input_tokens: int, output_tokens: int, text: str = "ok"
+) -> Callable[[dict[str, Any]], FakeReply]:
+    """A responder (JSON answers) that reports usage the way Anthropic's prompt cache
+    does: a request with ``cache_control`` breakpoints writes ``prefix_tokens`` the
+    first time its cached prefix (here: model, system and tools) is seen
+    (``cache_creation_input_tokens``) and reads them on later requests
+    (``cache_read_input_tokens``); ``input_tokens`` are the uncached rest. Without a
+    breakpoint nothing is cached and every token is ``input_tokens``."""
+    seen: set[str] = set()
+
+    def respond(body: dict[str, Any]) -> FakeReply:
+        messages = body.get("messages") or []
+        usage: dict[str, Any] = {"input_tokens": input_tokens, "output_tokens": output_tokens}
+        if _breakpoints(body, messages if isinstance(messages, list) else []):
+            prefix = json.dumps([body.get(k) for k in ("model", "system", "tools")])
+            hit = prefix in seen
+            seen.add(prefix)
+            usage["cache_creation_input_tokens"] = 0 if hit else prefix_tokens
+            usage["cache_read_input_tokens"] = prefix_tokens if hit else 0
+        else:
+            usage["input_tokens"] = input_tokens + prefix_tokens
+        answer = {
+            "id": f"msg_fake{len(seen):04d}",
+            "type": "message",
+            "role": "assistant",
+            "model": body.get("model"),
+            "content": [{"type": "text", "text": text}],
+            "stop_reason": "end_turn",
+            "stop_sequence": None,
+            "usage": usage,
+        }
+        return FakeReply(json.dumps(answer).encode(), headers={"request-id": "req_fake"})
+
+    return respond

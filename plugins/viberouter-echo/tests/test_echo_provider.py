@@ -19,7 +19,7 @@ def test_echo_entry_point_loads_the_provider() -> None:
     cls = entry.load()
     assert cls is EchoProvider
     assert issubclass(cls, ProviderPlugin)
-    assert cls.contract_version == (2, 2)  # written for 2.2 (embeddings), loads on any 2.x >= 2.2
+    assert cls.contract_version == (2, 5)  # written for 2.5 (free cards), loads on any 2.x >= 2.5
     assert contract_compatible(cls.contract_version)
     assert cls.settings_type is EchoSettings
 

@@ -35,7 +35,9 @@ class EchoProvider(ProviderPlugin):
     """Answers every request in-process by echoing the last user message (or calling a
     tool, or failing on request); the default provider so the router runs with no keys."""
 
-    contract_version: ClassVar[tuple[int, int]] = (2, 2)  # embeddings
+    contract_version: ClassVar[tuple[int, int]] = (2, 5)  # embeddings, free cards
+    #: Echo answers cost nothing: its cards' zero prices are complete, no lookup.
+    price_provider: ClassVar[str | None] = ""
     settings_type: ClassVar[type[msgspec.Struct] | None] = EchoSettings
 
     def __init__(self, settings: Any = None) -> None:

@@ -19,7 +19,7 @@ def test_entry_point_names_the_provider() -> None:
     [ep] = [e for e in entry_points(group="viberouter.providers") if e.name == "gemini"]
     assert ep.load() is GeminiProvider
     assert issubclass(GeminiProvider, ProviderPlugin)
-    assert GeminiProvider.contract_version == (2, 3)
+    assert GeminiProvider.contract_version == (2, 5)
     assert GeminiProvider.settings_type is GeminiSettings
     assert GeminiProvider.extra_params is GeminiExtras
 

@@ -41,7 +41,11 @@ class GeminiProvider(ProviderPlugin):
     and ``created`` stamps; the core constructs the plugin with settings only.
     """
 
-    contract_version: ClassVar[tuple[int, int]] = (2, 3)  # reasoning fields
+    contract_version: ClassVar[tuple[int, int]] = (2, 5)  # reasoning fields, images inlined
+    #: Gemini's prices are Google's in the maintained price list.
+    price_provider: ClassVar[str | None] = "google"
+    #: generateContent takes images inline only (fileData needs Google's file store).
+    needs_inline_images: ClassVar[bool] = True
     settings_type: ClassVar[type[msgspec.Struct] | None] = GeminiSettings
     extra_params: ClassVar[type[msgspec.Struct] | None] = GeminiExtras
 
