@@ -16,7 +16,7 @@ from router_core.catalog import Catalog
 from router_core.dashboard import routes as dashboard_routes
 from router_core.discovery import PROVIDERS, load_providers, scan
 from router_core.dispatch import Dispatcher
-from router_core.handlers import admin, chat, health, models, responses
+from router_core.handlers import admin, chat, health, messages, models, responses
 from router_core.handlers import openapi as openapi_handler
 from router_core.installed import InstalledInfo
 from router_core.ledger import UsageLedger
@@ -132,6 +132,7 @@ def make_app(settings: Settings, state: RouterState | None = None) -> web.Applic
     app.router.add_post("/v1/chat/completions", chat.chat_completions)
     app.router.add_post("/v1/embeddings", embeddings_call.create_embeddings)
     responses.add_routes(app)
+    messages.add_routes(app)
     app.router.add_get("/v1/models", models.list_models)
     app.router.add_get("/v1/models/{model_id:.+}", models.get_model)
     app.router.add_get("/healthz", health.healthz)

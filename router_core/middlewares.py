@@ -106,7 +106,9 @@ async def router_middleware(request: web.Request, handler: Handler) -> web.Strea
         fields["error_detail"] = err.detail
         _count_refusal(request, err)
         try:
-            return error_response(err, extra, _dialect(request))
+            answer = error_response(err, extra, _dialect(request))
+            status = answer.status  # a dialect may say it with its own status (404, 529)
+            return answer
         except Exception:
             # Still the boundary: an error that cannot be rendered is our bug.
             status, code = 500, "server_error"
@@ -119,8 +121,10 @@ async def router_middleware(request: web.Request, handler: Handler) -> web.Strea
         if exc.status < 400:
             raise
         http_err = _http_error(exc)
-        status, code = http_err.http_status, http_err.code
-        return error_response(http_err, extra, _dialect(request))
+        code = http_err.code
+        answer = error_response(http_err, extra, _dialect(request))
+        status = answer.status
+        return answer
     except StoreUnavailable as exc:
         # The state backend is down (admin API, dashboard): retryable, and not our bug.
         down = ServerError(

@@ -27,10 +27,11 @@ from router_core.attempts import AttemptScope, CallLog
 from router_core.catalog import Target
 from router_core.dialects.base import ChatCall, Dialect
 from router_core.errors import InvalidRequest, RouterError, ServerError
+from router_core.filters import OutputScanner
 from router_core.framing import UpstreamEvent, make_decoder
 from router_core.plugin_api import UpstreamRequest, UsageTap
 from router_core.state import RouterState
-from router_core.streaming import ClientStream
+from router_core.streaming import ClientStream, scan_chunk
 from router_core.upstream import UpstreamClient, UpstreamResponse
 
 log = structlog.get_logger("viberouter.native")
@@ -92,11 +93,11 @@ class NativeAnswer:
     target: Target
     body: bytes
     content_type: str
-    tap: UsageTap
+    tap: UsageTap | None  # None: nothing to count (e.g. Anthropic's count_tokens)
 
 
 async def json_exchange(
-    upstream: UpstreamClient, scope: AttemptScope, tap: UsageTap
+    upstream: UpstreamClient, scope: AttemptScope, tap: UsageTap | None
 ) -> NativeAnswer:
     """Send, read the whole body under the attempt's timers, let the tap read it."""
     target, clock = scope.target, scope.clock
@@ -109,7 +110,8 @@ async def json_exchange(
             body = await resp.read()
         if not 200 <= resp.status < 300:
             raise plugin.map_error(resp.status, resp.headers, body)
-        tap.read_body(body)
+        if tap is not None:
+            tap.read_body(body)
         scope.health.first_token(scope)
         content_type = resp.headers.get("Content-Type", "application/json")
         return NativeAnswer(target, body, content_type, tap)
@@ -247,6 +249,34 @@ async def _until_commit(
         raise
 
 
+class OutputScan:
+    """Output content filters over a native stream: the plugin translates its own
+    upstream's events (it speaks that format) and the chunks go to the scanner, on a
+    decoder of their own, so the relay's bytes and the tap are untouched. Built only
+    when filters are configured."""
+
+    __slots__ = ("_decoder", "_scanner", "_translator")
+
+    def __init__(
+        self, opened: NativeStream, scanner: OutputScanner, request: ChatRequest, max_event: int
+    ) -> None:
+        target = opened.target
+        self._decoder = make_decoder(opened.scope.upstream_request.framing, max_event)
+        self._translator = target.plugin.stream_translator(request, target.deployment)
+        self._scanner = scanner
+
+    def check(self, raw: bytes) -> None:
+        """Raise ContentFilter when the content these bytes complete breaks a filter
+        (before they are written)."""
+        for event in self._decoder.feed(raw):
+            try:
+                chunks = self._translator.feed(event)
+            except RouterError:
+                return  # the upstream's in-band error: the tap reports it
+            for chunk in chunks:
+                scan_chunk(self._scanner, chunk)
+
+
 async def relay(
     http_request: web.Request,
     opened: NativeStream,
@@ -255,18 +285,24 @@ async def relay(
     keepalive: float,
     out: StreamOutcome,
     error_frames: Callable[[RouterError], bytes],
+    scan: OutputScan | None = None,
 ) -> ClientStream:
     """Commit the 200 and relay the upstream's bytes as they come; the tap reads the
     events they complete (``out.usage``). A failure after the commit is one error
-    event of the client's dialect."""
+    event of the client's dialect; so is an output filter's hit (the bytes that
+    completed it are not sent)."""
     stream = ClientStream(headers=headers, keepalive=keepalive)
     try:
         await stream.prepare(http_request)
         out.first_chunk_at = time.monotonic()
-        if opened.first:
-            await stream.send_bytes(opened.first)
         try:
+            if opened.first:
+                if scan is not None:
+                    scan.check(opened.first)
+                await stream.send_bytes(opened.first)
             async for raw, events in opened.batches():
+                if scan is not None:
+                    scan.check(raw)
                 try:
                     for event in events:
                         opened.tap.feed(event)
@@ -311,7 +347,9 @@ async def complete(
 ) -> tuple[Target, ChatCompletion | NativeAnswer]:
     """A non-streamed answer from the first target that gives one: the upstream's own
     body where the target serves the dialect natively, a completion otherwise."""
-    builder = NativeBuilder(dialect, call, headers, state.dispatcher.builder(request, call.body))
+    builder = NativeBuilder(
+        dialect, call, headers, state.dispatcher.builder(request, call.extras_source)
+    )
     upstream = state.upstream
 
     async def run(scope: AttemptScope) -> ChatCompletion | NativeAnswer:
@@ -334,7 +372,9 @@ async def open_stream(
 ) -> tuple[Target, translated.OpenStream | NativeStream]:
     """An accepted stream from the first target that gives one (native or translated),
     failing over until it commits."""
-    builder = NativeBuilder(dialect, call, headers, state.dispatcher.builder(request, call.body))
+    builder = NativeBuilder(
+        dialect, call, headers, state.dispatcher.builder(request, call.extras_source)
+    )
     upstream = state.upstream
     commit_delay = state.settings.server.sse_keepalive_s or 15.0
     max_event = state.settings.upstream.max_event_bytes
@@ -352,6 +392,7 @@ __all__ = [
     "NativeAnswer",
     "NativeBuilder",
     "NativeStream",
+    "OutputScan",
     "complete",
     "json_exchange",
     "may_serve_natively",

@@ -98,6 +98,7 @@ async def run(
     fields["stream"] = call.stream
     filters = state.filters
     plan = plan_call(state, principal, call, filters, fields)
+    call.prompt_estimate = plan.prompt_estimate
     if call.untranslatable is not None and not native_call.may_serve_natively(
         dialect, plan.targets
     ):
@@ -266,14 +267,17 @@ async def respond_json(
         )
     else:
         target, answer = await state.dispatcher.complete(
-            plan.targets, plan.request, call.body, tally.call
+            plan.targets, plan.request, call.extras_source, tally.call
         )
     tally.serve(target)
     headers: dict[str, str] = request[EXTRA_HEADERS]
     if isinstance(answer, native_call.NativeAnswer):
         # The upstream's own body, unchanged; the tap read its usage.
         call.native_tap, call.native_provider = answer.tap, target.deployment.provider
-        tally.usage = answer.tap.usage()
+        tally.usage = answer.tap.usage() if answer.tap is not None else None
+        if filters.enabled:  # output filters read the plugin's own translation of it
+            dep = target.deployment
+            filters.check_completion(target.plugin.parse_response(plan.request, dep, answer.body))
         body, content_type = answer.body, answer.content_type.partition(";")[0]
     else:
         tally.usage = answer.usage if isinstance(answer.usage, Usage) else None
@@ -307,7 +311,7 @@ async def respond_stream(
         opened = await state.dispatcher.open_stream(
             plan.targets,
             plan.request,
-            call.body,
+            call.extras_source,
             tally.call,
             commit_delay=server.sse_keepalive_s or 15.0,
         )
@@ -329,6 +333,7 @@ async def respond_stream(
                 keepalive=server.sse_keepalive_s,
                 out=tally.stream_out,
                 error_frames=dialect.stream_encoder(call).error,
+                scan=native_scan(opened, filters, plan.request, state),
             )
         return await relay(
             request,
@@ -342,6 +347,16 @@ async def respond_stream(
     finally:
         state.client_writes.unwatch(token)
         m.open_streams.dec()
+
+
+def native_scan(
+    opened: native_call.NativeStream, filters: FilterChain, request: ChatRequest, state: RouterState
+) -> native_call.OutputScan | None:
+    """Output filtering of a native stream, when filters are configured."""
+    scanner = filters.scanner()
+    if scanner is None:
+        return None
+    return native_call.OutputScan(opened, scanner, request, state.settings.upstream.max_event_bytes)
 
 
 def served_headers(headers: dict[str, str], target: Target, tally: Tally) -> None:

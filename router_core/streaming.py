@@ -90,7 +90,8 @@ class ClientStream(EventSourceResponse):
             self._pinging = None
 
 
-def _scan(scanner: OutputScanner, chunk: ChatCompletionChunk) -> None:
+def scan_chunk(scanner: OutputScanner, chunk: ChatCompletionChunk) -> None:
+    """Feed one chunk's content and tool arguments to the output filters."""
     for choice in chunk.choices:
         delta = choice.delta
         if isinstance(delta.content, str):
@@ -119,7 +120,7 @@ def _frames(
                 continue
         if scanner is not None:
             try:
-                _scan(scanner, chunk)
+                scan_chunk(scanner, chunk)
             except ContentFilter:
                 out.blocked_frames = b"".join(parts)
                 raise

@@ -164,7 +164,7 @@ def test_interleaved_tool_arguments_fail_the_stream() -> None:
 
 def test_ping_and_error_events() -> None:
     encoder = MessagesStreamEncoder()
-    assert encoder.ping() == PING == b'event: ping\ndata: {"type": "ping"}\n\n'
+    assert encoder.keepalive() == PING == b'event: ping\ndata: {"type": "ping"}\n\n'
     encoder.feed(_chunk(Delta(content="partial")))
     assert encoder.error(UpstreamTimeout()) == (
         b'event: error\ndata: {"type":"error","error":{"type":"timeout_error",'

@@ -15,6 +15,7 @@ import pytest
 
 from router_core.limits.base import RateLimits
 from tests.router_harness import RunningRouter, router_settings, start_router
+from tests.services import require_binary
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"
 # An example that takes longer than this is stuck (the echo answers at once).
@@ -66,6 +67,27 @@ class ExampleRouter:
             ) from None
         assert proc.returncode is not None
         return ExampleRun(argv, proc.returncode, out.decode(), err.decode())
+
+
+async def node_with_package(directory: Path, package: str) -> str:
+    """The node binary, with ``directory``'s locked dependencies installed (``npm ci``
+    when ``package`` is missing from its node_modules)."""
+    node = require_binary("node", "nodejs")
+    if (directory / "node_modules" / package / "package.json").exists():
+        return node
+    npm = require_binary("npm", "npm")
+    proc = await asyncio.create_subprocess_exec(
+        npm,
+        "ci",
+        "--no-audit",
+        "--no-fund",
+        cwd=directory,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), 300)
+    assert proc.returncode == 0, f"npm ci failed in {directory}:\n{out.decode()}"
+    return node
 
 
 @pytest.fixture

@@ -5,17 +5,16 @@ missing; without node or npm the tests skip locally and fail under CI=true."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
 
-from tests.services import require_binary
 from tests.test_examples_common import (
     CHECKS,
     EXAMPLES,
     ExampleRouter,
     example_router,
+    node_with_package,
 )
 
 __all__ = ["example_router"]  # the fixture, re-exported for pytest
@@ -25,22 +24,7 @@ JS = EXAMPLES / "javascript"
 
 async def _node_with_openai() -> str:
     """The node binary, with the example's locked dependencies installed."""
-    node = require_binary("node", "nodejs")
-    if (JS / "node_modules" / "openai" / "package.json").exists():
-        return node
-    npm = require_binary("npm", "npm")
-    proc = await asyncio.create_subprocess_exec(
-        npm,
-        "ci",
-        "--no-audit",
-        "--no-fund",
-        cwd=JS,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await asyncio.wait_for(proc.communicate(), 300)
-    assert proc.returncode == 0, f"npm ci failed in {JS}:\n{out.decode()}"
-    return node
+    return await node_with_package(JS, "openai")
 
 
 @pytest.mark.parametrize("topic", list(CHECKS))

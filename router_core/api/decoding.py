@@ -107,4 +107,3 @@ __all__ = [
     "decode_json",
     "struct_parts",
 ]
-

@@ -84,11 +84,21 @@ class ChatCall:
     #: (which has read the whole answer) and the provider.
     native_tap: UsageTap | None = None
     native_provider: str = ""
+    #: JSON that plugins' ``extra_params`` are decoded from when it is not ``body``
+    #: (a dialect whose body is not OpenAI-shaped gives its canonical form here).
+    extras_body: bytes | None = None
+    #: The prompt-token estimate the call was admitted with (set by the pipeline).
+    prompt_estimate: int = 0
 
     @property
     def model(self) -> str:
         """The model name the client asked for first."""
         return self.models[0]
+
+    @property
+    def extras_source(self) -> bytes:
+        """What plugins' request extras are decoded from."""
+        return self.extras_body if self.extras_body is not None else self.body
 
 
 class StreamEncoder(Protocol):

@@ -7,9 +7,10 @@ invalid_model -> 404 not_found_error; context_length_exceeded and content_filter
 400 invalid_request_error (the former worded "prompt is too long", which Claude Code
 reacts to by compacting); invalid_api_key, expired_api_key -> 401
 authentication_error; account_not_active -> 403 permission_error; rate_limit_exceeded,
-concurrent_requests, quota_exceeded -> 429 rate_limit_error; server_error -> 500
-api_error; model_error -> api_error at its status, except 503 (no deployment can
-take the request: every circuit is open), which is Anthropic's overload, 529
+concurrent_requests, quota_exceeded -> 429 rate_limit_error; server_error -> api_error
+at its status (500; 503 while the state backend is down); model_error -> api_error at
+its status, except 503 (no deployment can take the request now: the provider is
+overloaded, or every circuit is open), which is Anthropic's overload, 529
 overloaded_error; timeout -> 504 timeout_error.
 """
 
@@ -40,7 +41,7 @@ _BY_CODE: dict[str, tuple[int | None, str]] = {
     "rate_limit_exceeded": (429, "rate_limit_error"),
     "concurrent_requests": (429, "rate_limit_error"),
     "quota_exceeded": (429, "rate_limit_error"),
-    "server_error": (500, "api_error"),
+    "server_error": (None, "api_error"),
     "timeout": (504, "timeout_error"),
 }
 #: status -> error.type for everything else (invalid_request, model_error, unknown).

@@ -145,8 +145,13 @@ class MessagesStreamEncoder:
         return error_event(err)
 
     @staticmethod
-    def ping() -> bytes:
-        """A keep-alive ``ping`` event."""
+    def start() -> bytes:
+        """Nothing: ``message_start`` goes with the first chunk, which names the model."""
+        return b""
+
+    @staticmethod
+    def keepalive() -> bytes:
+        """Anthropic's ``ping`` event (SDKs skip it), sent while the upstream is silent."""
         return PING
 
     # ------------------------------------------------------------ blocks
