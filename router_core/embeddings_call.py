@@ -33,11 +33,12 @@ from router_core.catalog import Target
 from router_core.dialects.base import DIALECT
 from router_core.dialects.openai_chat import OPENAI_CHAT
 from router_core.errors import ContextLengthExceeded, InvalidModel, InvalidRequest, ModelError
+from router_core.exchange import read_answer
 from router_core.guards import estimate_text_tokens
 from router_core.request_context import EXTRA_HEADERS, LOG_FIELDS
 from router_core.state import STATE, RouterState
 from router_core.timeouts import WatchedResponse
-from router_core.upstream import UpstreamClient, UpstreamResponse
+from router_core.upstream import UpstreamClient
 
 #: The ``endpoint`` of this call in logs and metrics.
 ENDPOINT = "embeddings"
@@ -79,24 +80,12 @@ def embedding_targets(model: str, targets: list[Target], longest: int) -> list[T
 async def exchange(
     upstream: UpstreamClient, scope: AttemptScope, request: EmbeddingRequest
 ) -> EmbeddingResponse:
-    """Send, read the whole JSON body under the attempt's timers, parse."""
-    target, clock = scope.target, scope.clock
-    plugin = target.plugin
-    resp: UpstreamResponse | None = None
-    try:
-        async with clock.json_phase() as timer:
-            resp = await upstream.send(plugin, scope.upstream_request, clock)
-            timer.headers_arrived()
-            body = await resp.read()
-        if not 200 <= resp.status < 300:
-            raise plugin.map_error(resp.status, resp.headers, body)
-        result = plugin.parse_embeddings_response(request, target.deployment, body)
-        scope.health.first_token(scope)
-        return result
-    finally:
-        scope.release()
-        if resp is not None:
-            resp.release()
+    """The whole JSON answer (:func:`exchange.read_answer`), parsed by the plugin."""
+    body, _ = await read_answer(upstream, scope)
+    target = scope.target
+    result = target.plugin.parse_embeddings_response(request, target.deployment, body)
+    scope.health.first_token(scope)
+    return result
 
 
 def shaped(result: EmbeddingResponse, req: EmbeddingRequest, count: int, tokens: int) -> bytes:

@@ -25,10 +25,13 @@ from router_core.upstream import UpstreamClient, UpstreamResponse
 Batch = list[ChatCompletionChunk]
 
 
-async def json_exchange(
-    upstream: UpstreamClient, scope: AttemptScope, request: ChatRequest
-) -> ChatCompletion:
-    """Send, read the whole body under one timer (first token, then total), parse."""
+async def read_answer(
+    upstream: UpstreamClient, scope: AttemptScope
+) -> tuple[bytes, UpstreamResponse]:
+    """Send, read the whole body under one timer (first token, then total). An error
+    status is raised as the plugin's mapped error. The connection and the deployment's
+    slot are given back before this returns or raises; the caller parses the body
+    (the response's headers stay readable)."""
     target, clock = scope.target, scope.clock
     plugin = target.plugin
     resp: UpstreamResponse | None = None
@@ -39,13 +42,51 @@ async def json_exchange(
             body = await resp.read()
         if not 200 <= resp.status < 300:
             raise plugin.map_error(resp.status, resp.headers, body)
-        completion = plugin.parse_response(request, target.deployment, body)
-        scope.health.first_token(scope)
-        return completion
+        return body, resp
     finally:
         scope.release()
         if resp is not None:
             resp.release()
+
+
+async def json_exchange(
+    upstream: UpstreamClient, scope: AttemptScope, request: ChatRequest
+) -> ChatCompletion:
+    """The whole answer (:func:`read_answer`), parsed by the plugin."""
+    body, _ = await read_answer(upstream, scope)
+    target = scope.target
+    completion = target.plugin.parse_response(request, target.deployment, body)
+    scope.health.first_token(scope)
+    return completion
+
+
+async def open_response(upstream: UpstreamClient, scope: AttemptScope) -> UpstreamResponse:
+    """Send under the first-token deadline and return the accepted (2xx) response,
+    whose body and the deployment's slot the caller then owns. An error status is
+    read under the total deadline and raised as the plugin's mapped error; on any
+    failure the connection and the slot are given back."""
+    clock, plugin = scope.clock, scope.target.plugin
+    try:
+        async with asyncio.timeout(clock.first_token_left()):
+            resp = await upstream.send(plugin, scope.upstream_request, clock)
+    except TimeoutError as exc:
+        scope.release()
+        raise clock.expired(first_seen=False) from exc
+    except BaseException:
+        scope.release()
+        raise
+    if 200 <= resp.status < 300:
+        return resp
+    try:
+        try:
+            async with asyncio.timeout(clock.left()):
+                body = await resp.read()
+        except TimeoutError as exc:
+            raise clock.expired(first_seen=True) from exc
+        raise plugin.map_error(resp.status, resp.headers, body)
+    finally:
+        scope.release()
+        resp.release()
 
 
 @dataclass(slots=True)
@@ -72,26 +113,10 @@ async def stream_exchange(
     max_event_bytes: int,
 ) -> OpenStream:
     """Send, then translate until the first chunks or the commit (module docstring)."""
-    target, clock = scope.target, scope.clock
-    plugin = target.plugin
+    target = scope.target
+    resp = await open_response(upstream, scope)
     try:
-        async with asyncio.timeout(clock.first_token_left()):
-            resp = await upstream.send(plugin, scope.upstream_request, clock)
-    except TimeoutError as exc:
-        scope.release()
-        raise clock.expired(first_seen=False) from exc
-    except BaseException:
-        scope.release()
-        raise
-    try:
-        if not 200 <= resp.status < 300:
-            try:
-                async with asyncio.timeout(clock.left()):
-                    body = await resp.read()
-            except TimeoutError as exc:
-                raise clock.expired(first_seen=True) from exc
-            raise plugin.map_error(resp.status, resp.headers, body)
-        translator = plugin.stream_translator(request, target.deployment)
+        translator = target.plugin.stream_translator(request, target.deployment)
         framing = scope.upstream_request.framing
         batches = iter_chunks(resp.iter_chunks(), framing, translator, max_event_bytes)
         it = batches.__aiter__()

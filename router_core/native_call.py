@@ -99,26 +99,13 @@ class NativeAnswer:
 async def json_exchange(
     upstream: UpstreamClient, scope: AttemptScope, tap: UsageTap | None
 ) -> NativeAnswer:
-    """Send, read the whole body under the attempt's timers, let the tap read it."""
-    target, clock = scope.target, scope.clock
-    plugin = target.plugin
-    resp: UpstreamResponse | None = None
-    try:
-        async with clock.json_phase() as timer:
-            resp = await upstream.send(plugin, scope.upstream_request, clock)
-            timer.headers_arrived()
-            body = await resp.read()
-        if not 200 <= resp.status < 300:
-            raise plugin.map_error(resp.status, resp.headers, body)
-        if tap is not None:
-            tap.read_body(body)
-        scope.health.first_token(scope)
-        content_type = resp.headers.get("Content-Type", "application/json")
-        return NativeAnswer(target, body, content_type, tap)
-    finally:
-        scope.release()
-        if resp is not None:
-            resp.release()
+    """The whole answer (:func:`exchange.read_answer`), read by the tap (if any)."""
+    body, resp = await translated.read_answer(upstream, scope)
+    if tap is not None:
+        tap.read_body(body)
+    scope.health.first_token(scope)
+    content_type = resp.headers.get("Content-Type", "application/json")
+    return NativeAnswer(scope.target, body, content_type, tap)
 
 
 Events = list[UpstreamEvent]
@@ -184,22 +171,9 @@ async def stream_exchange(
 ) -> NativeStream:
     """Send, then read until the tap sees output or ``commit_delay`` passes (before
     that an error, in-band or not, still fails over)."""
-    target, clock = scope.target, scope.clock
-    plugin = target.plugin
+    clock = scope.clock
+    resp = await translated.open_response(upstream, scope)
     try:
-        async with asyncio.timeout(clock.first_token_left()):
-            resp = await upstream.send(plugin, scope.upstream_request, clock)
-    except TimeoutError as exc:
-        scope.release()
-        raise clock.expired(first_seen=False) from exc
-    except BaseException:
-        scope.release()
-        raise
-    try:
-        if not 200 <= resp.status < 300:
-            async with asyncio.timeout(clock.left()):
-                body = await resp.read()
-            raise plugin.map_error(resp.status, resp.headers, body)
         it = _batches(resp, scope.upstream_request.framing, max_event_bytes)
         first, pending, ended = await _until_commit(it, tap, clock.first_token_at, commit_delay)
     except TimeoutError as exc:
@@ -212,7 +186,7 @@ async def stream_exchange(
         raise
     if first:
         scope.health.first_token(scope)
-    return NativeStream(target, resp, scope, first, pending, None if ended else it, tap)
+    return NativeStream(scope.target, resp, scope, first, pending, None if ended else it, tap)
 
 
 async def _until_commit(
