@@ -39,10 +39,10 @@ from router_core.guards import (
     output_budget,
     prompt_tokens_for,
 )
-from router_core.handlers.common import EXTRA_HEADERS, LOG_FIELDS
 from router_core.limits.base import Admission
 from router_core.limits.headers import rate_limit_headers, refusal_headers
 from router_core.limits.reserve import fit_reservation
+from router_core.request_context import EXTRA_HEADERS, LOG_FIELDS
 from router_core.state import STATE, RouterState
 from router_core.streaming import relay
 from router_core.timeouts import WatchedResponse

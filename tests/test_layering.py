@@ -20,9 +20,8 @@ or of a layer below; the cycle check then covers imports inside one layer. Botto
    ``upstream`` and ``upstream_secrets``, ``openapi``, the dialect codecs (``dialects/*``).
 5. upstream calls: ``dispatch`` and its pieces (attempt loop, exchanges, the stream
    iterator): a canonical request in, a completion or chunks out.
-6. app state: ``state`` (what a running app holds, ``STATE``), ``drain`` (the
-   requests it is serving, and their cut when it stops) and ``handlers/common``
-   (authenticate a request against it).
+6. app state: ``state`` (what a running app holds, ``STATE``) and ``drain`` (the
+   requests it is serving, and their cut when it stops).
 7. request pipeline: ``pipeline``, ``accounting``, ``streaming`` and the other
    per-endpoint runs built on them: one request end to end.
 8. server: ``middlewares``, ``http_server``, ``http_protocol``, ``shutdown``,
@@ -102,7 +101,7 @@ LAYERS: list[tuple[str, list[str]]] = [
         ],
     ),
     ("upstream calls", ["dispatch", "dispatch.*", "attempts", "exchange", "stream_iter"]),
-    ("app state", ["state", "drain", "handlers.common"]),
+    ("app state", ["state", "drain"]),
     (
         "request pipeline",
         ["pipeline", "pipeline.*", "accounting", "streaming", "*_call"],
