@@ -113,15 +113,39 @@ Events = list[UpstreamEvent]
 Batch = tuple[bytes, Events]
 
 
+#: Where an event ends, per framing: an SSE blank line (any line ending), an NDJSON newline.
+_EVENT_ENDS: dict[str, tuple[bytes, ...]] = {
+    "sse": (b"\n\n", b"\r\n\r\n", b"\r\r"),
+    "ndjson": (b"\n",),
+}
+
+
+def whole_events(data: bytes, framing: str) -> int:
+    """How many leading bytes of ``data`` are whole events (the rest waits for the
+    read that completes it), so nothing written to the client ends mid-event and a
+    keep-alive written while the upstream is silent never splits one."""
+    ends = _EVENT_ENDS.get(framing)
+    if ends is None:
+        return len(data)
+    return max((data.rfind(end) + len(end) if end in data else 0) for end in ends)
+
+
 async def _batches(
     resp: UpstreamResponse, framing: str, max_event_bytes: int
 ) -> AsyncIterator[Batch]:
     decoder = make_decoder(framing, max_event_bytes)
+    held = b""
     async for raw in resp.iter_chunks():
-        yield raw, decoder.feed(raw)
-    tail = decoder.close()
-    if tail:
-        yield b"", tail
+        data = held + raw if held else raw
+        cut = whole_events(data, framing)
+        if len(data) - cut > max_event_bytes:
+            cut = len(data)  # let the decoder refuse the oversized event
+        whole, held = data[:cut], data[cut:]
+        if whole:
+            yield whole, decoder.feed(whole)
+    tail = [*decoder.feed(held), *decoder.close()] if held else decoder.close()
+    if held or tail:
+        yield held, tail
 
 
 @dataclass(slots=True)

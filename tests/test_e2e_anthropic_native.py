@@ -5,6 +5,7 @@ usage read from them reaches limits, the ledger and metrics."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -302,3 +303,55 @@ async def test_output_filters_read_native_answers(tmp_path: Path) -> None:
             b'event: error\ndata: {"type":"error","error":{"type":"invalid_request_error",'
             b'"message":"Blocked by policy"}}\n\n'
         )
+
+
+async def test_keepalives_never_split_a_relayed_event(tmp_path: Path) -> None:
+    """The upstream stalls mid-event for longer than the keep-alive interval: the
+    router's keep-alive comes between whole events, and without the keep-alives the
+    client got exactly the upstream's bytes."""
+    from aiohttp import web
+
+    from tests.router_harness import router_settings, start_router
+    from tests.services import free_port
+
+    body = (DATA / "native_thinking_tool.sse").read_bytes()
+    cut = body.index(b'"thinking_delta"') + 5  # inside the first delta event
+
+    async def upstream(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        await resp.write(body[:cut])
+        await asyncio.sleep(1.0)
+        await resp.write(body[cut:])
+        return resp
+
+    app = web.Application()
+    app.router.add_post("/v1/messages", upstream)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    extra = f"""
+[providers.anth]
+plugin = "anthropic"
+settings = {{ base_url = "http://127.0.0.1:{port}", api_key = "k" }}
+[providers.anth.models."claude-x"]
+[routes.claude]
+deployments = ["anth/claude-x"]
+"""
+    router = await start_router(router_settings(tmp_path, extra_toml=extra, keepalive=0.3))
+    try:
+        client = _client(router.url, router.key)
+        async with client.messages.with_streaming_response.create(
+            model="claude", max_tokens=64, messages=[{"role": "user", "content": "hi"}], stream=True
+        ) as response:
+            received = b"".join([chunk async for chunk in response.iter_bytes()])
+    finally:
+        await router.stop()
+        await runner.cleanup()
+    keepalive = b": keep-alive\n\n"
+    assert keepalive in received  # the stall was long enough for one
+    assert received.replace(keepalive, b"") == body
+    for piece in received.split(keepalive)[:-1]:
+        assert piece == b"" or piece.endswith(b"\n\n")  # keep-alives follow whole events
