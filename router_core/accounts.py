@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
-from router_core.auth import Authenticator
 from router_core.limits.base import NO_LIMITS, NO_RATE_LIMITS, Limits, RateLimits
 from router_core.store.base import (
     Account,
@@ -19,6 +19,10 @@ from router_core.store.base import (
     new_id,
     new_secret,
 )
+
+if TYPE_CHECKING:
+    # the CLI uses accounts without a server: no catalog, aiohttp or plugins imported
+    from router_core.auth import Authenticator
 
 
 class AccountService:

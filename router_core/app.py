@@ -14,7 +14,7 @@ from router_core.accounts import AccountService
 from router_core.auth import Authenticator
 from router_core.catalog import Catalog
 from router_core.dashboard import routes as dashboard_routes
-from router_core.discovery import PROVIDERS, load_providers, scan
+from router_core.discovery import PROVIDERS, EntryPoint, load_providers, scan
 from router_core.dispatch import Dispatcher
 from router_core.handlers import admin, chat, health, messages, models, responses
 from router_core.handlers import openapi as openapi_handler
@@ -46,15 +46,7 @@ def build_state(
     installed = scan(PROVIDERS)  # names and versions only: nothing is imported here
     if plugins is None:
         plugins = load_providers(settings, installed)
-    info = InstalledInfo(
-        providers={
-            name: f"{installed[settings.providers[name].plugin].distribution} "
-            f"{installed[settings.providers[name].plugin].version}"
-            if settings.providers[name].plugin in installed
-            else "?"
-            for name in plugins
-        }
-    )
+    info = _installed_info(settings, plugins, installed)
     catalog = Catalog(settings, plugins)
     for warning in catalog.shadowed:
         structlog.get_logger("viberouter.config").warning("route_shadowed", detail=warning)
@@ -101,6 +93,17 @@ def build_state(
         responses=_response_store(settings),
         client_writes=ClientWriteWatch(settings.server.client_write_timeout_s),
     )
+
+
+def _installed_info(
+    settings: Settings, plugins: Mapping[str, ProviderPlugin], installed: Mapping[str, EntryPoint]
+) -> InstalledInfo:
+    """Each configured provider's plugin distribution and version (for /healthz)."""
+    versions: dict[str, str] = {}
+    for name in plugins:
+        entry = installed.get(settings.providers[name].plugin)
+        versions[name] = f"{entry.distribution} {entry.version}" if entry else "?"
+    return InstalledInfo(providers=versions)
 
 
 def _response_store(settings: Settings) -> ResponseStore:

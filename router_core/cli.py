@@ -11,7 +11,7 @@ import datetime as dt
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from router_core import __version__
 from router_core.cli_common import (
@@ -20,7 +20,6 @@ from router_core.cli_common import (
     EXIT_NOT_FOUND,
     EXIT_OK,
     EXIT_USAGE,
-    StateUnavailable,
     cli_settings,
     print_json,
     with_store,
@@ -345,6 +344,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
+    _operator_commands(sub)
+    _account_commands(sub)
+    _key_commands(sub)
+    p = sub.add_parser("usage", help="usage per day, key and model")
+    p.add_argument("--account", help="only this account: " + ACCOUNT_HELP)
+    p.add_argument("--key", help="only this key id")
+    p.add_argument("--since", help="YYYY-MM-DD (UTC)")
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
+    p.set_defaults(fn=with_store(_usage))
+
+    add_members_parser(sub)
+    return parser
+
+
+def _operator_commands(sub: Any) -> None:
+    """init, backup, restore, serve, check-config, reload, plugins, models."""
     p = sub.add_parser("init", help="write a commented starter config (offline, echo provider)")
     p.add_argument(
         "dir", nargs="?", default="config", help="folder for viberouter.toml (default: config)"
@@ -386,6 +401,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help=JSON_HELP)
     p.set_defaults(fn=cmd_models)
 
+
+def _account_commands(sub: Any) -> None:
+    """accounts create|list|show|disable|enable."""
     acc = sub.add_parser("accounts", help="manage accounts").add_subparsers(
         dest="action", required=True
     )
@@ -407,6 +425,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("id", metavar="ACCOUNT", help=ACCOUNT_HELP)
         p.add_argument("--json", action="store_true", help=JSON_HELP)
 
+
+def _key_commands(sub: Any) -> None:
+    """keys create|list|revoke|rotate."""
     keys = sub.add_parser("keys", help="manage API keys").add_subparsers(
         dest="action", required=True
     )
@@ -434,26 +455,40 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("id", metavar="KEY", help="key id (key_...)")
         p.add_argument("--json", action="store_true", help=JSON_HELP)
 
-    p = sub.add_parser("usage", help="usage per day, key and model")
-    p.add_argument("--account", help="only this account: " + ACCOUNT_HELP)
-    p.add_argument("--key", help="only this key id")
-    p.add_argument("--since", help="YYYY-MM-DD (UTC)")
-    p.add_argument("--json", action="store_true", help=JSON_HELP)
-    p.set_defaults(fn=with_store(_usage))
 
-    add_members_parser(sub)
-    return parser
+#: Errors main() turns into an exit code, by (module, class): looked up only in modules
+#: already imported (an exception of a module never imported cannot have been raised),
+#: so ``--version`` or ``accounts list`` do not import the server, catalog and plugins.
+_EXIT_CODES: tuple[tuple[str, str, int], ...] = (
+    ("router_core.settings", "ConfigError", EXIT_CONFIG),  # FilterError is one too
+    ("router_core.discovery", "PluginError", EXIT_CONFIG),
+    ("router_core.catalog", "CatalogError", EXIT_CONFIG),
+    ("router_core.store.base", "NotFound", EXIT_NOT_FOUND),
+    ("builtins", "ValueError", EXIT_USAGE),
+    ("router_core.http_server", "StartupError", EXIT_FAIL),
+    ("router_core.backup", "BackupError", EXIT_FAIL),
+    ("router_core.cli_common", "StateUnavailable", EXIT_FAIL),
+)
+
+
+def _exit_code(exc: Exception) -> int | None:
+    """The exit code for ``exc`` after printing it, None when main() does not handle it."""
+    for module_name, class_name, code in _EXIT_CODES:
+        module = sys.modules.get(module_name)
+        if module is None or not isinstance(exc, getattr(module, class_name)):
+            continue
+        if code == EXIT_CONFIG:
+            for line in str(exc).splitlines():  # one problem a line, all of them
+                print(f"viberouter: {line}", file=sys.stderr)
+        elif code == EXIT_NOT_FOUND:
+            print(f"viberouter: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        else:
+            print(f"viberouter: {exc}", file=sys.stderr)
+        return code
+    return None
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
-    from router_core.backup import BackupError
-    from router_core.catalog import CatalogError
-    from router_core.discovery import PluginError
-    from router_core.filters import FilterError
-    from router_core.http_server import StartupError
-    from router_core.settings import ConfigError
-    from router_core.store.base import NotFound
-
     environ = os.environ if environ is None else environ
     as_process = argv is None
     args = build_parser().parse_args(argv)
@@ -470,27 +505,13 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     try:
         code: int = fn(args, environ)
         return code
-    except (ConfigError, PluginError, CatalogError, FilterError) as exc:
-        for line in str(exc).splitlines():  # one problem a line, all of them
-            print(f"viberouter: {line}", file=sys.stderr)
-        return EXIT_CONFIG
-    except NotFound as exc:
-        print(f"viberouter: {exc.args[0] if exc.args else exc}", file=sys.stderr)
-        return EXIT_NOT_FOUND
-    except ValueError as exc:
-        print(f"viberouter: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except StartupError as exc:
-        print(f"viberouter: {exc}", file=sys.stderr)
-        return EXIT_FAIL
-    except BackupError as exc:
-        print(f"viberouter: {exc}", file=sys.stderr)
-        return EXIT_FAIL
-    except StateUnavailable as exc:
-        print(f"viberouter: {exc}", file=sys.stderr)
-        return EXIT_FAIL
     except KeyboardInterrupt:
         return EXIT_OK
+    except Exception as exc:
+        handled = _exit_code(exc)
+        if handled is None:
+            raise
+        return handled
 
 
 if __name__ == "__main__":

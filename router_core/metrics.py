@@ -178,6 +178,15 @@ class Metrics:
     ) -> None:
         self.registry = registry or CollectorRegistry()
         r = self.registry
+        self._define_request_metrics(r)
+        self._define_upstream_metrics(r)
+        self.build.labels(__version__, platform.python_version()).set(1)
+        self.tenants = TenantMetrics(tenant_labels, tenant_cap, r)
+        self._cache_children()
+        self._multiproc_registry: CollectorRegistry | None = None
+
+    def _define_request_metrics(self, r: CollectorRegistry) -> None:
+        """What clients asked for and got: requests, latency, tokens, cost, refusals."""
         self.requests = Counter(
             "viberouter_requests",
             "Chat requests finished, by routed model, provider, HTTP status and error code",
@@ -203,31 +212,6 @@ class Metrics:
             "Time spent in the router itself, upstream wait excluded",
             ["stream"],
             buckets=OVERHEAD_BUCKETS,
-            registry=r,
-        )
-        self.upstream_duration = Histogram(
-            "viberouter_upstream_duration_seconds",
-            "Successful upstream call time until the answer was accepted",
-            ["provider", "deployment"],
-            buckets=DURATION_BUCKETS,
-            registry=r,
-        )
-        self.upstream_errors = Counter(
-            "viberouter_upstream_errors",
-            "Failed upstream attempts, by error code",
-            ["provider", "deployment", "code"],
-            registry=r,
-        )
-        self.retries = Counter(
-            "viberouter_retries",
-            "Extra attempts on the same deployment",
-            ["provider", "deployment"],
-            registry=r,
-        )
-        self.fallbacks = Counter(
-            "viberouter_fallbacks",
-            "Moves to the next deployment of a route",
-            ["model"],
             registry=r,
         )
         self.tokens = Counter(
@@ -260,6 +244,34 @@ class Metrics:
             ["code"],
             registry=r,
         )
+
+    def _define_upstream_metrics(self, r: CollectorRegistry) -> None:
+        """What the upstreams and backends did: calls, errors, retries, circuits."""
+        self.upstream_duration = Histogram(
+            "viberouter_upstream_duration_seconds",
+            "Successful upstream call time until the answer was accepted",
+            ["provider", "deployment"],
+            buckets=DURATION_BUCKETS,
+            registry=r,
+        )
+        self.upstream_errors = Counter(
+            "viberouter_upstream_errors",
+            "Failed upstream attempts, by error code",
+            ["provider", "deployment", "code"],
+            registry=r,
+        )
+        self.retries = Counter(
+            "viberouter_retries",
+            "Extra attempts on the same deployment",
+            ["provider", "deployment"],
+            registry=r,
+        )
+        self.fallbacks = Counter(
+            "viberouter_fallbacks",
+            "Moves to the next deployment of a route",
+            ["model"],
+            registry=r,
+        )
         self.circuit_state = Gauge(
             "viberouter_circuit_state",
             "Deployment circuit: 0 closed (available), 1 half-open (degraded), "
@@ -287,9 +299,9 @@ class Metrics:
             registry=r,
             multiprocess_mode="livemax",
         )
-        self.build.labels(__version__, platform.python_version()).set(1)
-        self.tenants = TenantMetrics(tenant_labels, tenant_cap, r)
 
+    def _cache_children(self) -> None:
+        """Label children looked up once (hot path), and every fixed series at zero."""
         self.requests_c = _RequestChildren(self.requests)
         self.request_duration_c = _Cached(self.request_duration)
         self.ttft_c = _Cached(self.ttft)
@@ -307,7 +319,6 @@ class Metrics:
             self.rate_limited_c.get(code)
         for backend, kind in BACKEND_ERROR_KINDS:
             self.backend_errors_c.get(backend, kind)
-        self._multiproc_registry: CollectorRegistry | None = None
 
     def init_deployments(self, deployments: Iterable[tuple[str, str]]) -> None:
         """Expose every (provider, deployment) at start-up: circuit closed, no errors yet."""

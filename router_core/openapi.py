@@ -167,7 +167,7 @@ _RESPONSE_ID = [
 
 
 def responses_paths(bearer: list[dict[str, list[str]]]) -> dict[str, Any]:
-    """``/v1/responses``, ``/v1/responses/{response_id}`` and ``/v1/embeddings``
+    """``/v1/responses`` and ``/v1/responses/{response_id}``
     (docs/responses-and-embeddings.md)."""
     created = _json_ok(
         "The response object; with `stream: true`, server-sent events, each an `event:` "
@@ -213,6 +213,11 @@ def responses_paths(bearer: list[dict[str, list[str]]]) -> dict[str, Any]:
                 },
             },
         },
+    }
+
+
+def _embeddings_paths(bearer: list[dict[str, list[str]]]) -> dict[str, Any]:
+    return {
         "/v1/embeddings": {
             "post": {
                 "operationId": "createEmbedding",
@@ -234,16 +239,6 @@ def responses_paths(bearer: list[dict[str, list[str]]]) -> dict[str, Any]:
 def build_document(title: str = "VibeRouter", version: str = "1") -> dict[str, Any]:
     """The OpenAPI document as plain data."""
     bearer: list[dict[str, list[str]]] = [{"bearerAuth": []}]
-    chat_ok = {
-        "description": "The completion; with `stream: true`, server-sent events: one "
-        "`data: <ChatCompletionChunk>` event per chunk, then `data: [DONE]` (an error "
-        'after the first event is one `data: {"error": ..., "message": ...}` event).',
-        "headers": RATE_LIMIT_HEADERS,
-        "content": {
-            "application/json": {"schema": _ref("ChatCompletion")},
-            "text/event-stream": {"schema": SSE_EVENT},
-        },
-    }
     return {
         "openapi": OPENAPI_VERSION,
         "info": {
@@ -253,59 +248,8 @@ def build_document(title: str = "VibeRouter", version: str = "1") -> dict[str, A
             'error body is `{"error": "<code>", "message": "<text>"}`.',
         },
         "paths": {
-            "/v1/chat/completions": {
-                "post": {
-                    "operationId": "createChatCompletion",
-                    "summary": "Create a chat completion (optionally streamed).",
-                    "security": bearer,
-                    "requestBody": {
-                        "required": True,
-                        "content": {"application/json": {"schema": _ref("ChatRequest")}},
-                    },
-                    "responses": {
-                        "200": chat_ok,
-                        **_errors(400, 401, 408, 413, 429, 500, 502, 503, 504),
-                    },
-                }
-            },
-            "/v1/models": {
-                "get": {
-                    "operationId": "listModels",
-                    "summary": "The models this key may use.",
-                    "security": bearer,
-                    "responses": {
-                        "200": {
-                            "description": "The model list.",
-                            "headers": RATE_LIMIT_HEADERS,
-                            "content": {"application/json": {"schema": _ref("ModelList")}},
-                        },
-                        **_errors(401, 500, 503),
-                    },
-                }
-            },
-            "/v1/models/{model_id}": {
-                "get": {
-                    "operationId": "retrieveModel",
-                    "summary": "One model's card (by name or alias).",
-                    "security": bearer,
-                    "parameters": [
-                        {
-                            "name": "model_id",
-                            "in": "path",
-                            "required": True,
-                            "schema": {"type": "string", "minLength": 1},
-                        }
-                    ],
-                    "responses": {
-                        "200": {
-                            "description": "The model card.",
-                            "headers": RATE_LIMIT_HEADERS,
-                            "content": {"application/json": {"schema": _ref("ModelCard")}},
-                        },
-                        **_errors(401, 404, 500, 503),
-                    },
-                }
-            },
+            **_chat_paths(bearer),
+            **_model_paths(bearer),
             "/v1/openapi.json": {
                 "get": {
                     "operationId": "getOpenApi",
@@ -321,6 +265,7 @@ def build_document(title: str = "VibeRouter", version: str = "1") -> dict[str, A
                 }
             },
             **responses_paths(bearer),
+            **_embeddings_paths(bearer),
         },
         "components": {
             "schemas": _components(),
@@ -333,6 +278,79 @@ def build_document(title: str = "VibeRouter", version: str = "1") -> dict[str, A
             },
         },
         "security": bearer,
+    }
+
+
+def _chat_paths(bearer: list[dict[str, list[str]]]) -> dict[str, Any]:
+    chat_ok = {
+        "description": "The completion; with `stream: true`, server-sent events: one "
+        "`data: <ChatCompletionChunk>` event per chunk, then `data: [DONE]` (an error "
+        'after the first event is one `data: {"error": ..., "message": ...}` event).',
+        "headers": RATE_LIMIT_HEADERS,
+        "content": {
+            "application/json": {"schema": _ref("ChatCompletion")},
+            "text/event-stream": {"schema": SSE_EVENT},
+        },
+    }
+    return {
+        "/v1/chat/completions": {
+            "post": {
+                "operationId": "createChatCompletion",
+                "summary": "Create a chat completion (optionally streamed).",
+                "security": bearer,
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("ChatRequest")}},
+                },
+                "responses": {
+                    "200": chat_ok,
+                    **_errors(400, 401, 408, 413, 429, 500, 502, 503, 504),
+                },
+            }
+        }
+    }
+
+
+def _model_paths(bearer: list[dict[str, list[str]]]) -> dict[str, Any]:
+    return {
+        "/v1/models": {
+            "get": {
+                "operationId": "listModels",
+                "summary": "The models this key may use.",
+                "security": bearer,
+                "responses": {
+                    "200": {
+                        "description": "The model list.",
+                        "headers": RATE_LIMIT_HEADERS,
+                        "content": {"application/json": {"schema": _ref("ModelList")}},
+                    },
+                    **_errors(401, 500, 503),
+                },
+            }
+        },
+        "/v1/models/{model_id}": {
+            "get": {
+                "operationId": "retrieveModel",
+                "summary": "One model's card (by name or alias).",
+                "security": bearer,
+                "parameters": [
+                    {
+                        "name": "model_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "minLength": 1},
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The model card.",
+                        "headers": RATE_LIMIT_HEADERS,
+                        "content": {"application/json": {"schema": _ref("ModelCard")}},
+                    },
+                    **_errors(401, 404, 500, 503),
+                },
+            }
+        },
     }
 
 

@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 
 import aiohttp
+from multidict import CIMultiDict
+from yarl import URL
 
 from router_core.errors import InvalidRequest, ModelError, RouterError, UpstreamTimeout
 from router_core.plugin_api import LocalResponse, ProviderPlugin, UpstreamRequest
@@ -86,6 +88,8 @@ class UpstreamClient:
     def __init__(self, settings: UpstreamSettings) -> None:
         self._settings = settings
         self._session: aiohttp.ClientSession | None = None
+        # Parsed URLs by string: a deployment's few URLs are parsed once, not per request.
+        self._urls: dict[str, URL] = {}
         self._timeout = aiohttp.ClientTimeout(
             total=None,
             connect=settings.connect_timeout_s,
@@ -102,7 +106,13 @@ class UpstreamClient:
         self._session = aiohttp.ClientSession(
             connector=connector,
             timeout=self._timeout,
+            # Bodies are asked for uncompressed (_IDENTITY): JSON from a nearby provider
+            # costs less CPU to read than to inflate; decompression stays on for an
+            # upstream that compresses anyway.
             auto_decompress=True,
+            # Upstreams set no cookies the router should send back: no jar to filter
+            # and update per request.
+            cookie_jar=aiohttp.DummyCookieJar(),
             skip_auto_headers=("User-Agent",),
         )
 
@@ -135,9 +145,9 @@ class UpstreamClient:
         try:
             resp = await self._session.request(
                 req.method,
-                req.url,
+                self._url(req.url),
                 data=req.body,
-                headers=req.headers,
+                headers=_with_identity(req.headers),
                 # Never follow: a redirect would carry provider keys (x-api-key ...)
                 # and the body to a host the operator did not configure.
                 allow_redirects=False,
@@ -156,6 +166,18 @@ class UpstreamClient:
             resp.status, resp.headers, resp.content.iter_any(), resp, clock.idle_s, max_body
         )
 
+    def _url(self, url: str) -> URL:
+        parsed = self._urls.get(url)
+        if parsed is None:
+            if len(self._urls) >= _MAX_URLS:
+                self._urls.clear()  # URLs come from the config: only a reload changes them
+            try:
+                parsed = URL(url)
+            except ValueError as exc:
+                raise aiohttp.InvalidURL(url) from exc
+            self._urls[url] = parsed
+        return parsed
+
     def _client_timeout(self, clock: AttemptClock) -> aiohttp.ClientTimeout:
         if clock.connect_s is None and clock.idle_s == self._settings.idle_timeout_s:
             return self._timeout
@@ -164,6 +186,19 @@ class UpstreamClient:
             connect=clock.connect_s or self._settings.connect_timeout_s,
             sock_read=clock.idle_s,
         )
+
+
+_MAX_URLS = 4096
+_IDENTITY = "identity"
+
+
+def _with_identity(headers: Mapping[str, str]) -> CIMultiDict[str]:
+    """The plugin's headers, asking for an uncompressed body unless it asked otherwise
+    (aiohttp would offer gzip, deflate and br)."""
+    out = CIMultiDict(headers)
+    if "Accept-Encoding" not in out:
+        out["Accept-Encoding"] = _IDENTITY
+    return out
 
 
 def _read_error(exc: BaseException) -> RouterError:

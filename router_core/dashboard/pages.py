@@ -223,8 +223,34 @@ def usage_page(report: UsageReport, n_days: int) -> str:
         f'<div class="card"><div class="muted">Cost</div><div class="big" id="total-cost">'
         f"{usd(t.cost_usd)}</div></div></div>"
     )
+    charts = _daily_charts(report, n_days)
+    if report.by_model:
+        per_model = ranked_bars(
+            "chart-models",
+            "Tokens per model",
+            [(m, float(x.tokens)) for m, x in report.by_model],
+            short_count,
+        ) + _group_table("Usage per model", "Model", report.by_model)
+        per_key = _group_table("Usage per key", "Key", report.by_key)
+    else:
+        per_model = per_key = f"<p>No requests in the last {n_days} days.</p>"
+    return (
+        f'<h1>Usage <span class="muted">· last {n_days} days (UTC)</span></h1>'
+        + cards
+        + '<h2 id="quota-h">Quota</h2>'
+        + _quota_section(report)
+        + charts
+        + '<h2 id="models-h">Per model</h2>'
+        + per_model
+        + '<h2 id="keys-h">Per key</h2>'
+        + per_key
+    )
+
+
+def _daily_charts(report: UsageReport, n_days: int) -> str:
+    """Requests, tokens and cost per day, then the day table."""
     days = report.days
-    charts = (
+    return (
         '<h2 id="req-h">Requests per day</h2>'
         + bar_chart(
             "chart-requests",
@@ -255,27 +281,6 @@ def usage_page(report: UsageReport, n_days: int) -> str:
             usd,
         )
         + _day_table(report)
-    )
-    if report.by_model:
-        per_model = ranked_bars(
-            "chart-models",
-            "Tokens per model",
-            [(m, float(x.tokens)) for m, x in report.by_model],
-            short_count,
-        ) + _group_table("Usage per model", "Model", report.by_model)
-        per_key = _group_table("Usage per key", "Key", report.by_key)
-    else:
-        per_model = per_key = f"<p>No requests in the last {n_days} days.</p>"
-    return (
-        f'<h1>Usage <span class="muted">· last {n_days} days (UTC)</span></h1>'
-        + cards
-        + '<h2 id="quota-h">Quota</h2>'
-        + _quota_section(report)
-        + charts
-        + '<h2 id="models-h">Per model</h2>'
-        + per_model
-        + '<h2 id="keys-h">Per key</h2>'
-        + per_key
     )
 
 

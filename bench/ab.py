@@ -1,0 +1,150 @@
+"""``python -m bench.ab --base DIR [--rounds N]``: interleaved A/B of two checkouts.
+
+On a shared, loaded machine absolute figures drift from minute to minute, so this
+runs the bare pass-through, router A (the checkout at ``--base``, put first on
+``PYTHONPATH``) and router B (this checkout) side by side, all started once, and
+measures them in alternating order round after round: plain requests (wrk) and
+streams (the asyncio client). Each round's figure is divided by the pass-through's
+from the same round; the report is the median of those ratios, and the server's CPU
+time (utime + stime from /proc) per request or stream, which load moves less.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+from bench.client import request_body, streams
+from bench.procs import Cores, raise_nofile, stop
+from bench.servers import (
+    Server,
+    create_key,
+    router_config,
+    start_mock,
+    start_passthrough,
+    start_router,
+)
+from bench.wrk import run_wrk, write_script
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def _plain(
+    cores: Cores, work: Path, server: Server, seconds: float, conns: int
+) -> dict[str, float]:
+    script = write_script(
+        work / f"wrk-{server.name}.lua", request_body("m-fast", False), server.key
+    )
+    cpu0 = _cpu_s(server.proc.pid)
+    res = run_wrk(cores.prefix(cores.load), server.url, script, connections=conns, seconds=seconds)
+    cpu = _cpu_s(server.proc.pid) - cpu0
+    return {"rps": res.rps, "cpu_us": 1e6 * cpu / max(res.requests, 1), "errors": res.errors}
+
+
+def _streams(server: Server, seconds: float, conns: int) -> dict[str, float]:
+    cpu0 = _cpu_s(server.proc.pid)
+    res = asyncio.run(streams(server.url, server.key, "m-fast", conns, seconds))
+    cpu = _cpu_s(server.proc.pid) - cpu0
+    return {
+        "sps": res["streams_per_s"],
+        "cpu_us": 1e6 * cpu / max(res["completed"], 1),
+        "errors": res["errors"],
+    }
+
+
+def _router(cores: Cores, work: Path, mock: Server, name: str, base: Path | None) -> Server:
+    cfg = router_config(work, mock.port, backend="embedded", redis_port=None, name=name)
+    key = create_key(cfg)
+    old = os.environ.get("PYTHONPATH")
+    if base is not None:
+        os.environ["PYTHONPATH"] = str(base)
+    try:
+        server = start_router(cores, work, cfg, name=name, cpus=cores.server)
+    finally:
+        if old is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = old
+    server.key = key
+    return server
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.ab")
+    parser.add_argument("--base", type=Path, required=True, help="checkout measured as A")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--no-streams", action="store_true")
+    args = parser.parse_args(argv)
+    raise_nofile()
+    cores = Cores()
+    work = Path(tempfile.mkdtemp(prefix="bench-ab-"))
+    mock = start_mock(cores, work, 10, 5.0)
+    servers: list[Server] = []
+    try:
+        servers.append(start_passthrough(cores, work, mock.port))
+        servers.append(_router(cores, work, mock, "A", args.base.resolve()))
+        servers.append(_router(cores, work, mock, "B", None))
+        names = ["PT", "A", "B"]
+        rows: dict[str, list[dict[str, float]]] = {n: [] for n in names}
+        srows: dict[str, list[dict[str, float]]] = {n: [] for n in names}
+        for r in range(args.rounds):
+            order = list(zip(names, servers, strict=True))
+            if r % 2:
+                order = [order[0], order[2], order[1]]
+            for name, srv in order:
+                rows[name].append(_plain(cores, work, srv, args.seconds, args.connections))
+                if not args.no_streams:
+                    srows[name].append(_streams(srv, args.seconds, args.connections))
+            print(
+                f"round {r + 1}: " + json.dumps({n: (rows[n][-1], srows[n][-1:]) for n in names}),
+                file=sys.stderr,
+            )
+        print(json.dumps(_summary(names, rows, srows), indent=1))
+    finally:
+        for s in servers:
+            stop(s.proc)
+        stop(mock.proc)
+    return 0
+
+
+def _summary(
+    names: list[str],
+    rows: dict[str, list[dict[str, float]]],
+    srows: dict[str, list[dict[str, float]]],
+) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {}
+    for n in names:
+        fig: dict[str, float] = {
+            "rps_xPT": statistics.median(
+                a["rps"] / p["rps"] for a, p in zip(rows[n], rows["PT"], strict=True)
+            ),
+            "rps": statistics.median(a["rps"] for a in rows[n]),
+            "cpu_us_per_req": statistics.median(a["cpu_us"] for a in rows[n]),
+            "errors": sum(a["errors"] for a in rows[n]),
+        }
+        if srows[n]:
+            fig["sps_xPT"] = statistics.median(
+                a["sps"] / p["sps"] for a, p in zip(srows[n], srows["PT"], strict=True)
+            )
+            fig["sps"] = statistics.median(a["sps"] for a in srows[n])
+            fig["cpu_us_per_stream"] = statistics.median(a["cpu_us"] for a in srows[n])
+            fig["stream_errors"] = sum(a["errors"] for a in srows[n])
+        out[n] = fig
+    return out
+
+
+if __name__ == "__main__":
+    sys.exit(main())
