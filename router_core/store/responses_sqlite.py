@@ -7,16 +7,11 @@ purged a bounded batch at a time on every write, so no timer is needed.
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from collections.abc import Sequence
 
-from router_core.store.base import StoreUnavailable
 from router_core.store.responses_base import StoredResponse
-
-T = TypeVar("T")
+from router_core.store.sqlite_worker import SqliteWorker, Transaction
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS responses (
@@ -53,69 +48,20 @@ def _purge(conn: sqlite3.Connection, now: float) -> None:
         )
 
 
-class SqliteResponseStore:
+class SqliteResponseStore(SqliteWorker):
     """ResponseStore on a local SQLite file (WAL); one process only, like SqliteStore."""
 
-    def __init__(self, path: str) -> None:
-        self._path = path
-        self._executor: ThreadPoolExecutor | None = None
-        self._conn: sqlite3.Connection | None = None
+    thread_name = "viberouter-responses"
 
-    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        if self._executor is None:
-            raise StoreUnavailable("SqliteResponseStore is not open")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self._call, fn)
-
-    def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        if self._conn is None:
-            raise StoreUnavailable("SqliteResponseStore is not open")
-        return fn(self._conn)
-
-    def _connect(self) -> None:
-        conn = sqlite3.connect(self._path, isolation_level=None)
-        try:
-            conn.execute("PRAGMA busy_timeout = 5000")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            for statement in _SCHEMA:
-                conn.execute(statement)
-        except BaseException:
-            conn.close()
-            raise
-        self._conn = conn
-
-    async def open(self) -> None:
-        """Open (creating) the file."""
-        if self._executor is not None:
-            return
-        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="viberouter-responses")
-        try:
-            await asyncio.get_running_loop().run_in_executor(executor, self._connect)
-        except BaseException:
-            executor.shutdown(wait=False)
-            raise
-        self._executor = executor
-
-    async def close(self) -> None:
-        """Close the connection and stop the worker thread."""
-        executor, self._executor = self._executor, None
-        if executor is None:
-            return
-
-        def disconnect() -> None:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-
-        await asyncio.get_running_loop().run_in_executor(executor, disconnect)
-        executor.shutdown(wait=True)
+    def _prepare(self, conn: sqlite3.Connection) -> None:
+        for statement in _SCHEMA:
+            conn.execute(statement)
 
     async def put(self, record: StoredResponse) -> None:
         """Insert or replace the record and its items in one transaction."""
 
         def op(conn: sqlite3.Connection) -> None:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with Transaction(conn):
                 _purge(conn, record.created_at)
                 conn.execute(
                     "INSERT OR REPLACE INTO responses (account_id, id, created_at, expires_at,"
@@ -131,10 +77,6 @@ class SqliteResponseStore:
                         for item_id, item in record.items.items()
                     ],
                 )
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
 
         await self._run(op)
 
@@ -160,8 +102,7 @@ class SqliteResponseStore:
         """Remove the record and its items."""
 
         def op(conn: sqlite3.Connection) -> bool:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with Transaction(conn):
                 cur = conn.execute(
                     "DELETE FROM responses WHERE account_id = ? AND id = ?",
                     (account_id, response_id),
@@ -170,10 +111,6 @@ class SqliteResponseStore:
                     "DELETE FROM response_items WHERE account_id = ? AND response_id = ?",
                     (account_id, response_id),
                 )
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
             return cur.rowcount > 0
 
         return await self._run(op)

@@ -1,19 +1,13 @@
-"""The embedded Store: one SQLite file, all SQL on one dedicated worker thread.
-
-sqlite3 blocks, so nothing here touches the database on the event loop. A single
-worker thread owns the only connection (created in that thread, which
-``check_same_thread`` then enforces) and runs every operation in turn; that also
-serialises writers inside the process, so SQLite's own lock is never contended here.
+"""The embedded Store: one SQLite file, all SQL on one dedicated worker thread
+(``sqlite_worker.py``: the thread, the connection, transactions).
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from typing import TypeVar, cast
 
 import msgspec
@@ -27,13 +21,12 @@ from router_core.store.base import (
     DashboardSession,
     Member,
     NotFound,
-    StoreUnavailable,
     UsageEvent,
     UsageRow,
 )
 from router_core.store.migrations import migrate
+from router_core.store.sqlite_worker import SqliteWorker, Transaction
 
-T = TypeVar("T")
 L = TypeVar("L", bound=RateLimits)
 
 # The limit columns are named after the Limits fields (migrations.py creates them).
@@ -144,86 +137,19 @@ def _require_account(conn: sqlite3.Connection, account_id: str) -> None:
         raise NotFound(f"account {account_id!r}")
 
 
-class _Tx:
-    """``with _Tx(conn):`` — BEGIN IMMEDIATE ... COMMIT, ROLLBACK on any error."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
-
-    def __enter__(self) -> sqlite3.Connection:
-        self._conn.execute("BEGIN IMMEDIATE")
-        return self._conn
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        self._conn.execute("ROLLBACK" if exc_type is not None else "COMMIT")
-
-
-class SqliteStore:
+class SqliteStore(SqliteWorker):
     """Store on a local SQLite file (WAL, synchronous=NORMAL); one process only.
 
     ``trace`` is called with every SQL statement, on the thread that runs it (for
     debugging, and so tests can prove the event loop thread never runs SQL).
     """
 
-    def __init__(self, path: str, *, trace: Callable[[str], None] | None = None) -> None:
-        self._path = path
-        self._trace = trace
-        self._executor: ThreadPoolExecutor | None = None
-        self._conn: sqlite3.Connection | None = None
+    thread_name = "viberouter-sqlite"
 
-    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        if self._executor is None:
-            raise StoreUnavailable("SqliteStore is not open")
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._call, fn)
-
-    def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        if self._conn is None:
-            raise StoreUnavailable("SqliteStore is not open")
-        return fn(self._conn)
-
-    def _connect(self) -> None:
-        # Autocommit mode: every transaction below is an explicit BEGIN IMMEDIATE,
-        # never one the sqlite3 module opens behind our back.
-        conn = sqlite3.connect(self._path, isolation_level=None)
-        try:
-            conn.row_factory = sqlite3.Row
-            if self._trace is not None:
-                conn.set_trace_callback(self._trace)
-            conn.execute("PRAGMA busy_timeout = 5000")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            conn.execute("PRAGMA foreign_keys = ON")
-            migrate(conn)
-        except BaseException:
-            conn.close()
-            raise
-        self._conn = conn
-
-    def _disconnect(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
-    async def open(self) -> None:
-        """Open (creating or upgrading) the database file."""
-        if self._executor is not None:
-            return
-        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="viberouter-sqlite")
-        try:
-            await asyncio.get_running_loop().run_in_executor(executor, self._connect)
-        except BaseException:
-            executor.shutdown(wait=False)
-            raise
-        self._executor = executor
-
-    async def close(self) -> None:
-        """Close the connection and stop the worker thread."""
-        executor, self._executor = self._executor, None
-        if executor is None:
-            return
-        await asyncio.get_running_loop().run_in_executor(executor, self._disconnect)
-        executor.shutdown(wait=True)
+    def _prepare(self, conn: sqlite3.Connection) -> None:
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA foreign_keys = ON")
+        migrate(conn)
 
     # accounts
 
@@ -232,7 +158,7 @@ class SqliteStore:
 
         def op(conn: sqlite3.Connection) -> None:
             try:
-                with _Tx(conn):
+                with Transaction(conn):
                     conn.execute(
                         _INSERT_ACCOUNT,
                         _account_params(account),
@@ -269,7 +195,7 @@ class SqliteStore:
         """Replace an existing account's fields; raises NotFound."""
 
         def op(conn: sqlite3.Connection) -> None:
-            with _Tx(conn):
+            with Transaction(conn):
                 cur = conn.execute(
                     _UPDATE_ACCOUNT,
                     _account_params(account),
@@ -287,7 +213,7 @@ class SqliteStore:
         duplicate id or secret hash."""
 
         def op(conn: sqlite3.Connection) -> None:
-            with _Tx(conn):
+            with Transaction(conn):
                 _require_account(conn, key.account_id)
                 try:
                     conn.execute(
@@ -346,7 +272,7 @@ class SqliteStore:
         another key."""
 
         def op(conn: sqlite3.Connection) -> None:
-            with _Tx(conn):
+            with Transaction(conn):
                 _require_account(conn, key.account_id)
                 row = conn.execute(
                     "SELECT revoked_at FROM api_keys WHERE id = ?", (key.id,)
@@ -376,7 +302,7 @@ class SqliteStore:
         params = [(ts, ts, key_id) for key_id, ts in last_used.items()]
 
         def op(conn: sqlite3.Connection) -> None:
-            with _Tx(conn):
+            with Transaction(conn):
                 conn.executemany(
                     "UPDATE api_keys SET last_used_at = CASE"
                     " WHEN last_used_at IS NULL OR last_used_at < ? THEN ?"
@@ -402,7 +328,7 @@ class SqliteStore:
         ]  # fmt: skip
 
         def op(conn: sqlite3.Connection) -> None:
-            with _Tx(conn):
+            with Transaction(conn):
                 if batch_id is not None:
                     now = time.time()
                     conn.execute(
@@ -454,7 +380,7 @@ class SqliteStore:
         email is taken."""
 
         def op(conn: sqlite3.Connection) -> None:
-            with _Tx(conn):
+            with Transaction(conn):
                 _require_account(conn, member.account_id)
                 try:
                     conn.execute(
@@ -499,7 +425,7 @@ class SqliteStore:
         """Replace a member's fields; NotFound, or ValueError if the email is taken."""
 
         def op(conn: sqlite3.Connection) -> None:
-            with _Tx(conn):
+            with Transaction(conn):
                 _require_account(conn, member.account_id)
                 try:
                     cur = conn.execute(
@@ -519,7 +445,7 @@ class SqliteStore:
         """Remove a member and every session of theirs; raises NotFound."""
 
         def op(conn: sqlite3.Connection) -> None:
-            with _Tx(conn):
+            with Transaction(conn):
                 conn.execute("DELETE FROM dashboard_sessions WHERE member_id = ?", (member_id,))
                 cur = conn.execute("DELETE FROM members WHERE id = ?", (member_id,))
                 if cur.rowcount == 0:
@@ -533,7 +459,7 @@ class SqliteStore:
         """Store a session and drop expired ones (sessions are few; the index makes it cheap)."""
 
         def op(conn: sqlite3.Connection) -> None:
-            with _Tx(conn):
+            with Transaction(conn):
                 conn.execute(
                     "DELETE FROM dashboard_sessions WHERE expires_at <= ?", (session.created_at,)
                 )
@@ -565,7 +491,7 @@ class SqliteStore:
         """Forget a session; unknown ids are ignored."""
 
         def op(conn: sqlite3.Connection) -> None:
-            with _Tx(conn):
+            with Transaction(conn):
                 conn.execute("DELETE FROM dashboard_sessions WHERE id_hash = ?", (id_hash,))
 
         await self._run(op)
@@ -574,7 +500,7 @@ class SqliteStore:
         """End every session of a member; how many ended."""
 
         def op(conn: sqlite3.Connection) -> int:
-            with _Tx(conn):
+            with Transaction(conn):
                 cur = conn.execute(
                     "DELETE FROM dashboard_sessions WHERE member_id = ?", (member_id,)
                 )
@@ -599,7 +525,7 @@ class SqliteStore:
         """Count one failed attempt; a subject idle for ``forget_after`` s restarts at 1."""
 
         def op(conn: sqlite3.Connection) -> int:
-            with _Tx(conn):
+            with Transaction(conn):
                 conn.execute("DELETE FROM login_failures WHERE last_at <= ?", (now - forget_after,))
                 row = conn.execute(
                     "INSERT INTO login_failures (subject, failures, last_at) VALUES (?, 1, ?)"
@@ -615,7 +541,7 @@ class SqliteStore:
         """Forget a subject's failures."""
 
         def op(conn: sqlite3.Connection) -> None:
-            with _Tx(conn):
+            with Transaction(conn):
                 conn.execute("DELETE FROM login_failures WHERE subject = ?", (subject,))
 
         await self._run(op)
