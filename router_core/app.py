@@ -168,6 +168,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         await state.ledger.close()
         await state.limiter.close()
         await state.upstream.close()
+        await state.images.close()
         await state.responses.close()
         await state.store.close()
 

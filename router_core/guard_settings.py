@@ -29,6 +29,35 @@ class KeywordFilterSettings(Struct, forbid_unknown_fields=True, kw_only=True):
     message: str = "The content was blocked by a content filter"
 
 
+#: Image media types fetched by default (what Gemini accepts inline).
+IMAGE_TYPES = ["image/png", "image/jpeg", "image/webp", "image/gif", "image/heic", "image/heif"]
+
+
+class ImageFetchSettings(Struct, forbid_unknown_fields=True, kw_only=True):
+    """``[guards.image_fetch]``: the router fetches ``https`` image URLs itself for
+    providers that take images only inline (Gemini). SSRF-sensitive: the router makes
+    requests to addresses clients choose; read docs/guards.md before enabling."""
+
+    #: Fetch image URLs for providers that need inline images (off: they refuse URLs).
+    enabled: bool = False
+    #: Host name globs that may be fetched from ("*.example.com"); "*" = any host whose
+    #: addresses are all public.
+    allowed_hosts: list[str] = field(default_factory=lambda: ["*"])
+    #: Largest image fetched, in bytes (larger: 400 invalid_request).
+    max_bytes: int = 5 * 1024 * 1024
+    #: Seconds one image may take: connect, answer and body.
+    timeout_s: float = 10.0
+    #: Media types accepted (the answer's Content-Type; others: 400 invalid_request).
+    content_types: list[str] = field(default_factory=lambda: list(IMAGE_TYPES))
+    #: Most image URLs fetched for one request.
+    max_images: int = 8
+    #: DANGEROUS: networks ("10.0.0.0/8", "127.0.0.1") fetched from although they are
+    #: not public. Only for tests and for image servers on a trusted private network.
+    allow_private: list[str] = field(default_factory=list)
+    #: DANGEROUS: fetch plain http:// URLs too (tests, trusted private networks).
+    allow_http: bool = False
+
+
 class GuardSettings(Struct, forbid_unknown_fields=True, kw_only=True):
     """``[guards]``: request shape limits, the context check, content filters."""
 
@@ -51,3 +80,5 @@ class GuardSettings(Struct, forbid_unknown_fields=True, kw_only=True):
     #: Characters of earlier output an output filter sees again with each streamed delta,
     #: so a match split across deltas is still found (longer matches may be missed).
     output_window_chars: int = 1024
+    #: Image URLs the router fetches for providers that take images only inline.
+    image_fetch: ImageFetchSettings = field(default_factory=ImageFetchSettings)

@@ -116,6 +116,7 @@ async def run(
     m = state.metrics
     m.in_flight.inc()
     try:
+        await inline_images(state, plan)
         if call.stream:
             return await respond_stream(request, state, dialect, call, plan, tally, filters)
         return await respond_json(request, state, dialect, call, plan, tally, filters)
@@ -248,6 +249,14 @@ async def admit(
     extra_headers.update(rate_limit_headers(admission, now))
     extra_headers.update(dialect.admitted_headers(admission, now))
     return admission
+
+
+async def inline_images(state: RouterState, plan: Plan) -> None:
+    """Remote image URLs fetched and inlined (image_fetch.py) when a target's provider
+    takes images only inline; after admission, so a refused key fetches nothing."""
+    if any(type(t.plugin).needs_inline_images for t in plan.targets):
+        policy = state.settings.guards.image_fetch
+        plan.request = await state.images.inline(plan.request, policy)
 
 
 async def respond_json(

@@ -12,6 +12,7 @@ from router_core.catalog import Catalog
 from router_core.dispatch import Dispatcher
 from router_core.drain import Drain
 from router_core.filters import NO_FILTERS, FilterChain
+from router_core.image_fetch import ImageFetcher
 from router_core.installed import InstalledInfo
 from router_core.ledger import UsageLedger
 from router_core.limits.base import Limiter
@@ -46,6 +47,8 @@ class RouterState:
     #: Drops clients that leave an answer unread (``server.client_write_timeout_s``).
     client_writes: ClientWriteWatch = field(default_factory=lambda: ClientWriteWatch(0.0))
     drain: Drain = field(default_factory=Drain)
+    #: Fetches image URLs for providers that take images only inline ([guards.image_fetch]).
+    images: ImageFetcher = field(default_factory=ImageFetcher)
 
 
 STATE = web.AppKey("viberouter_state", RouterState)
