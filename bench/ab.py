@@ -1,10 +1,11 @@
 """``python -m bench.ab --base DIR [--rounds N]``: interleaved A/B of two checkouts.
 
 On a shared, loaded machine absolute figures drift from minute to minute, so this
-runs the bare pass-through, router A (the checkout at ``--base``, put first on
-``PYTHONPATH``) and router B (this checkout) side by side, all started once, and
-measures them in alternating order round after round: plain requests (wrk) and
-streams (the asyncio client). Each round's figure is divided by the pass-through's
+runs the bare pass-through, router A (``--base`` put first on ``PYTHONPATH``: another
+checkout, or a directory that shadows one module) and router B (this checkout) side
+by side, all started once (``--redis``: both on one Redis backend), and measures
+them in alternating order round after round: plain requests (wrk) and streams (the
+asyncio client). Each round's figure is divided by the pass-through's
 from the same round; the report is the median of those ratios, and the server's CPU
 time (utime + stime from /proc) per request or stream, which load moves less.
 """
@@ -28,6 +29,7 @@ from bench.servers import (
     router_config,
     start_mock,
     start_passthrough,
+    start_redis,
     start_router,
 )
 from bench.wrk import run_wrk, write_script
@@ -63,8 +65,12 @@ def _streams(server: Server, seconds: float, conns: int) -> dict[str, float]:
     }
 
 
-def _router(cores: Cores, work: Path, mock: Server, name: str, base: Path | None) -> Server:
-    cfg = router_config(work, mock.port, backend="embedded", redis_port=None, name=name)
+def _router(
+    cores: Cores, work: Path, mock: Server, name: str, base: Path | None, redis: Server | None
+) -> Server:
+    backend = "embedded" if redis is None else "redis"
+    port = None if redis is None else redis.port
+    cfg = router_config(work, mock.port, backend=backend, redis_port=port, name=name)
     key = create_key(cfg)
     old = os.environ.get("PYTHONPATH")
     if base is not None:
@@ -87,16 +93,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--no-streams", action="store_true")
+    parser.add_argument("--redis", action="store_true", help="both routers on a Redis backend")
     args = parser.parse_args(argv)
     raise_nofile()
     cores = Cores()
     work = Path(tempfile.mkdtemp(prefix="bench-ab-"))
     mock = start_mock(cores, work, 10, 5.0)
     servers: list[Server] = []
+    redis = start_redis(cores, work) if args.redis else None
     try:
         servers.append(start_passthrough(cores, work, mock.port))
-        servers.append(_router(cores, work, mock, "A", args.base.resolve()))
-        servers.append(_router(cores, work, mock, "B", None))
+        servers.append(_router(cores, work, mock, "A", args.base.resolve(), redis))
+        servers.append(_router(cores, work, mock, "B", None, redis))
         names = ["PT", "A", "B"]
         rows: dict[str, list[dict[str, float]]] = {n: [] for n in names}
         srows: dict[str, list[dict[str, float]]] = {n: [] for n in names}
@@ -117,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         for s in servers:
             stop(s.proc)
         stop(mock.proc)
+        if redis is not None:
+            stop(redis.proc)
     return 0
 
 
