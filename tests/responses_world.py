@@ -8,11 +8,13 @@ output came back yet, text otherwise), so one world serves every test."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import openai
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
@@ -149,3 +151,22 @@ async def start_world(tmp: Path, aiohttp_server: ServerFactory, **settings: Any)
     )
     router = await start_router(router_settings(tmp, extra_toml=toml, **settings))
     return World(router, native.app, chat.app, anthropic, gemini.app)
+
+
+@contextlib.asynccontextmanager
+async def running_world(
+    tmp: Path, aiohttp_server: ServerFactory, **settings: Any
+) -> AsyncIterator[World]:
+    """:func:`start_world`, the router stopped on the way out."""
+    w = await start_world(tmp, aiohttp_server, **settings)
+    try:
+        yield w
+    finally:
+        await w.router.stop()
+
+
+def client(world: World, key: str | None = None) -> openai.AsyncOpenAI:
+    """The official SDK against the world's router (its key unless ``key``), no retries."""
+    return openai.AsyncOpenAI(
+        base_url=world.router.base_url, api_key=key or world.router.key, max_retries=0
+    )

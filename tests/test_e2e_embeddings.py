@@ -13,7 +13,14 @@ import openai
 import pytest
 
 from router_core.limits.base import RateLimits
-from tests.responses_world import ServerFactory, World, fake_gemini, metrics_with, start_world
+from tests.responses_world import (
+    ServerFactory,
+    World,
+    client,
+    fake_gemini,
+    metrics_with,
+    running_world,
+)
 
 EMBEDDERS = {
     "echo": "echo",
@@ -24,17 +31,8 @@ EMBEDDERS = {
 
 @pytest.fixture
 async def world(tmp_path: Path, aiohttp_server: ServerFactory) -> AsyncIterator[World]:
-    w = await start_world(tmp_path, aiohttp_server)
-    try:
+    async with running_world(tmp_path, aiohttp_server) as w:
         yield w
-    finally:
-        await w.router.stop()
-
-
-def client(world: World, key: str | None = None) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(
-        base_url=world.router.base_url, api_key=key or world.router.key, max_retries=0
-    )
 
 
 @pytest.mark.parametrize("kind", list(EMBEDDERS))

@@ -21,9 +21,10 @@ from tests.responses_world import (
     TRANSLATED,
     ServerFactory,
     World,
+    client,
     fake_openai,
     metrics_with,
-    start_world,
+    running_world,
 )
 
 WEATHER = {
@@ -48,17 +49,8 @@ ALL = list(MODELS)
 
 @pytest.fixture
 async def world(tmp_path: Path, aiohttp_server: ServerFactory) -> AsyncIterator[World]:
-    w = await start_world(tmp_path, aiohttp_server)
-    try:
+    async with running_world(tmp_path, aiohttp_server) as w:
         yield w
-    finally:
-        await w.router.stop()
-
-
-def client(world: World, key: str | None = None) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(
-        base_url=world.router.base_url, api_key=key or world.router.key, max_retries=0
-    )
 
 
 @pytest.mark.parametrize("kind", ALL)
@@ -226,8 +218,7 @@ async def test_counted_under_the_responses_endpoint(world: World) -> None:
 async def test_stored_in_redis_when_state_is_redis(
     tmp_path: Path, aiohttp_server: ServerFactory, redis_url: str
 ) -> None:
-    w = await start_world(tmp_path, aiohttp_server, backend="redis", redis_url=redis_url)
-    try:
+    async with running_world(tmp_path, aiohttp_server, backend="redis", redis_url=redis_url) as w:
         c = client(w)
         first = await c.responses.create(model=MODELS["chat"], input="My name is Ada.")
         second = await c.responses.create(
@@ -247,8 +238,6 @@ async def test_stored_in_redis_when_state_is_redis(
             assert await r.exists(key) and 0 < await r.ttl(key) <= 720 * 3600
         finally:
             await r.aclose()
-    finally:
-        await w.router.stop()
 
 
 async def test_item_reference_is_resolved_from_the_store(world: World) -> None:
