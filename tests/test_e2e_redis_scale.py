@@ -16,17 +16,14 @@ import pytest
 from router_core.settings import StateSettings
 from router_core.store.factory import make_response_store, open_store
 from router_core.store.responses_base import StoredResponse
+from tests.redis_routers import ask, burst_session, make_keys, write_config
 from tests.router_process import start_router_process
 from tests.services import RedisServer, redis_cluster
-from tests.test_e2e_redis_faults import ask, make_keys, write_config
 
 
 @pytest.fixture
 async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    connector = aiohttp.TCPConnector(limit=1500)
-    async with aiohttp.ClientSession(
-        connector=connector, timeout=aiohttp.ClientTimeout(total=60)
-    ) as s:
+    async with burst_session(total_s=60) as s:
         yield s
 
 
