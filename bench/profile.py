@@ -21,7 +21,7 @@ from pathlib import Path
 
 from bench.client import request_body
 from bench.procs import Cores, raise_nofile
-from bench.servers import create_key, router_config, start_mock, start_router
+from bench.servers import create_key, router_config, start_mock, start_redis, start_router
 from bench.wrk import run_wrk, write_script
 
 _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::\d+)?\)$")
@@ -72,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--stream", action="store_true", help="streams instead of plain requests")
     parser.add_argument("--out", type=Path, help="keep the collapsed stacks here")
+    parser.add_argument("--redis", action="store_true", help="the Redis backend (redis-server)")
     args = parser.parse_args(argv)
     # the venv's bin is not on PATH when the venv's python is called directly
     spy = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
@@ -83,7 +84,14 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="viberouter-profile-") as tmp:
         work = Path(tmp)
         mock = start_mock(cores, work, 10, 5.0)
-        cfg = router_config(work, mock.port, backend="embedded", redis_port=None, name="profile")
+        redis = start_redis(cores, work) if args.redis else None
+        cfg = router_config(
+            work,
+            mock.port,
+            backend="embedded" if redis is None else "redis",
+            redis_port=None if redis is None else redis.port,
+            name="profile",
+        )
         key = create_key(cfg)
         router = start_router(cores, work, cfg, name="profile", cpus=cores.server)
         router.key = key
@@ -116,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             router.stop()
             mock.stop()
+            if redis is not None:
+                redis.stop()
         if not raw.exists():
             print("bench.profile: py-spy wrote nothing (ptrace rights?)", file=sys.stderr)
             return 1

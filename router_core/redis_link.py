@@ -189,16 +189,23 @@ class RedisLink:
             self._ready = False
             await client.aclose()
 
-    @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        """Hold one of the ``pool_size`` call slots, waiting at most ``pool_timeout``."""
+    async def _take_slot(self) -> None:
         try:
-            wait = self.options.pool_timeout
-            await within(self._slots.acquire(), wait, 3 * wait)
+            if self._slots.locked():
+                wait = self.options.pool_timeout
+                await within(self._slots.acquire(), wait, 3 * wait)
+            else:
+                # a free slot is taken without suspending: no wait to bound, no timer
+                await self._slots.acquire()
         except TimeoutError as exc:
             raise RedisUnavailable(
                 f"no Redis connection free within {self.options.pool_timeout} s"
             ) from exc
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold one of the ``pool_size`` call slots, waiting at most ``pool_timeout``."""
+        await self._take_slot()
         try:
             await self.resolve()
             yield
@@ -211,8 +218,16 @@ class RedisLink:
     async def deadline(self, call: Awaitable[T]) -> T:
         """Await a request-path call within the pool bound and ``timeout`` of Redis time."""
         try:
-            async with self.slot():
+            # slot() spelled out: no generator-based context manager per call
+            await self._take_slot()
+            try:
+                await self.resolve()
                 return await self._timed(call)
+            except MovedError:
+                await self.moved()
+                raise
+            finally:
+                self._slots.release()
         finally:
             # Refused before it ran (no free slot): close it, it will never be awaited.
             if inspect.iscoroutine(call) and inspect.getcoroutinestate(call) == "CORO_CREATED":
