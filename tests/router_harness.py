@@ -102,16 +102,22 @@ def router_settings(
     return parse_settings(text + extra_toml, environ or {}, "test-config")
 
 
+async def serve_app(app: web.Application, **runner_args: Any) -> tuple[web.AppRunner, int]:
+    """``app`` (the router, or a fake upstream written in the test) on a free loopback
+    port; the caller cleans the runner up."""
+    runner = web.AppRunner(app, **runner_args)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner, port
+
+
 async def start_router(
     settings: Settings, *, create_key: bool = True, **key_kwargs: object
 ) -> RunningRouter:
     state = build_state(settings)
     app = make_app(settings, state)
-    runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
-    await runner.setup()
-    port = free_port()
-    site = web.TCPSite(runner, "127.0.0.1", port)
-    await site.start()
+    runner, port = await serve_app(app, handler_cancellation=True, access_log=None)
     router = RunningRouter(f"http://127.0.0.1:{port}", state, runner)
     if create_key:
         account = await state.accounts.create_account("test")

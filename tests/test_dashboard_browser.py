@@ -19,8 +19,8 @@ from aiohttp import web
 
 from router_core.dashboard.members import MemberService
 from router_core.limits.base import Limits
-from tests.router_harness import RunningRouter, router_settings, start_router
-from tests.services import IN_CI, free_port, require_binary
+from tests.router_harness import RunningRouter, router_settings, serve_app, start_router
+from tests.services import IN_CI, require_binary
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, Page
@@ -196,10 +196,7 @@ async def test_a_cross_site_form_cannot_act_for_the_member(
         )
 
     evil.router.add_get("/", attack)
-    runner = web.AppRunner(evil, access_log=None)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    runner, port = await serve_app(evil, access_log=None)
     try:
         page = await chromium.new_page()
         page.set_default_timeout(TIMEOUT_MS)

@@ -20,8 +20,7 @@ import structlog
 from aiohttp import web
 
 from tests.fault_upstream import FaultUpstream, Rig, Step, fakes, model_extras, start_rig
-from tests.router_harness import router_settings, start_router
-from tests.services import free_port
+from tests.router_harness import router_settings, serve_app, start_router
 
 
 @pytest.fixture
@@ -340,10 +339,7 @@ async def test_an_overload_right_after_message_start_still_fails_over(tmp_path: 
 
     app = web.Application()
     app.router.add_post("/v1/messages", upstream)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    runner, port = await serve_app(app)
     extra = f"""
 [providers.anth]
 plugin = "anthropic"

@@ -14,8 +14,7 @@ import pytest
 from aiohttp import web
 
 from router_core.limits.base import RateLimits
-from tests.router_harness import RunningRouter, router_settings, start_router
-from tests.services import free_port
+from tests.router_harness import RunningRouter, router_settings, serve_app, start_router
 
 CHUNK = (
     'data: {{"id":"chatcmpl-slow","object":"chat.completion.chunk","created":1700000000,'
@@ -53,10 +52,7 @@ async def slow_upstream() -> AsyncIterator[tuple[SlowUpstream, int]]:
     up = SlowUpstream()
     app = web.Application()
     app.router.add_post("/v1/chat/completions", up.handle)
-    runner = web.AppRunner(app, handler_cancellation=True)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    runner, port = await serve_app(app, handler_cancellation=True)
     yield up, port
     await runner.cleanup()
 

@@ -14,8 +14,7 @@ import openai
 import pytest
 from aiohttp import web
 
-from tests.router_harness import RunningRouter, post_chat, router_settings, start_router
-from tests.services import free_port
+from tests.router_harness import RunningRouter, post_chat, router_settings, serve_app, start_router
 
 CHUNK = (
     'data: {{"id":"chatcmpl-ls","object":"chat.completion.chunk","created":1700000000,'
@@ -62,11 +61,7 @@ class LockStep:
 async def serve(up: LockStep) -> tuple[web.AppRunner, int]:
     app = web.Application()
     app.router.add_post("/v1/chat/completions", up.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    return runner, port
+    return await serve_app(app)
 
 
 async def router_for(tmp_path: Path, port: int, keepalive: float = 15.0) -> RunningRouter:

@@ -15,10 +15,9 @@ from types import ModuleType
 
 import openai
 import pytest
-from aiohttp import web
 
+from tests.router_harness import serve_app
 from tests.router_process import start_router_process
-from tests.services import free_port
 
 PLUGIN_DIR = Path(__file__).resolve().parent.parent / "docs" / "example-plugin"
 DIST = "viberouter-reverse"
@@ -55,10 +54,9 @@ def _load_fake() -> ModuleType:
 async def fake_upstream() -> AsyncIterator[str]:
     """The fake Reverse API on a loopback port; yields its base URL."""
     fake = _load_fake()
-    runner = web.AppRunner(fake.make_fake_reverse(fake.FakeReverseConfig(api_key="rk-secret")))
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    runner, port = await serve_app(
+        fake.make_fake_reverse(fake.FakeReverseConfig(api_key="rk-secret"))
+    )
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

@@ -19,7 +19,7 @@ from router_core.app import build_state, make_app
 from router_core.metrics import MULTIPROC_ENV
 from router_core.metrics_server import attach_metrics, parse_listen
 from router_core.serve import multiprocess_metrics
-from tests.router_harness import router_settings
+from tests.router_harness import router_settings, serve_app
 from tests.router_process import start_router_process
 from tests.services import RedisServer, free_port
 
@@ -56,17 +56,13 @@ def test_parse_listen_refuses_bad_addresses(address: str) -> None:
 
 
 async def test_separate_listener_serves_metrics_and_main_port_does_not(tmp_path: Path) -> None:
-    from aiohttp import web
 
     mport = free_port()
     settings = router_settings(tmp_path, extra_toml=f'[metrics]\nlisten = "127.0.0.1:{mport}"\n')
     state = build_state(settings)
     app = make_app(settings, state)
     attach_metrics(app, settings.metrics.listen)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    runner, port = await serve_app(app, access_log=None)
     try:
         account = await state.accounts.create_account("m")
         _, secret = await state.accounts.create_key(account.id, "m")

@@ -7,8 +7,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from tests.router_harness import router_settings, start_router
-from tests.services import free_port
+from tests.router_harness import router_settings, serve_app, start_router
 
 
 async def test_redirects_are_not_followed_with_provider_keys(tmp_path: Path) -> None:
@@ -26,10 +25,7 @@ async def test_redirects_are_not_followed_with_provider_keys(tmp_path: Path) -> 
     for handler in (thief, redirect):
         app = web.Application()
         app.router.add_route("*", "/{p:.*}", handler)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        port = free_port()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
+        runner, port = await serve_app(app)
         runners.append(runner)
         ports.append(port)
     thief_port, redirect_port = ports
