@@ -79,13 +79,27 @@ def _http_error(exc: web.HTTPException) -> RouterError:
     return InvalidRequest(exc.reason or "Bad request", status=exc.status)
 
 
+def _backend_down() -> ServerError:
+    return ServerError(
+        "The state backend is unavailable; try again shortly",
+        status=503,
+        retry_after=1.0,
+        headers={"Retry-After": "1"},
+    )
+
+
+def _request_id(request: web.Request) -> tuple[str, bool]:
+    """The client's X-Request-ID when usable (and True), else a fresh one (and False)."""
+    rid = request.headers.get("X-Request-ID")
+    if not rid or len(rid) > 128 or not rid.isprintable():
+        return next_request_id(), False
+    return rid, True
+
+
 @web.middleware
 async def router_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     t0 = time.monotonic()
-    rid = request.headers.get("X-Request-ID")
-    client_rid = True
-    if not rid or len(rid) > 128 or not rid.isprintable():
-        rid, client_rid = next_request_id(), False
+    rid, client_rid = _request_id(request)
     # Every event logged while serving this request (dispatch, streaming) carries its id;
     # aiohttp runs each request in its own task, so the binding ends with it.
     structlog.contextvars.bind_contextvars(request_id=rid)
@@ -127,15 +141,9 @@ async def router_middleware(request: web.Request, handler: Handler) -> web.Strea
         return answer
     except StoreUnavailable as exc:
         # The state backend is down (admin API, dashboard): retryable, and not our bug.
-        down = ServerError(
-            "The state backend is unavailable; try again shortly",
-            status=503,
-            retry_after=1.0,
-            headers={"Retry-After": "1"},
-        )
-        status, code = 503, down.code
+        status, code = 503, "server_error"
         fields["error_detail"] = repr(exc)
-        return error_response(down, extra, _dialect(request))
+        return error_response(_backend_down(), extra, _dialect(request))
     except Exception:
         # The one place a bug becomes server_error: traceback to the log, no internals out.
         status, code = 500, "server_error"
