@@ -84,3 +84,19 @@ def start_router_process(
         rp.stop()
         raise AssertionError("router did not start:\n" + rp.output()) from exc
     return rp
+
+
+def run_cli(
+    config: Path, *argv: str, stdin: str | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``viberouter --config CONFIG ARGV...`` as a process, its output captured; no
+    terminal on stdin (``stdin`` is piped in when given), bounded to a minute."""
+    return subprocess.run(
+        [sys.executable, "-m", "router_core.cli", "--config", str(config), *argv],
+        input=stdin,
+        stdin=subprocess.DEVNULL if stdin is None else None,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=cwd,
+    )

@@ -5,24 +5,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import openai
 
-from tests.router_process import start_router_process
-
-
-def cli(cfg: Path, *argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "router_core.cli", "--config", str(cfg), *argv],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+from tests.router_process import run_cli, start_router_process
 
 
 def write_config(tmp: Path) -> Path:
@@ -50,21 +39,21 @@ def test_backup_under_traffic_then_restore(tmp_path: Path) -> None:
 
     try:
         key = router.demo_key()
-        made = cli(cfg, "accounts", "create", "acme", "--json")
+        made = run_cli(cfg, "accounts", "create", "acme", "--json")
         acme = json.loads(made.stdout)
         worker = threading.Thread(target=traffic, args=(key,))
         worker.start()
         time.sleep(0.5)
         out = tmp_path / "backups" / "monday.db"
         out.parent.mkdir()
-        taken = cli(cfg, "backup", str(out))
+        taken = run_cli(cfg, "backup", str(out))
         stop.set()
         worker.join(timeout=30)
         assert taken.returncode == 0, taken.stderr
         assert taken.stdout.startswith("backed up 2 accounts, 1 key, ")
         assert f"to {out} in" in taken.stdout
         assert len(sent) > 0  # each was a successful SDK call (errors raise)
-        again = cli(cfg, "backup", str(out))
+        again = run_cli(cfg, "backup", str(out))
         assert again.returncode == 1 and "--force" in again.stderr
     finally:
         stop.set()
@@ -76,13 +65,13 @@ def test_backup_under_traffic_then_restore(tmp_path: Path) -> None:
     conn.close()
 
     # Lose the account, then bring it back from the copy (router stopped).
-    assert cli(cfg, "accounts", "disable", "acme").returncode == 0
-    refused = cli(cfg, "restore", str(out))
+    assert run_cli(cfg, "accounts", "disable", "acme").returncode == 0
+    refused = run_cli(cfg, "restore", str(out))
     assert refused.returncode == 1 and "stop the router, then pass --force" in refused.stderr
-    put = cli(cfg, "restore", str(out), "--force")
+    put = run_cli(cfg, "restore", str(out), "--force")
     assert put.returncode == 0, put.stderr
     assert put.stdout.startswith("restored 2 accounts, 1 key, ")
-    shown = json.loads(cli(cfg, "accounts", "show", acme["id"]).stdout)
+    shown = json.loads(run_cli(cfg, "accounts", "show", acme["id"]).stdout)
     assert shown["status"] == "active"
 
     router = start_router_process(cfg, tmp_path)
@@ -100,19 +89,19 @@ def test_restore_refuses_what_is_not_a_state_file(tmp_path: Path) -> None:
     cfg = write_config(tmp_path)
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"not a database at all" * 100)
-    got = cli(cfg, "restore", str(junk), "--force")
+    got = run_cli(cfg, "restore", str(junk), "--force")
     assert got.returncode == 1 and "not a VibeRouter state file" in got.stderr
     assert got.stderr.count("\n") == 1
     empty = tmp_path / "empty.db"
     sqlite3.connect(empty).close()
-    got = cli(cfg, "restore", str(empty), "--force")
+    got = run_cli(cfg, "restore", str(empty), "--force")
     assert got.returncode == 1 and "schema version 0" in got.stderr
-    missing = cli(cfg, "backup", str(tmp_path / "x.db"))
+    missing = run_cli(cfg, "backup", str(tmp_path / "x.db"))
     assert missing.returncode == 1 and "no state file there" in missing.stderr
 
 
 def test_redis_backend_points_to_redis_persistence(tmp_path: Path) -> None:
     cfg = tmp_path / "redis.toml"
     cfg.write_text('[state]\nbackend = "redis"\n')
-    got = cli(cfg, "backup", str(tmp_path / "x.db"))
+    got = run_cli(cfg, "backup", str(tmp_path / "x.db"))
     assert got.returncode == 2 and "BGSAVE" in got.stderr

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from router_core.cli import EXIT_FAIL, EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE, build_parser, main
+from tests.router_process import run_cli
 
 
 def config(tmp: Path, extra: str = "") -> Path:
@@ -82,12 +81,7 @@ def test_account_commands_do_not_need_unrelated_secrets(
 def test_unreachable_redis_is_one_line(tmp_path: Path) -> None:
     cfg = tmp_path / "redis.toml"
     cfg.write_text('[state]\nbackend = "redis"\nredis_url = "redis://:hunter2@127.0.0.1:1/0"\n')
-    got = subprocess.run(
-        [sys.executable, "-m", "router_core.cli", "--config", str(cfg), "accounts", "list"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    got = run_cli(cfg, "accounts", "list")
     assert got.returncode == EXIT_FAIL
     assert got.stderr.count("\n") == 1 and "Traceback" not in got.stderr
     assert "redis state at redis://***@127.0.0.1:1/0" in got.stderr
@@ -96,59 +90,16 @@ def test_unreachable_redis_is_one_line(tmp_path: Path) -> None:
 
 def test_members_add_without_a_terminal_says_how(tmp_path: Path) -> None:
     cfg = config(tmp_path)
-    made = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "router_core.cli",
-            "--config",
-            str(cfg),
-            "accounts",
-            "create",
-            "acme",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    made = run_cli(cfg, "accounts", "create", "acme")
     assert made.returncode == EXIT_OK, made.stderr
-    got = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "router_core.cli",
-            "--config",
-            str(cfg),
-            "members",
-            "add",
-            "acme",
-            "ops@example.com",
-        ],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    got = run_cli(cfg, "members", "add", "acme", "ops@example.com")  # stdin: no terminal
     assert got.returncode == EXIT_USAGE
     assert "Traceback" not in got.stderr and got.stderr.count("\n") == 1
     assert "--password-stdin" in got.stderr and "--generate" in got.stderr
-    piped = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "router_core.cli",
-            "--config",
-            str(cfg),
-            "members",
-            "add",
-            "acme",
-            "ops@example.com",
-            "--password-stdin",
-        ],
-        input="correct horse battery staple\n",
-        capture_output=True,
-        text=True,
-        timeout=60,
+    piped = run_cli(
+        cfg,
+        *("members", "add", "acme", "ops@example.com", "--password-stdin"),
+        stdin="correct horse battery staple\n",
     )
     assert piped.returncode == EXIT_OK, piped.stderr
     assert "added member" in piped.stdout

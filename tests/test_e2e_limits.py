@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -15,7 +13,7 @@ import pytest
 
 from router_core.limits.base import Limits, RateLimits
 from tests.router_harness import RunningRouter, post_chat, router_settings, start_router
-from tests.router_process import start_router_process
+from tests.router_process import run_cli, start_router_process
 from tests.services import RedisServer
 
 MSG = [{"role": "user", "content": "hi"}]
@@ -257,13 +255,7 @@ async def test_redis_outage(
 def test_workers_refuse_embedded_backend(tmp_path: Path) -> None:
     cfg = tmp_path / "e.toml"
     cfg.write_text('[providers.echo]\nplugin = "echo"\n')
-    out = subprocess.run(
-        [sys.executable, "-m", "router_core.cli", "--config", str(cfg), "serve", "--workers", "2"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=tmp_path,
-    )
+    out = run_cli(cfg, "serve", "--workers", "2", cwd=tmp_path)
     assert out.returncode == 4
     assert 'needs state.backend = "redis"' in out.stderr
 

@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -16,7 +14,7 @@ from pathlib import Path
 import openai
 import pytest
 
-from tests.router_process import RouterProcess, start_router_process
+from tests.router_process import RouterProcess, run_cli, start_router_process
 
 BASE = """
 [state]
@@ -40,15 +38,6 @@ deployments = ["echo/echo-1"]
 
 def write(cfg: Path, routes: str, delay: int = 200) -> None:
     cfg.write_text(BASE.format(routes=routes, delay=delay))
-
-
-def cli(cfg: Path, *argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "router_core.cli", "--config", str(cfg), *argv],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def wait_for(predicate: object, timeout: float = 10.0) -> None:
@@ -113,7 +102,7 @@ def test_reload_with_traffic_running(tmp_path: Path, router: RouterProcess) -> N
     try:
         time.sleep(0.5)
         write(cfg, '\n[routes.new]\ndeployments = ["echo/echo-1"]\n')
-        done = cli(cfg, "reload")
+        done = run_cli(cfg, "reload")
         assert done.returncode == 0, done.stderr
         assert "sent SIGHUP to process" in done.stdout
         wait_for(lambda: serves(client, "new"))
@@ -123,7 +112,7 @@ def test_reload_with_traffic_running(tmp_path: Path, router: RouterProcess) -> N
 
         # An invalid file: `reload` refuses it before signalling ...
         write(cfg, '\n[routes.broken]\ndeployments = ["nowhere/model"]\n')
-        refused = cli(cfg, "reload")
+        refused = run_cli(cfg, "reload")
         assert refused.returncode == 4 and "unknown provider 'nowhere'" in refused.stderr
         # ... and a bare SIGHUP with it is refused by the router, which keeps serving.
         pid = int((tmp_path / "router.pid").read_text())
@@ -150,8 +139,8 @@ def test_reload_drops_cached_keys_and_names_restart_only_changes(
     key = router.demo_key()
     client = openai.OpenAI(base_url=router.base_url, api_key=key, max_retries=0)
     assert serves(client, "steady")  # the key is now cached for cache_ttl_s = 60
-    keys = json.loads(cli(cfg, "keys", "list", "--json").stdout)
-    assert cli(cfg, "keys", "revoke", keys[0]["id"]).returncode == 0
+    keys = json.loads(run_cli(cfg, "keys", "list", "--json").stdout)
+    assert run_cli(cfg, "keys", "revoke", keys[0]["id"]).returncode == 0
     assert serves(client, "steady")  # still cached: another process changed the store
     cfg.write_text(cfg.read_text().replace("[server]\n", "[server]\nmax_connections = 77\n"))
     os.kill(router.proc.pid, signal.SIGHUP)
@@ -165,6 +154,6 @@ def test_reload_drops_cached_keys_and_names_restart_only_changes(
 def test_reload_without_pid_file_says_how(tmp_path: Path) -> None:
     cfg = tmp_path / "plain.toml"
     cfg.write_text('[providers.echo]\nplugin = "echo"\n')
-    got = cli(cfg, "reload")
+    got = run_cli(cfg, "reload")
     assert got.returncode == 1 and "server.pid_file is not set" in got.stderr
     assert "systemctl reload" in got.stderr

@@ -5,20 +5,14 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
+from tests.router_process import run_cli
 from tests.services import free_port
 
 
 def serve(cfg: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "router_core.cli", "--config", str(cfg), "serve", *extra],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=cfg.parent,
-    )
+    return run_cli(cfg, "serve", *extra, cwd=cfg.parent)
 
 
 def one_line(got: subprocess.CompletedProcess[str]) -> str:
