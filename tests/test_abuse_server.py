@@ -20,7 +20,7 @@ from aiohttp import web
 from router_core.app import build_state, make_app
 from router_core.http_server import CappedTCPSite, handler_args, refusal_bytes
 from router_core.settings import ServerSettings, Settings
-from tests.router_harness import RunningRouter, router_settings, start_router
+from tests.router_harness import RunningRouter, post_chat, router_settings, start_router
 from tests.router_process import start_router_process
 from tests.services import free_port
 
@@ -334,19 +334,13 @@ settings = {{ base_url = "http://127.0.0.1:{up.port}/v1", api_key = "k", models 
 
 
 async def post_raw(router: RunningRouter, stream: bool) -> tuple[int, bytes]:
-    async with (
-        aiohttp.ClientSession() as s,
-        s.post(
-            router.base_url + "/chat/completions",
-            headers={"Authorization": f"Bearer {router.key}"},
-            json={
-                "model": "endless/m1",
-                "stream": stream,
-                "messages": [{"role": "user", "content": "hi"}],
-            },
-        ) as r,
-    ):
-        return r.status, await r.read()
+    body = {
+        "model": "endless/m1",
+        "stream": stream,
+        "messages": [{"role": "user", "content": "hi"}],
+    }
+    reply = await post_chat(router, body)
+    return reply.status, reply.body
 
 
 async def test_an_endless_stream_event_ends_the_stream(

@@ -173,18 +173,11 @@ async def test_request_id_echoed_or_generated(router: RunningRouter) -> None:
 
 
 async def test_served_headers(router: RunningRouter) -> None:
-    async with (
-        aiohttp.ClientSession() as s,
-        s.post(
-            router.base_url + "/chat/completions",
-            headers={"Authorization": f"Bearer {router.key}"},
-            json={"model": "echo", "messages": [{"role": "user", "content": "x"}]},
-        ) as r,
-    ):
-        assert r.status == 200
-        assert r.headers["X-VibeRouter-Provider"] == "echo"
-        assert r.headers["X-VibeRouter-Deployment"] == "echo/echo-1"
-        assert float(r.headers["x-viberouter-overhead-ms"]) >= 0
+    r = await post_chat(router, {"model": "echo", "messages": [{"role": "user", "content": "x"}]})
+    assert r.status == 200
+    assert r.headers["X-VibeRouter-Provider"] == "echo"
+    assert r.headers["X-VibeRouter-Deployment"] == "echo/echo-1"
+    assert float(r.headers["x-viberouter-overhead-ms"]) >= 0
 
 
 async def test_timeout_maps_to_timeout_error(tmp_path: Path) -> None:

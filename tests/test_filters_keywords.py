@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import msgspec
 import pytest
 
@@ -18,7 +17,7 @@ from router_core.errors import ContentFilter
 from router_core.filters import FilterChain, FilterError, KeywordFilter, load_filters
 from router_core.guard_settings import GuardSettings, KeywordFilterSettings
 from router_core.streaming import StreamOutcome, _frames
-from tests.router_harness import RunningRouter, router_settings, start_router
+from tests.router_harness import RunningRouter, post_chat, router_settings, start_router
 
 
 def kw(**fields: Any) -> KeywordFilter:
@@ -143,19 +142,9 @@ async def filtered(tmp_path: Path) -> AsyncIterator[RunningRouter]:
 
 
 async def call(router: RunningRouter, text: str, stream: bool = False) -> tuple[int, bytes]:
-    async with (
-        aiohttp.ClientSession() as s,
-        s.post(
-            router.base_url + "/chat/completions",
-            headers={"Authorization": f"Bearer {router.key}"},
-            json={
-                "model": "echo",
-                "stream": stream,
-                "messages": [{"role": "user", "content": text}],
-            },
-        ) as r,
-    ):
-        return r.status, await r.read()
+    body = {"model": "echo", "stream": stream, "messages": [{"role": "user", "content": text}]}
+    reply = await post_chat(router, body)
+    return reply.status, reply.body
 
 
 def events(raw: bytes) -> list[Any]:

@@ -12,7 +12,7 @@ import msgspec
 import pytest
 
 from router_core.errors import ALL_CODES
-from tests.router_harness import RunningRouter, router_settings, start_router
+from tests.router_harness import RunningRouter, post_chat, router_settings, start_router
 
 GUARDS = """
 [guards]
@@ -127,16 +127,9 @@ async def test_a_fallback_with_a_larger_window_serves_what_the_primary_cannot(
     guarded: RunningRouter,
 ) -> None:
     long = {"model": "small", "models": ["big"], "messages": [user("word " * 400)]}
-    async with (
-        aiohttp.ClientSession() as s,
-        s.post(
-            guarded.base_url + "/chat/completions",
-            headers={"Authorization": f"Bearer {guarded.key}"},
-            json=long,
-        ) as r,
-    ):
-        assert r.status == 200
-        assert r.headers["X-VibeRouter-Deployment"] == "echo/echo-big"
+    r = await post_chat(guarded, long)
+    assert r.status == 200
+    assert r.headers["X-VibeRouter-Deployment"] == "echo/echo-big"
 
 
 async def test_context_check_can_be_turned_off(tmp_path: Path) -> None:

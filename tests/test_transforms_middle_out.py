@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import msgspec
 import openai
 import pytest
@@ -13,7 +12,7 @@ import pytest
 from router_core.api.chat import ChatRequest, Message
 from router_core.guards import estimate_prompt_tokens
 from router_core.transforms import middle_out
-from tests.router_harness import router_settings, start_router
+from tests.router_harness import post_chat, router_settings, start_router
 
 FILLER = "The quick brown fox jumps over the lazy dog while the river keeps flowing. " * 8
 
@@ -181,21 +180,16 @@ async def test_router_refuses_then_middle_out_fits(tmp_path: Path) -> None:
 async def test_unknown_transform_is_refused(tmp_path: Path) -> None:
     router = await start_router(router_settings(tmp_path))
     try:
-        async with (
-            aiohttp.ClientSession() as s,
-            s.post(
-                router.base_url + "/chat/completions",
-                headers={"Authorization": f"Bearer {router.key}"},
-                json={
-                    "model": "echo",
-                    "messages": [{"role": "user", "content": "hi"}],
-                    "transforms": ["middle-out", "shuffle"],
-                },
-            ) as r,
-        ):
-            body = await r.json()
+        r = await post_chat(
+            router,
+            {
+                "model": "echo",
+                "messages": [{"role": "user", "content": "hi"}],
+                "transforms": ["middle-out", "shuffle"],
+            },
+        )
         assert r.status == 400
-        assert body == {
+        assert r.json() == {
             "error": "invalid_request",
             "message": "Unknown transform 'shuffle' (allowed: 'middle-out') - at `$.transforms[1]`",
         }
@@ -215,20 +209,12 @@ async def test_middle_out_trims_by_message_count(tmp_path: Path) -> None:
                 {"role": "assistant", "content": f"a{i}"},
             ]
         msgs.append({"role": "user", "content": "last"})
-        headers = {"Authorization": f"Bearer {router.key}"}
-        async with aiohttp.ClientSession() as s:
-            async with s.post(
-                router.base_url + "/chat/completions",
-                headers=headers,
-                json={"model": "echo", "messages": msgs, "transforms": ["middle-out"]},
-            ) as resp:
-                assert resp.status == 200, await resp.text()
-                assert (await resp.json())["choices"][0]["message"]["content"] == "last"
-            async with s.post(
-                router.base_url + "/chat/completions",
-                headers=headers,
-                json={"model": "echo", "messages": msgs},
-            ) as resp:
-                assert resp.status == 400  # without the opt-in the limit still holds
+        resp = await post_chat(
+            router, {"model": "echo", "messages": msgs, "transforms": ["middle-out"]}
+        )
+        assert resp.status == 200, resp.body
+        assert resp.json()["choices"][0]["message"]["content"] == "last"
+        resp = await post_chat(router, {"model": "echo", "messages": msgs})
+        assert resp.status == 400  # without the opt-in the limit still holds
     finally:
         await router.stop()

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import aiohttp
 from aiohttp import web
 
-from tests.router_harness import router_settings, serve_app, start_router
+from tests.router_harness import post_chat, router_settings, serve_app, start_router
 
 
 async def test_redirects_are_not_followed_with_provider_keys(tmp_path: Path) -> None:
@@ -39,16 +38,11 @@ deployments = ["anth/claude-x"]
 """
     router = await start_router(router_settings(tmp_path, extra_toml=toml, retries=0))
     try:
-        async with (
-            aiohttp.ClientSession() as s,
-            s.post(
-                router.base_url + "/chat/completions",
-                headers={"Authorization": f"Bearer {router.key}"},
-                json={"model": "c", "messages": [{"role": "user", "content": "hi"}]},
-            ) as resp,
-        ):
-            assert resp.status >= 400
-            assert (await resp.json())["error"] in {"model_error", "invalid_request"}
+        resp = await post_chat(
+            router, {"model": "c", "messages": [{"role": "user", "content": "hi"}]}
+        )
+        assert resp.status >= 400
+        assert resp.json()["error"] in {"model_error", "invalid_request"}
         assert seen == []
     finally:
         await router.stop()
