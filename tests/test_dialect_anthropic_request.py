@@ -374,3 +374,30 @@ def test_field_path_without_a_location_is_unchanged() -> None:
     assert field_path("Object missing required field `model`") == (
         "Object missing required field `model`"
     )
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        (
+            b'{"model":"m","max_tokens":1,"messages":[{"role":"user","content":"\xff"}]}',
+            "There was an issue with the JSON body: invalid UTF-8",
+        ),
+        (b'{"model":"m","x":' + b"[" * 5000 + b"]" * 5000 + b"}", "There was an issue"),
+        (
+            b'{"model":"m","max_tokens":1,"messages":[{"role":"user","content":"x"}],'
+            b'"tools":[{"name":"t","input_schema":' + b'{"a":' * 100 + b"1" + b"}" * 100 + b"}]}",
+            "Invalid request: `tools.0.input_schema` is nested more than",
+        ),
+        (
+            b'{"model":"m","max_tokens":1,"messages":[{"role":"assistant","content":[{"type":'
+            b'"tool_use","id":"t","name":"n","input":' + b"[" * 100 + b"]" * 100 + b"}]}]}",
+            "Invalid request: `messages.0.content.0.input` is nested more than",
+        ),
+    ],
+    ids=["utf8", "deep-json", "deep-schema", "deep-tool-input"],
+)
+def test_hostile_bodies_are_400s(body: bytes, says: str) -> None:
+    with pytest.raises(InvalidRequest) as info:
+        decode_messages(body)
+    assert info.value.message.startswith(says), info.value.message
