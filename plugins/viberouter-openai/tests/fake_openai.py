@@ -12,7 +12,9 @@ and answers with fixture bytes, optionally in small awkward writes with pauses::
     app[FAKE_OPENAI].requests[-1]               # the last JSON body received
 
 Invalid requests get OpenAI-style 400/401 bodies, so a test sees what a real upstream
-would say.
+would say; that includes fields OpenAI does not know on messages, content parts and
+tools (``cache_control``, ``reasoning_details`` ...) and a top-level ``reasoning``
+object. ``responder`` answers a non-streamed request from its body instead of ``json``.
 """
 
 from __future__ import annotations
@@ -21,13 +23,18 @@ import asyncio
 import base64
 import json
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
-_ROUTER_ONLY = ("models", "transforms")
+_ROUTER_ONLY = ("models", "transforms", "reasoning")
+_MESSAGE_KEYS = frozenset(
+    {"role", "content", "name", "tool_calls", "tool_call_id", "refusal", "audio", "function_call"}
+)
+_EXTENSION_KEYS = ("cache_control",)
 _DEFAULT_JSON = (
     b'{"id":"chatcmpl-fake","object":"chat.completion","created":1700000000,'
     b'"model":"gpt-4o-2024-08-06","choices":[{"index":0,"message":{"role":"assistant",'
@@ -77,6 +84,7 @@ class FakeOpenAIConfig:
     #: What ``GET /v1/models`` lists (model discovery), and the status it answers with.
     models: list[str] = field(default_factory=lambda: ["gpt-4o-2024-08-06"])
     models_status: int = 200
+    responder: Callable[[dict[str, Any]], bytes] | None = None
 
 
 @dataclass
@@ -173,7 +181,8 @@ async def _chat_completions(request: web.Request) -> web.StreamResponse:
         return await _write(request, config, config.status, "application/json", config.error_body)
     if body.get("stream"):
         return await _write(request, config, 200, "text/event-stream", config.sse)
-    return await _write(request, config, 200, "application/json", config.json)
+    answer = config.responder(body) if config.responder is not None else config.json
+    return await _write(request, config, 200, "application/json", answer)
 
 
 def request_problem(body: Any) -> tuple[str | None, str] | None:
@@ -192,6 +201,15 @@ def request_problem(body: Any) -> tuple[str | None, str] | None:
             return f"messages[{i}].tool_call_id", "Tool messages need a tool_call_id."
         if "content" not in message and "tool_calls" not in message:
             return f"messages[{i}].content", f"messages[{i}] needs content."
+        unknown = sorted(set(message) - _MESSAGE_KEYS)
+        parts = message.get("content")
+        for part in parts if isinstance(parts, list) else []:
+            unknown += [k for k in _EXTENSION_KEYS if isinstance(part, dict) and k in part]
+        if unknown:
+            return f"messages[{i}]", f"Unrecognized message field: {unknown[0]}"
+    for t, tool in enumerate(body.get("tools") or []):
+        if isinstance(tool, dict) and set(tool) - {"type", "function"}:
+            return f"tools[{t}]", f"Unrecognized tool field: {sorted(set(tool))[0]}"
     if "stream_options" in body and not body.get("stream"):
         return (
             "stream_options",
