@@ -100,8 +100,7 @@ def _any_fields(tp: Any, path: str, seen: set[type]) -> set[str]:
 def test_every_free_form_field_of_a_chat_request_is_bounded() -> None:
     # A field typed dict[str, Any] added later must be added to chat_free_form too.
     req = msgspec.json.decode(
-        HEAD
-        + b'"hi"}],"tools":[{"type":"function","function":{"name":"f","parameters":{}}}],'
+        HEAD + b'"hi"}],"tools":[{"type":"function","function":{"name":"f","parameters":{}}}],'
         b'"response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{}}},'
         b'"tool_choice":{"type":"allowed_tools","allowed_tools":{}},'
         b'"audio":{},"prediction":{},"web_search_options":{}}',

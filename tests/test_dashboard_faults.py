@@ -51,9 +51,7 @@ def backend(request: pytest.FixtureRequest) -> tuple[str, str]:
     return "redis", request.getfixturevalue("redis_url")
 
 
-async def test_password_change_ends_every_session(
-    tmp_path: Path, backend: tuple[str, str]
-) -> None:
+async def test_password_change_ends_every_session(tmp_path: Path, backend: tuple[str, str]) -> None:
     kind, redis_url = backend
     kw = {"backend": kind, "redis_url": redis_url} if redis_url else {}
     router = await start(tmp_path, **kw)

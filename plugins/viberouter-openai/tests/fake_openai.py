@@ -14,7 +14,8 @@ and answers with fixture bytes, optionally in small awkward writes with pauses::
 Invalid requests get OpenAI-style 400/401 bodies, so a test sees what a real upstream
 would say; that includes fields OpenAI does not know on messages, content parts and
 tools (``cache_control``, ``reasoning_details`` ...) and a top-level ``reasoning``
-object. ``responder`` answers a non-streamed request from its body instead of ``json``.
+object. ``responder`` answers a request from its body instead of ``json`` (a stream
+is then that completion cut into chunks, usage last).
 """
 
 from __future__ import annotations
@@ -180,9 +181,33 @@ async def _chat_completions(request: web.Request) -> web.StreamResponse:
     if config.status != 200:
         return await _write(request, config, config.status, "application/json", config.error_body)
     if body.get("stream"):
-        return await _write(request, config, 200, "text/event-stream", config.sse)
+        sse = config.sse if config.responder is None else as_sse(config.responder(body))
+        return await _write(request, config, 200, "text/event-stream", sse)
     answer = config.responder(body) if config.responder is not None else config.json
     return await _write(request, config, 200, "application/json", answer)
+
+
+def as_sse(completion: bytes) -> bytes:
+    """A ``chat.completion`` as the stream OpenAI would send for it."""
+    doc = json.loads(completion)
+    head = {k: doc[k] for k in ("id", "created", "model")}
+    choice = doc["choices"][0]
+    message = choice["message"]
+    deltas: list[dict[str, Any]] = [{"role": "assistant", "content": ""}]
+    if message.get("content"):
+        deltas.append({"content": message["content"]})
+    for i, call in enumerate(message.get("tool_calls") or []):
+        deltas.append({"tool_calls": [{"index": i, **call}]})
+    chunks = [
+        {**head, "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": d}]}
+        for d in deltas
+    ]
+    finish = {"index": 0, "delta": {}, "finish_reason": choice["finish_reason"]}
+    chunks.append({**head, "object": "chat.completion.chunk", "choices": [finish]})
+    chunks.append({**head, "object": "chat.completion.chunk", "choices": [], "usage": doc["usage"]})
+    return (
+        b"".join(b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks) + b"data: [DONE]\n\n"
+    )
 
 
 def request_problem(body: Any) -> tuple[str | None, str] | None:
