@@ -20,6 +20,7 @@ from router_core.cli_common import (
     EXIT_NOT_FOUND,
     EXIT_OK,
     EXIT_USAGE,
+    JSON_HELP,
     cli_settings,
     print_json,
     with_store,
@@ -325,7 +326,6 @@ def _limits_from(args: argparse.Namespace, typ: type[L]) -> L:
     return typ(**{name: getattr(args, name) for name in typ.__struct_fields__})
 
 
-JSON_HELP = "print JSON instead of text"
 ACCOUNT_HELP = "account id or name"
 
 

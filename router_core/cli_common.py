@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 #: Exit codes scripts can rely on (documented in cli.py).
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_CONFIG = 0, 1, 2, 3, 4
+#: The help of every command's ``--json`` flag.
+JSON_HELP = "print JSON instead of text"
 
 _encoder = msgspec.json.Encoder()
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from router_core.cli_common import EXIT_OK, print_json, with_store
+from router_core.cli_common import EXIT_OK, JSON_HELP, print_json, with_store
 
 if TYPE_CHECKING:
     from router_core.store.base import StoreBackend
@@ -113,7 +113,7 @@ def _password_args(p: argparse.ArgumentParser) -> None:
     how.add_argument(
         "--password-stdin", action="store_true", help="read the password from the first line"
     )
-    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
 
 
 def add_members_parser(subparsers: Any) -> None:
@@ -129,7 +129,7 @@ def add_members_parser(subparsers: Any) -> None:
     p.set_defaults(fn=run)
     p = members.add_parser("list", help="list members")
     p.add_argument("--account", help="only this account's (id or name)")
-    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
     p.set_defaults(fn=run)
     p = members.add_parser("passwd", help="set a member's password and end their sessions")
     p.add_argument("member", help="member id or email")
@@ -137,5 +137,5 @@ def add_members_parser(subparsers: Any) -> None:
     p.set_defaults(fn=run)
     p = members.add_parser("remove", help="remove a member and end their sessions")
     p.add_argument("member", help="member id or email")
-    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
     p.set_defaults(fn=run)
