@@ -33,6 +33,7 @@ from router_core.plugin_api import UpstreamRequest, UsageTap
 from router_core.state import RouterState
 from router_core.streaming import ClientStream, scan_chunk
 from router_core.upstream import UpstreamClient, UpstreamResponse
+from router_core.upstream_secrets import scrub_bytes, secret_bytes
 
 log = structlog.get_logger("viberouter.native")
 
@@ -105,6 +106,7 @@ async def json_exchange(
         tap.read_body(body)
     scope.health.first_token(scope)
     content_type = resp.headers.get("Content-Type", "application/json")
+    body = scrub_bytes(body, secret_bytes(scope.upstream_request))
     return NativeAnswer(scope.target, body, content_type, tap)
 
 
@@ -159,6 +161,8 @@ class NativeStream:
     pending: asyncio.Future[Batch] | None
     rest: AsyncIterator[Batch] | None
     tap: UsageTap
+    #: The attempt's credentials: no relayed byte may carry them (upstream_secrets.py).
+    secrets: tuple[bytes, ...] = ()
 
     def close(self) -> None:
         """Release the upstream connection and the deployment's in-flight slot."""
@@ -210,7 +214,10 @@ async def stream_exchange(
         raise
     if first:
         scope.health.first_token(scope)
-    return NativeStream(scope.target, resp, scope, first, pending, None if ended else it, tap)
+    secrets = secret_bytes(scope.upstream_request)
+    return NativeStream(
+        scope.target, resp, scope, first, pending, None if ended else it, tap, secrets
+    )
 
 
 async def _until_commit(
@@ -294,11 +301,13 @@ async def relay(
         await stream.prepare(http_request)
         out.first_chunk_at = time.monotonic()
         try:
+            secrets = opened.secrets
             if opened.first:
                 if scan is not None:
                     scan.check(opened.first)
-                await stream.send_bytes(opened.first)
+                await stream.send_bytes(scrub_bytes(opened.first, secrets))
             async for raw, events in opened.batches():
+                raw = scrub_bytes(raw, secrets)
                 if scan is not None:
                     scan.check(raw)
                 try:

@@ -8,7 +8,9 @@ header and URL query parameter whose name says it is a secret (``Authorization``
 ``x-api-key``, ``x-goog-api-key``, ``?key=`` ...), whole (``Bearer <secret>``) and
 without its scheme (``<secret>``). Values shorter than 4 characters are not
 treated as secrets (they would garble every message and protect nothing).
-Computed only when an attempt fails: a request that succeeds pays nothing.
+Computed only when an attempt fails: a request that succeeds pays nothing. Answers
+relayed natively (the upstream's own bytes) are scrubbed piece by piece with
+:func:`scrub_bytes`.
 """
 
 from __future__ import annotations
@@ -68,3 +70,21 @@ def scrub_error(exc: RouterError, req: UpstreamRequest | None) -> RouterError:
         exc.detail = scrub_text(exc.detail, secrets)
     exc.args = (exc.message,)
     return exc
+
+
+_REDACTED_BYTES = REDACTED.encode()
+
+
+def secret_bytes(req: UpstreamRequest) -> tuple[bytes, ...]:
+    """:func:`request_secrets` as bytes, for answers relayed as the upstream wrote them
+    (native pass-through: computed once per attempt, checked per relayed piece)."""
+    return tuple(secret.encode() for secret in request_secrets(req))
+
+
+def scrub_bytes(data: bytes, secrets: tuple[bytes, ...]) -> bytes:
+    """``data`` with every one of ``secrets`` replaced (a C-level search per secret, so
+    an answer that quotes none costs next to nothing)."""
+    for secret in secrets:
+        if secret in data:
+            data = data.replace(secret, _REDACTED_BYTES)
+    return data

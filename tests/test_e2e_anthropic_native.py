@@ -355,3 +355,35 @@ deployments = ["anth/claude-x"]
     assert received.replace(keepalive, b"") == body
     for piece in received.split(keepalive)[:-1]:
         assert piece == b"" or piece.endswith(b"\n\n")  # keep-alives follow whole events
+
+
+async def test_no_relayed_byte_carries_the_upstream_key(tmp_path: Path) -> None:
+    """The upstream's own bytes are relayed as written, except the credential the
+    router sent it (api_key "test-key" in tests/anthropic_upstreams.py): an upstream
+    that quotes it (a debugging proxy, a careless echo) must not leak it to clients."""
+    events = (PLUGIN_DATA / "an1.sse").read_bytes()
+    first_text = events.index(b'"text":"', events.index(b"text_delta")) + len(b'"text":"')
+    quoting = events[:first_text] + b"key test-key, " + events[first_text:]
+    answer = {
+        "id": "msg_q1",
+        "type": "message",
+        "role": "assistant",
+        "model": UPSTREAM_MODEL,
+        "content": [{"type": "text", "text": "your x-api-key was test-key"}],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": {"input_tokens": 3, "output_tokens": 5},
+    }
+    replies = [FakeReply(body=quoting), FakeReply(body=json.dumps(answer).encode())]
+    async with upstreams(tmp_path, anthropic=replies) as up:
+        client = _client(up.url, up.router.key)
+        hi: Any = [{"role": "user", "content": "hi"}]
+        async with client.messages.stream(model="claude", max_tokens=16, messages=hi) as s:
+            text = "".join([t async for t in s.text_stream])
+        assert text.startswith("key [REDACTED], Checking")
+        assert "test-key" not in text
+        raw = await client.messages.with_raw_response.create(
+            model="claude", max_tokens=16, messages=hi
+        )
+        assert b"test-key" not in raw.http_response.content
+        assert b"your x-api-key was " in raw.http_response.content
