@@ -64,10 +64,14 @@ class Loaded:
     error: str | None = None
 
 
-def _dist_info(ep: Any, owners: Mapping[str, list[str]]) -> tuple[str, str]:
-    """(distribution, version) of an entry point; stevedore's cached entry points
-    carry no ``dist``, so fall back to the owner of the module's top-level package."""
-    dist = getattr(ep, "dist", None)
+def _dist_info(
+    ep: Any, owners: Mapping[str, list[str]], declared: Mapping[tuple[str, str], Any]
+) -> tuple[str, str]:
+    """(distribution, version) of an entry point. stevedore's cached entry points carry
+    no ``dist``: take it from the same entry point as importlib.metadata lists it, else
+    from the owner of the module's top-level package (an editable install's RECORD may
+    name only its .pth file, so that owner map can miss it)."""
+    dist = getattr(ep, "dist", None) or declared.get((ep.name, str(ep.value)))
     if dist is not None:
         return str(dist.name), str(dist.version)
     top = str(getattr(ep, "module", "") or ep.value).split(".", 1)[0]
@@ -98,9 +102,14 @@ def scan(group: str) -> dict[str, EntryPoint]:
     """Every installed entry point of ``group``; nothing is imported."""
     eps = _manager(group, (), {}).list_entry_points()
     owners = importlib.metadata.packages_distributions() if eps else {}
+    declared = (
+        {(e.name, e.value): e.dist for e in importlib.metadata.entry_points(group=group)}
+        if eps
+        else {}
+    )
     out: dict[str, EntryPoint] = {}
     for ep in eps:
-        dist, version = _dist_info(ep, owners)
+        dist, version = _dist_info(ep, owners, declared)
         out[ep.name] = EntryPoint(group, ep.name, str(ep.value), dist, version)
     return out
 
