@@ -14,6 +14,7 @@ import aiohttp
 from multidict import CIMultiDict
 from yarl import URL
 
+from router_core import __version__
 from router_core.errors import InvalidRequest, ModelError, RouterError, UpstreamTimeout
 from router_core.plugin_api import LocalResponse, ProviderPlugin, UpstreamRequest
 from router_core.settings import UpstreamSettings
@@ -113,7 +114,8 @@ class UpstreamClient:
             # Upstreams set no cookies the router should send back: no jar to filter
             # and update per request.
             cookie_jar=aiohttp.DummyCookieJar(),
-            skip_auto_headers=("User-Agent",),
+            # No skip_auto_headers: with it aiohttp copies every request's headers to
+            # decide what to add; _request_headers names the router instead of aiohttp.
         )
 
     async def close(self) -> None:
@@ -147,7 +149,7 @@ class UpstreamClient:
                 req.method,
                 self._url(req.url),
                 data=req.body,
-                headers=_with_identity(req.headers),
+                headers=_request_headers(req.headers),
                 # Never follow: a redirect would carry provider keys (x-api-key ...)
                 # and the body to a host the operator did not configure.
                 allow_redirects=False,
@@ -190,14 +192,17 @@ class UpstreamClient:
 
 _MAX_URLS = 4096
 _IDENTITY = "identity"
+_USER_AGENT = f"viberouter/{__version__}"
 
 
-def _with_identity(headers: Mapping[str, str]) -> CIMultiDict[str]:
-    """The plugin's headers, asking for an uncompressed body unless it asked otherwise
-    (aiohttp would offer gzip, deflate and br)."""
+def _request_headers(headers: Mapping[str, str]) -> CIMultiDict[str]:
+    """The plugin's headers, asking for an uncompressed body (aiohttp would offer gzip,
+    deflate and br) and naming the router, unless the plugin or operator set either."""
     out = CIMultiDict(headers)
     if "Accept-Encoding" not in out:
         out["Accept-Encoding"] = _IDENTITY
+    if "User-Agent" not in out:
+        out["User-Agent"] = _USER_AGENT
     return out
 
 
