@@ -198,7 +198,8 @@ def cmd_models(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         )
         print(
             f"{c.id:<40} ctx={c.context_length:<8} out={c.max_output_tokens:<7} "
-            f"${c.pricing.prompt_per_mtok}/{c.pricing.completion_per_mtok} per Mtok  {caps}"
+            f"${c.pricing.prompt_per_mtok}/{c.pricing.completion_per_mtok} per Mtok "
+            f"({c.pricing.source})  {caps}"
         )
     return EXIT_OK
 
