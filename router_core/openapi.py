@@ -15,6 +15,12 @@ import msgspec
 from router_core.api.chat import ChatCompletion, ChatCompletionChunk, ChatRequest, ErrorBody
 from router_core.api.embeddings import EmbeddingRequest, EmbeddingResponse
 from router_core.api.models import ModelCard, ModelList
+from router_core.dialects.anthropic_messages.wire import (
+    CountTokensOut,
+    ErrorOut,
+    MessageOut,
+    MessagesRequest,
+)
 from router_core.dialects.openai_responses.wire import (
     DeletedResponse,
     OpenAIErrorBody,
@@ -101,6 +107,10 @@ _ERROR_STATUSES: dict[int, str] = {
     "router's state backend is unavailable or the router is shutting down. Retry after "
     "`Retry-After` seconds.",
     504: "timeout: the model provider did not answer in time.",
+    # The Messages API's own statuses for router codes (docs/anthropic-clients.md).
+    403: "permission_error (Messages API): account_not_active.",
+    529: "overloaded_error (Messages API): no deployment can be tried now, or the "
+    "provider is overloaded.",
 }
 
 #: Extra headers of a 503 answer.
@@ -131,7 +141,7 @@ def _components() -> dict[str, Any]:
         [
             ChatRequest, ChatCompletion, ChatCompletionChunk, ModelList, ModelCard, ErrorBody,
             EmbeddingRequest, EmbeddingResponse, ResponsesRequest, Response, DeletedResponse,
-            OpenAIErrorBody,
+            OpenAIErrorBody, MessagesRequest, MessageOut, CountTokensOut, ErrorOut,
         ],
         ref_template=_REF,
     )  # fmt: skip
@@ -236,6 +246,55 @@ def _embeddings_paths(bearer: list[dict[str, list[str]]]) -> dict[str, Any]:
     }
 
 
+def _anthropic_errors(*statuses: int) -> dict[str, Any]:
+    """Error answers in Anthropic's envelope (the Messages API's)."""
+    out = _errors(*statuses)
+    for resp in out.values():
+        resp["content"] = {"application/json": {"schema": _ref("ErrorOut")}}
+    return out
+
+
+def messages_paths() -> dict[str, Any]:
+    """``/v1/messages`` and ``/v1/messages/count_tokens`` (docs/anthropic-clients.md);
+    the key as ``x-api-key`` or a Bearer token, errors in Anthropic's shape."""
+    either: list[dict[str, list[str]]] = [{"apiKeyHeader": []}, {"bearerAuth": []}]
+    body = {
+        "required": True,
+        "content": {"application/json": {"schema": _ref("MessagesRequest")}},
+    }
+    created = _json_ok(
+        "The message; with `stream: true`, server-sent events (message_start, "
+        "content_block_start / delta / stop, message_delta, message_stop, ping; an error "
+        "after the first event is one `event: error`).",
+        "MessageOut",
+    )
+    created["content"]["text/event-stream"] = {"schema": {"type": "object"}}
+    statuses = (400, 401, 403, 404, 408, 413, 429, 500, 502, 503, 504, 529)
+    return {
+        "/v1/messages": {
+            "post": {
+                "operationId": "createMessage",
+                "summary": "Create a message (Anthropic Messages API; optionally streamed).",
+                "security": either,
+                "requestBody": body,
+                "responses": {"200": created, **_anthropic_errors(*statuses)},
+            }
+        },
+        "/v1/messages/count_tokens": {
+            "post": {
+                "operationId": "countMessageTokens",
+                "summary": "Count a message request's input tokens.",
+                "security": either,
+                "requestBody": body,
+                "responses": {
+                    "200": _json_ok("The count.", "CountTokensOut"),
+                    **_anthropic_errors(*statuses),
+                },
+            }
+        },
+    }
+
+
 def build_document(title: str = "VibeRouter", version: str = "1") -> dict[str, Any]:
     """The OpenAPI document as plain data."""
     bearer: list[dict[str, list[str]]] = [{"bearerAuth": []}]
@@ -266,6 +325,7 @@ def build_document(title: str = "VibeRouter", version: str = "1") -> dict[str, A
             },
             **responses_paths(bearer),
             **_embeddings_paths(bearer),
+            **messages_paths(),
         },
         "components": {
             "schemas": _components(),
@@ -274,7 +334,13 @@ def build_document(title: str = "VibeRouter", version: str = "1") -> dict[str, A
                     "type": "http",
                     "scheme": "bearer",
                     "description": "An API key issued by `viberouter keys create`.",
-                }
+                },
+                "apiKeyHeader": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "x-api-key",
+                    "description": "The same key, as Anthropic clients send it.",
+                },
             },
         },
         "security": bearer,

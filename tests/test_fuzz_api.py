@@ -37,6 +37,8 @@ EXAMPLES = {
     "retrieveResponse": 10,
     "deleteResponse": 10,
     "createEmbedding": 30,
+    "createMessage": 40,
+    "countMessageTokens": 15,
 }
 
 
@@ -76,6 +78,13 @@ def error_body_shape(ctx: Any, response: Any, case: Any) -> bool | None:
     if response.status_code < 400:
         return None
     body = json.loads(response.content)
+    if case.path.startswith("/v1/messages"):
+        # The Messages API answers in Anthropic's envelope, which its clients parse.
+        assert isinstance(body, dict) and body.get("type") == "error", body
+        assert set(body) <= {"type", "error", "request_id"}, body
+        detail = body["error"]
+        assert set(detail) == {"type", "message"} and detail["message"], body
+        return True
     if case.path.startswith("/v1/responses"):
         # The Responses API answers in OpenAI's nested shape, which its clients parse.
         assert isinstance(body, dict) and set(body) == {"error"}, body
@@ -168,7 +177,7 @@ def test_fuzz_the_public_api(live: RunningRouter) -> None:
     operations = [r.ok() for r in schema.get_all_operations()]
     found = {op.definition.raw["operationId"] for op in operations}
     assert found <= set(EXAMPLES)  # every operation the document declares is fuzzed
-    assert {"createChatCompletion", "createResponse", "createEmbedding"} <= found
+    assert {"createChatCompletion", "createResponse", "createEmbedding", "createMessage"} <= found
     for op in operations:
         op_id = op.definition.raw["operationId"]
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
