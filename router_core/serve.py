@@ -159,7 +159,10 @@ def _run_worker(settings: Settings, host: str, port: int) -> None:
     try:
         run_one(settings, host, port, reuse_port=True)
     except http_server.StartupError as exc:
-        print(f"viberouter: {exc}", file=sys.stderr, flush=True)
+        # One write(2) per line: two workers failing at once share the pipe, and print()
+        # may hand the text and its newline to the OS separately, gluing their lines.
+        sys.stderr.flush()
+        os.write(2, f"viberouter: {exc}\n".encode())
         sys.exit(1)
 
 
