@@ -54,6 +54,35 @@ async def test_a_frozen_server_costs_the_deadline(own_redis: RedisServer) -> Non
         await link.aclose()
 
 
+async def test_a_deadline_only_link_is_bounded_without_a_socket_timeout(
+    own_redis: RedisServer,
+) -> None:
+    """The limiter's link: no socket timeout (redis-py would wrap every write in a
+    task), yet a frozen server still costs the deadline, PING its hard bound, and no
+    unbounded ``slot()`` is handed out."""
+    link = RedisLink(RedisOptions(own_redis.url, timeout=0.05), deadline_only=True)
+    try:
+        assert link.client.connection_pool.connection_kwargs["socket_timeout"] is None
+        await link.ping()
+        assert await link.deadline(link.client.ping())
+        own_redis.freeze()
+        t0 = time.monotonic()
+        with pytest.raises(RedisUnavailable, match="did not answer"):
+            await link.deadline(link.client.ping())
+        assert time.monotonic() - t0 < 1.5
+        t0 = time.monotonic()
+        with pytest.raises(RedisUnavailable, match="PING"):
+            await link.ping()
+        assert time.monotonic() - t0 < 3.0  # hard_timeout is 1 s
+        with pytest.raises(RuntimeError, match="deadline"):
+            async with link.slot():
+                pass
+        own_redis.thaw()
+        assert await link.deadline(link.client.ping())  # back without a restart
+    finally:
+        await link.aclose()
+
+
 async def test_a_busy_loop_is_not_a_silent_server() -> None:
     """The timer fires late because the loop was blocked: re-armed, not fired."""
 

@@ -21,14 +21,15 @@ seconds (default 20, ``limits.lease_ttl_s``) while a stream of any length keeps 
 A live request is one whose Admission object is still referenced (a weak set), so even a
 caller that forgot to settle cannot pin a slot beyond its own life.
 
-Calls go through ``redis_link.RedisLink``: a full pool means waiting (bounded), and a
-call gets ``state.redis_timeout_s`` (default 50 ms) of Redis time, so a frozen Redis
-costs that, not seconds. When Redis is unreachable, frozen, loading its data
-(``BusyLoadingError``) or fails, ``on_error("acquire" | "settle" | "refresh", exc)`` is
-called and then ``fail_open`` admits with an Admission whose limit fields are None (its
-settle is a no-op), while ``fail_closed`` refuses with ``RateLimitExceeded`` ("The rate
-limiter is unavailable", ``retry_after`` 1 s): the error list has no "unavailable" code
-and a 429 with Retry-After is what well-behaved clients already back off from. A failed
+Calls go through ``redis_link.RedisLink``: a full pool means waiting (bounded), and
+every call (admission, settlement, lease refresh) gets ``state.redis_timeout_s``
+(default 50 ms) of Redis time, so a frozen Redis costs that, not seconds. When Redis
+is unreachable, frozen, loading its data (``BusyLoadingError``) or fails,
+``on_error("acquire" | "settle" | "refresh", exc)`` is called and then ``fail_open``
+admits with an Admission whose limit fields are None (its settle is a no-op), while
+``fail_closed`` refuses with ``RateLimitExceeded`` ("The rate limiter is unavailable",
+``retry_after`` 1 s): the error list has no "unavailable" code and a 429 with
+Retry-After is what well-behaved clients already back off from. A failed
 settle never raises; the lease then expires on its own. Connections come back by
 themselves once Redis does. A dropped connection is retried once at once; a call that
 timed out or dropped after Redis ran the script was counted (the safe direction) and its
@@ -157,7 +158,10 @@ class RedisLimiter:
         self._clock = clock
         self._on_error = on_error
         self._lease_ttl = lease_ttl
-        self._link = RedisLink(target if isinstance(target, RedisOptions) else RedisOptions(target))
+        self._link = RedisLink(
+            target if isinstance(target, RedisOptions) else RedisOptions(target),
+            deadline_only=True,
+        )
         self._acquire = Script(self._link, ACQUIRE)
         self._settle = Script(self._link, SETTLE)
         self._refresh = Script(self._link, REFRESH)
@@ -239,8 +243,9 @@ class RedisLimiter:
 
     async def _refresh_key(self, conc: str, now: str, leases: list[str]) -> int:
         try:
-            async with self._link.slot():
-                armed = await self._refresh((conc,), (now, self._lease_ttl, *leases))
+            armed = await self._link.deadline(
+                self._refresh((conc,), (now, self._lease_ttl, *leases))
+            )
         except (RedisError, OSError) as exc:
             self._report("refresh", exc)
             return 0
