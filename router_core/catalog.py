@@ -12,7 +12,8 @@ import structlog
 
 from router_core.api.models import ModelCard
 from router_core.plugin_api import Deployment, ProviderPlugin
-from router_core.price_source import price_card
+from router_core.price_list import Listed
+from router_core.price_source import Query, lookup_many, price_card
 from router_core.settings import (
     DeploymentTimeouts,
     ModelOverride,
@@ -115,9 +116,15 @@ class Catalog:
         public: list[str] = []
         #: Deployments no price source knows: they cost 0 (price_source.py).
         self.unpriced: list[str] = []
+        cards = {
+            pname: _provider_cards(settings, pname, plugin, (discovered or {}).get(pname))
+            for pname, plugin in plugins.items()
+        }
+        listed = _listed(settings, plugins, cards)
         for pname, plugin in plugins.items():
-            cards = _provider_cards(settings, pname, plugin, (discovered or {}).get(pname))
-            public += self._add_deployments(settings, pname, plugin, cards, aliases)
+            public += self._add_deployments(
+                settings, pname, plugin, cards[pname], aliases, listed[pname]
+            )
         if self.unpriced:
             log.warning("models_unpriced", deployments=self.unpriced, cost_usd=0)
         #: A plugin catalog's short names for its models: valid in routes and for clients.
@@ -141,8 +148,10 @@ class Catalog:
         plugin: ProviderPlugin,
         cards: Mapping[str, ModelCard],
         aliases: dict[str, str],
+        listed: Mapping[str, Listed | None],
     ) -> list[str]:
-        """Register one provider's deployments; returns the ids it publishes."""
+        """Register one provider's deployments (``listed``: the price list's entry per
+        model id); returns the ids it publishes."""
         pconf = settings.providers[pname]
         up = settings.upstream
         defaults = Timeouts(up.first_byte_timeout_s, up.idle_timeout_s, up.total_timeout_s)
@@ -156,7 +165,7 @@ class Catalog:
                 configured=found.pricing if found else None,
                 configured_window=found is not None and found.context_length is not None,
                 price_provider=price_provider(pconf.price_provider, pconf.plugin, plugin),
-                model_ids=(upstream_id, mid, *card.aliases),
+                listed=listed[mid],
             )
             if priced.unpriced:
                 self.unpriced.append(did)
@@ -250,6 +259,26 @@ def _provider_cards(
         base = cards.get(mid) or known.get(mid) or ModelCard(id=mid, owned_by=pname)
         cards[mid] = _apply(base, override, mid, pname)
     return cards
+
+
+def _listed(
+    settings: Settings,
+    plugins: Mapping[str, ProviderPlugin],
+    cards: Mapping[str, Mapping[str, ModelCard]],
+) -> dict[str, dict[str, Listed | None]]:
+    """The price list's entry for every provider's every model, asked in one go (one
+    child process, price_source.py); the ids tried are the upstream id, the published
+    id, then the card's aliases."""
+    queries: list[Query] = []
+    for pname, plugin in plugins.items():
+        pconf = settings.providers[pname]
+        pid = price_provider(pconf.price_provider, pconf.plugin, plugin)
+        for mid, card in cards[pname].items():
+            found = pconf.models.get(mid)
+            upstream_id = (found.upstream_id if found else None) or mid
+            queries.append((pid, (upstream_id, mid, *card.aliases)))
+    answers = iter(lookup_many(queries))
+    return {pname: {mid: next(answers) for mid in cards[pname]} for pname in plugins}
 
 
 def price_provider(configured: str | None, entry_name: str, plugin: ProviderPlugin) -> str:

@@ -4,52 +4,48 @@ once when the catalog is built, never per request.
 Precedence: the deployment's ``pricing`` in config, then the ``genai-prices`` package's
 bundled data (a maintained price list: cache reads and writes, long-context tiers), then
 the prices the plugin typed on its card; a model found nowhere costs 0 and is shown as
-unpriced (``pricing.source = "none"``). The package is imported only when a card is
-looked up (its import takes a few tenths of a second, pydantic) and its data is read
-offline: its price-update thread is never started. Lookups are cached per process.
+unpriced (``pricing.source = "none"``).
+
+The package is never imported here: one child process (router_core/price_list.py) per
+catalog build reads it for every pair this process has not asked about before, and only
+the answers (a few hundred bytes per model) stay. Answers are kept per process, so a
+reload or model refresh that adds no model starts no child.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Sequence
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from decimal import Decimal
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 import msgspec
+import structlog
 
-from router_core.api.models import ModelCard, PriceTier, Pricing
+from router_core.api.models import ModelCard, Pricing
+from router_core.price_list import Answer, Listed, Pairs
 
-if TYPE_CHECKING:
-    from genai_prices.types import ModelInfo, ModelPrice, Tier, TieredPrices
+log = structlog.get_logger("viberouter.prices")
 
 #: ``Pricing.source`` values besides "genai-prices <version>".
 FROM_CONFIG = "config"
 FROM_PLUGIN = "plugin"
 UNPRICED = "none"
 
-#: Our field for each genai-prices price key.
-_KEYS = {
-    "input_mtok": "prompt_per_mtok",
-    "output_mtok": "completion_per_mtok",
-    "cache_read_mtok": "cache_read_per_mtok",
-    "cache_write_mtok": "cache_write_per_mtok",
-    "cache_write_1h_mtok": "cache_write_1h_per_mtok",
-    "output_reasoning_mtok": "reasoning_per_mtok",
-}
-
 #: The window a card has when nobody set one (ModelCard's default).
 DEFAULT_CONTEXT = ModelCard(id="").context_length
 
+#: How long the child may take (it needs a few tenths of a second).
+CHILD_TIMEOUT_S = 60.0
 
-@dataclass(frozen=True, slots=True)
-class Listed:
-    """What the maintained price list says about one model."""
+#: Every answer this process got, by (provider id, lower-cased model id).
+_ANSWERS: dict[tuple[str, str], Listed | None] = {}
 
-    pricing: Pricing
-    context_window: int | None
+#: One lookup: the genai-prices provider id and the model ids to try in order.
+Query = tuple[str, Sequence[str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,14 +62,13 @@ def price_card(
     configured: Pricing | None,
     configured_window: bool,
     price_provider: str,
-    model_ids: Sequence[str],
+    listed: Listed | None,
 ) -> Priced:
     """``card`` with its pricing (and ``pricing.source``) chosen by the precedence
     above; a card still at the default window takes the price list's window unless
     config set it. ``price_provider`` is the genai-prices provider id ("" = no lookup:
-    the plugin's card prices are complete); ``model_ids`` are tried in order (upstream
-    id, published id, aliases)."""
-    listed = lookup(price_provider, model_ids) if price_provider else None
+    the plugin's card prices are complete); ``listed`` what :func:`lookup_many`
+    found for it."""
     changes: dict[str, object] = {}
     if configured is not None:
         changes["pricing"] = msgspec.structs.replace(configured, source=FROM_CONFIG)
@@ -92,72 +87,61 @@ def price_card(
 
 def lookup(provider_id: str, model_ids: Sequence[str]) -> Listed | None:
     """The first of ``model_ids`` the price list knows under ``provider_id``."""
-    for mid in dict.fromkeys(m.lower().removeprefix("models/") for m in model_ids if m):
-        found = _lookup(provider_id, mid)
+    return lookup_many([(provider_id, model_ids)])[0]
+
+
+def lookup_many(queries: Iterable[Query]) -> list[Listed | None]:
+    """For each query, the first of its model ids the price list knows under its
+    provider id ("" = none); one child process for all the pairs not asked before."""
+    asked = [(pid, _refs(ids)) for pid, ids in queries]
+    new = list(dict.fromkeys((pid, r) for pid, refs in asked if pid for r in refs))
+    new = [pair for pair in new if pair not in _ANSWERS]
+    answers: dict[tuple[str, str], Listed | None] = {}
+    if new:
+        found = _ask_child(new)
         if found is not None:
-            return found
-    return None
-
-
-@functools.lru_cache(maxsize=4096)
-def _lookup(provider_id: str, model_ref: str) -> Listed | None:
-    import genai_prices  # deferred: a few tenths of a second, paid only when needed
-    from genai_prices import data_snapshot
-
-    try:
-        _, model = data_snapshot.get_snapshot().find_provider_model(
-            model_ref, None, provider_id, None
-        )
-    except LookupError:
-        return None
-    prices = _current_prices(model, datetime.now(tz=UTC))
-    return Listed(
-        to_pricing(prices, f"genai-prices {genai_prices.__version__}"), model.context_window
-    )
-
-
-def _current_prices(model: ModelInfo, now: datetime) -> ModelPrice:
-    """The model's standard prices in force now. Time-of-day prices (off-peak discounts)
-    are skipped: a catalog lives for hours, so it keeps the standard rate."""
-    from genai_prices.types import ModelPrice, StartDateConstraint
-
-    if isinstance(model.prices, ModelPrice):
-        return model.prices
-    for conditional in reversed(model.prices):
-        c = conditional.constraint
-        if c is None or (isinstance(c, StartDateConstraint) and c.active(now)):
-            return conditional.prices
-    return model.prices[0].prices
-
-
-def to_pricing(prices: ModelPrice, source: str) -> Pricing:
-    """Our Pricing from a genai-prices ModelPrice: base rates, and one tier per distinct
-    threshold with every rate resolved at it (genai-prices prices each key by the same
-    prompt total, so this is exact)."""
-    values: dict[str, Decimal | TieredPrices] = {}
-    for key, ours in _KEYS.items():
-        value = getattr(prices, key, None)
-        if value is not None:
-            values[ours] = value
-    base = {ours: float(_at(v, -1)) for ours, v in values.items()}
-    starts = sorted({t.start for v in values.values() for t in _tiers(v)})
-    tiers = [
-        PriceTier(above_input_tokens=s, **{o: float(_at(v, s)) for o, v in values.items()})
-        for s in starts
+            _ANSWERS.update(zip(new, found, strict=True))
+        else:  # not kept: the next catalog build asks again
+            answers = dict.fromkeys(new)
+    answers = {**_ANSWERS, **answers}
+    return [
+        next((a for r in refs if (a := answers.get((pid, r))) is not None), None) if pid else None
+        for pid, refs in asked
     ]
-    return Pricing(**base, tiers=tiers, source=source)
 
 
-def _tiers(value: Decimal | TieredPrices) -> list[Tier]:
-    return [] if isinstance(value, Decimal) else value.tiers
+def _refs(model_ids: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(m.lower().removeprefix("models/") for m in model_ids if m))
 
 
-def _at(value: Decimal | TieredPrices, start: int) -> Decimal:
-    """The rate for prompts above ``start`` (-1: the base rate)."""
-    if isinstance(value, Decimal):
-        return value
-    rate = value.base
-    for tier in value.tiers:
-        if tier.start <= start:
-            rate = tier.price
-    return rate
+def _ask_child(pairs: Pairs) -> list[Listed | None] | None:
+    """The price list's answers from a child process; None (logged) when it failed."""
+    t0 = time.monotonic()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "router_core.price_list"],
+            input=msgspec.json.encode(pairs),
+            capture_output=True,
+            timeout=CHILD_TIMEOUT_S,
+            env=_child_env(),
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        log.error("price_list_failed", error=str(exc), models=len(pairs))
+        return None
+    if done.returncode != 0:
+        detail = done.stderr.decode(errors="replace").strip().splitlines()[-1:]
+        log.error("price_list_failed", error=" ".join(detail), models=len(pairs))
+        return None
+    found = msgspec.json.decode(done.stdout, type=Answer).found
+    log.debug("price_list_read", models=len(pairs), seconds=round(time.monotonic() - t0, 3))
+    return found
+
+
+def _child_env() -> dict[str, str]:
+    """This environment, with this process's router_core first on the import path (a
+    checkout run from elsewhere, a test's PYTHONPATH)."""
+    env = dict(os.environ)
+    ours = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (ours, env.get("PYTHONPATH")) if p)
+    return env

@@ -84,6 +84,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "transforms",
             "pricing",
             "price_source",
+            "price_list",
             "image_fetch",
             "limits.*",
             "redis_link",

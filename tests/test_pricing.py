@@ -228,3 +228,82 @@ def test_the_documented_overrides_parse_and_apply() -> None:
     assert sonnet.source == "config" and sonnet.tiers[0].cache_write_per_mtok == 7.5
     usage = _usage(300_000, 1_000, read=100_000)
     assert math.isclose(cost_usd(sonnet, usage), (200_000 * 6 + 100_000 * 0.6 + 1_000 * 22.5) / 1e6)
+
+
+def test_listed_prices_equal_the_packages_for_the_configured_models() -> None:
+    # The catalog's prices come from a child process (price_list.py) as JSON: what
+    # reaches the cards must be exactly what the package says, window included.
+    from genai_prices import data_snapshot
+
+    from router_core.price_list import answer
+
+    catalog = _catalog()
+    listed = {
+        did: t
+        for did, t in catalog.deployments.items()
+        if t.deployment.card.pricing.source == LISTED
+    }
+    assert {"anthropic/claude-sonnet-4-5-20250929", "local/gpt-4.1-2025-04-14"} <= set(listed)
+    snapshot = data_snapshot.get_snapshot()
+    for did, target in listed.items():
+        card, model = target.deployment.card, target.deployment.model.lower()
+        provider = "openai" if did.startswith("local/") else "anthropic"
+        [expected] = answer([(provider, model)]).found
+        assert expected is not None and card.pricing == expected.pricing, did
+        _, info = snapshot.find_provider_model(model, None, provider, None)
+        assert card.context_length in (info.context_window, 200_000), did
+
+
+# In a fresh interpreter: the app as `viberouter serve` builds it, for a provider whose
+# models are priced from the list; the list's package must not be loaded afterwards.
+PROBE = """
+import json, sys
+from router_core.app import make_app
+from router_core.settings import load_settings
+
+app_state = make_app(load_settings(sys.argv[1], {}))
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in
+                        ("genai_prices", "pydantic", "pydantic_core", "httpx2", "httpx"))))
+"""
+
+
+def test_the_router_never_loads_the_price_package(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    from tests.router_process import start_router_process
+
+    config = tmp_path / "router.toml"
+    config.write_text(
+        f'[state]\nsqlite_path = "{(tmp_path / "r.db").as_posix()}"\n'
+        "[providers.openai]\nplugin = \"openai\"\n"
+        'settings = { base_url = "http://127.0.0.1:9/v1", api_key = "k", models = ["gpt-4o"] }\n'
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE, str(config)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).parent.parent,
+    ).stdout
+    assert json.loads(out.splitlines()[-1]) == []
+    # And in a serving router: its prices are the list's, and no part of the package
+    # (pydantic's compiled core is its one shared library) is mapped into the process.
+    router = start_router_process(config, tmp_path)
+    try:
+        import urllib.request
+
+        key = router.demo_key()
+        req = urllib.request.Request(
+            router.base_url + "/models", headers={"Authorization": f"Bearer {key}"}
+        )
+        with urllib.request.urlopen(req, timeout=10) as r:
+            cards = {c["id"]: c for c in json.loads(r.read())["data"]}
+        maps = Path(f"/proc/{router.proc.pid}/maps").read_text()
+    finally:
+        router.stop()
+    pricing = cards["openai/gpt-4o"]["pricing"]
+    assert pricing["source"] == LISTED and pricing["cache_read_per_mtok"] == 1.25
+    assert "pydantic_core" not in maps and "genai_prices" not in maps
