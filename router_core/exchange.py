@@ -36,7 +36,7 @@ async def read_answer(
     plugin = target.plugin
     resp: UpstreamResponse | None = None
     try:
-        async with clock.json_phase() as timer:
+        with clock.json_phase() as timer:
             resp = await upstream.send(plugin, scope.upstream_request, clock)
             timer.headers_arrived()
             body = await resp.read()

@@ -31,8 +31,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from types import TracebackType
 from typing import Any
 
 import structlog
@@ -90,34 +90,69 @@ class AttemptClock:
             return UpstreamTimeout(detail="deployment total timeout")
         return UpstreamTimeout(detail="idle timeout between upstream chunks")
 
-    @contextlib.asynccontextmanager
-    async def json_phase(self) -> AsyncIterator[JsonTimer]:
-        """One timer for a JSON exchange: the first-token deadline until the headers
-        arrived (``headers_arrived()``), then the total deadline for the body."""
-        timer = JsonTimer(self)
-        try:
-            async with asyncio.timeout(self.first_token_left()) as cm:
-                timer.cm = cm
-                yield timer
-        except TimeoutError as exc:
-            raise self.expired(first_seen=timer.headers) from exc
+    def json_phase(self) -> JsonTimer:
+        """One timer for a JSON exchange (``with clock.json_phase() as timer``): the
+        first-token deadline until the headers arrived (``headers_arrived()``), then
+        the total deadline for the body."""
+        return JsonTimer(self)
 
 
 class JsonTimer:
-    """The timer of one JSON exchange (see :meth:`AttemptClock.json_phase`)."""
+    """The timer of one JSON exchange (see :meth:`AttemptClock.json_phase`).
 
-    __slots__ = ("clock", "cm", "headers")
+    A plain context manager with one timer handle, set for the first-token deadline
+    and never moved while the exchange runs: answers nearly always end before it,
+    so when it fires after the headers arrived it is re-armed once for the total
+    deadline instead of being rescheduled on every request. On expiry it cancels the
+    task and turns that cancellation into the attempt's UpstreamTimeout, as
+    ``asyncio.timeout`` would (a cancellation from elsewhere passes through)."""
+
+    __slots__ = ("_cancelling", "_fired", "_handle", "_loop", "_task", "clock", "headers")
 
     def __init__(self, clock: AttemptClock) -> None:
         self.clock = clock
-        self.cm: asyncio.Timeout | None = None
         self.headers = False
+        self._fired = False
+        self._handle: asyncio.TimerHandle | None = None
+        self._task: asyncio.Task[Any] | None = None
+        self._cancelling = 0
+
+    def __enter__(self) -> JsonTimer:
+        loop = self._loop = asyncio.get_running_loop()
+        task = self._task = asyncio.current_task(loop)
+        if task is None:
+            raise RuntimeError("JsonTimer must run inside a task")
+        self._cancelling = task.cancelling()
+        self._handle = loop.call_at(loop.time() + self.clock.first_token_left(), self._expire)
+        return self
 
     def headers_arrived(self) -> None:
-        """Move the timer from the first-token deadline to the total deadline."""
+        """From now on the total deadline bounds the exchange (checked on expiry)."""
         self.headers = True
-        if self.cm is not None and self.clock.deadline > self.clock.first_token_at:
-            self.cm.reschedule(asyncio.get_running_loop().time() + self.clock.left())
+
+    def _expire(self) -> None:
+        if self.headers:
+            left = self.clock.left()
+            if left > 0:  # the first-token deadline passed with the body under way
+                self._handle = self._loop.call_at(self._loop.time() + left, self._expire)
+                return
+        self._fired = True
+        assert self._task is not None
+        self._task.cancel()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        if self._fired:
+            assert self._task is not None
+            if self._task.uncancel() <= self._cancelling and exc_type is asyncio.CancelledError:
+                raise self.clock.expired(first_seen=self.headers) from exc
 
 
 class _Pending:

@@ -39,6 +39,20 @@ class UpstreamResponse:
 
     async def read(self) -> bytes:
         """The whole body (bounded by ``max_body``)."""
+        resp = self._close
+        if (
+            resp is not None
+            and resp.content_length is not None
+            and resp.content_length <= self.max_body
+            and "Content-Encoding" not in resp.headers
+        ):
+            # A plain body of announced size: the parser stops at its length, so one
+            # read takes it whole, without a chunk loop.
+            try:
+                return await resp.read()
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                self.transport_error = _read_error(exc)
+                raise self.transport_error from exc
         parts: list[bytes] = []
         size = 0
         async for chunk in self.iter_chunks():

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ from typing import Any
 import pytest
 import structlog
 
+from router_core.errors import UpstreamTimeout
+from router_core.timeouts import AttemptClock, Timeouts
 from tests.fault_upstream import FaultUpstream, Step, fakes, model_extras, start_rig
 from tests.router_harness import RunningRouter, post_chat, router_settings, start_router
 
@@ -152,3 +155,35 @@ async def test_a_client_that_never_reads_is_dropped(tmp_path: Path, stream: bool
         if sock is not None:
             sock.close()
         await router.stop()
+
+
+def _clock(first_token_s: float, total_s: float) -> AttemptClock:
+    tm = Timeouts(first_token_s=first_token_s, idle_s=60.0, total_s=total_s)
+    return AttemptClock.begin(tm, time.monotonic() + 60.0)
+
+
+async def test_json_timer_no_headers_is_a_first_token_timeout() -> None:
+    with pytest.raises(UpstreamTimeout) as caught, _clock(0.05, 5.0).json_phase():
+        await asyncio.sleep(5)
+    assert caught.value.detail == "no first token in time"
+
+
+async def test_json_timer_after_the_headers_waits_for_the_total_deadline() -> None:
+    clock = _clock(0.05, 0.3)
+    with pytest.raises(UpstreamTimeout) as caught, clock.json_phase() as timer:
+        timer.headers_arrived()
+        await asyncio.sleep(5)
+    assert caught.value.detail == "deployment total timeout"
+    assert clock.over()  # re-armed past the first-token deadline, not cut there
+
+
+async def test_json_timer_lets_other_cancellations_through() -> None:
+    async def exchange() -> None:
+        with _clock(5.0, 5.0).json_phase():
+            await asyncio.sleep(5)
+
+    task = asyncio.ensure_future(exchange())
+    await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
