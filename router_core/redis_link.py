@@ -24,7 +24,12 @@ Imported only with ``state.backend = "redis"``: redis-py costs start-up time.
   loop, a plain client on that node can. A ``MOVED`` reply (resharding, failover) makes
   the next call look the node up again.
 * **Scripts** run as EVALSHA, and as EVAL when a node does not know the script yet (a
-  restarted Redis, or a cluster node the script was never loaded on).
+  restarted Redis, or a cluster node the script was never loaded on). On a plain
+  (not cluster) link they take a lean path past redis-py's client (``command``): packed
+  in C by hiredis, sent on a connection of the link's own idle list. redis-py's
+  ``execute_command`` (pool lock, retry wrapper, event dispatch, packing in Python)
+  cost as much CPU as the router's whole admission; its ``Connection`` (connecting,
+  AUTH, TLS, the reply parser) still does the I/O.
 * **Errors** stay redis-py's (``RedisError`` and its ``ConnectionError`` family, which
   includes ``BusyLoadingError``); callers decide what a failure means.
 """
@@ -42,6 +47,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -49,6 +55,13 @@ from redis.exceptions import MovedError, NoScriptError, ResponseError
 from redis.typing import EncodableT, KeyT
 
 from router_core.settings import StateSettings
+
+_Pack = Callable[[tuple[Any, ...]], bytes]
+_hiredis_pack: _Pack | None
+try:  # a dependency (redis[hiredis]); bench.ab may hide it to measure without
+    from hiredis import pack_command as _hiredis_pack
+except ImportError:  # pragma: no cover
+    _hiredis_pack = None
 
 T = TypeVar("T")
 
@@ -169,6 +182,8 @@ class RedisLink:
         self._watch = LoopWatch()
         self._ready = not options.cluster
         self._resolving = asyncio.Lock()
+        # ``command``'s connections between calls; the call slots bound how many exist.
+        self._idle: list[AbstractConnection] = []
 
     @property
     def client(self) -> aioredis.Redis:
@@ -285,10 +300,45 @@ class RedisLink:
         await self.resolve()
         await self._bounded(self.client.ping(), "answer PING")
 
+    async def command(self, *args: EncodableT) -> Any:
+        """One command, the reply as Redis sent it (``ResponseError`` for an error reply).
+
+        Plain Redis: on a connection of the link's own, packed by hiredis, retried once
+        at once on a fresh connection when the first one was found dead (as the client's
+        ``Retry`` does). Cluster: through redis-py's client, which routes by key. Call
+        it under ``deadline``: nothing here bounds the wait.
+        """
+        client: Any = self.client  # redis-py leaves these two methods unannotated
+        if self.options.cluster:
+            return await client.execute_command(*args)
+        packed = [_hiredis_pack(args)] if _hiredis_pack is not None else None
+        conn: AbstractConnection = (
+            self._idle.pop() if self._idle else client.connection_pool.make_connection()
+        )
+        try:
+            try:
+                reply = await _round_trip(conn, packed, args)
+            except RedisConnectionError:
+                await conn.disconnect(nowait=True)
+                reply = await _round_trip(conn, packed, args)
+        except ResponseError:
+            self._idle.append(conn)  # an error reply leaves the connection in step
+            raise
+        except BaseException:
+            # Cancelled (the deadline) or broken mid-call: a reply may still be on its
+            # way, so this socket is never read again (redis-py closed it already).
+            await conn.disconnect(nowait=True)
+            raise
+        self._idle.append(conn)
+        return reply
+
     async def aclose(self) -> None:
         """Close every connection."""
         client, self._client = self._client, None
         self._ready = not self.options.cluster
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            await conn.disconnect()
         if client is not None:
             await client.aclose()
 
@@ -303,11 +353,20 @@ class Script:
 
     async def __call__(self, keys: Sequence[KeyT], args: Sequence[EncodableT]) -> Any:
         """Run with ``keys`` and ``args``; the reply as Redis sent it."""
-        client = self._link.client
+        link = self._link
         try:
-            return await client.evalsha(self._sha, len(keys), *keys, *args)
+            return await link.command("EVALSHA", self._sha, len(keys), *keys, *args)
         except NoScriptError:
-            return await client.eval(self._text, len(keys), *keys, *args)
+            return await link.command("EVAL", self._text, len(keys), *keys, *args)
+
+
+async def _round_trip(
+    conn: AbstractConnection, packed: list[bytes] | None, args: tuple[EncodableT, ...]
+) -> Any:
+    if packed is None:
+        packed = conn.pack_command(*args)
+    await conn.send_packed_command(packed, check_health=False)
+    return await conn.read_response()
 
 
 async def within(

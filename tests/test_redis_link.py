@@ -9,8 +9,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from redis.exceptions import ResponseError
 
-from router_core.redis_link import LoopWatch, RedisLink, RedisOptions, RedisUnavailable, within
+from router_core.redis_link import (
+    LoopWatch,
+    RedisLink,
+    RedisOptions,
+    RedisUnavailable,
+    Script,
+    within,
+)
 from tests.services import RedisServer, redis_server
 
 
@@ -79,6 +87,36 @@ async def test_a_deadline_only_link_is_bounded_without_a_socket_timeout(
                 pass
         own_redis.thaw()
         assert await link.deadline(link.client.ping())  # back without a restart
+    finally:
+        await link.aclose()
+
+
+ECHO_OR_FAIL = "if ARGV[1] == 'fail' then return redis.error_reply('no') end return ARGV[1]"
+
+
+async def test_scripts_on_the_lean_path_never_read_another_call_s_reply(
+    own_redis: RedisServer,
+) -> None:
+    """Scripts skip redis-py's client for a connection list of the link's own: each
+    caller still gets its own reply, through error replies, a call cut off by the
+    deadline (its reply arrives later, on a socket nobody reads) and a restart."""
+    link = RedisLink(RedisOptions(own_redis.url, timeout=0.05, pool_size=4), deadline_only=True)
+    echo = Script(link, ECHO_OR_FAIL)
+    try:
+        words = [f"w{i}" for i in range(40)]
+        replies = await asyncio.gather(*(link.deadline(echo((), (w,))) for w in words))
+        assert replies == [w.encode() for w in words]
+        with pytest.raises(ResponseError, match="no"):
+            await link.deadline(echo((), ("fail",)))
+        assert await link.deadline(echo((), ("after-error",))) == b"after-error"
+        own_redis.freeze()
+        with pytest.raises(RedisUnavailable):
+            await link.deadline(echo((), ("lost",)))
+        own_redis.thaw()
+        assert await link.deadline(echo((), ("mine",))) == b"mine"
+        own_redis.stop()
+        own_redis.start()  # idle connections now dead, script cache empty
+        assert await link.deadline(echo((), ("fresh",))) == b"fresh"
     finally:
         await link.aclose()
 
