@@ -23,7 +23,7 @@ from router_core.ledger import UsageLedger
 from router_core.limits.factory import make_limiter
 from router_core.metrics import Metrics
 from router_core.metrics_server import metrics_handler
-from router_core.middlewares import drain_middleware, router_middleware
+from router_core.middlewares import router_middleware
 from router_core.model_refresh import ModelRefresher
 from router_core.plugin_api import ProviderPlugin
 from router_core.settings import Settings
@@ -122,7 +122,7 @@ def make_app(settings: Settings, state: RouterState | None = None) -> web.Applic
     state = state or build_state(settings)
     app = web.Application(
         client_max_size=settings.server.max_body_bytes,
-        middlewares=[router_middleware, drain_middleware],
+        middlewares=[router_middleware],
         handler_args={
             "max_field_size": 16 * 1024,
             "max_headers": 64,

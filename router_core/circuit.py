@@ -139,7 +139,7 @@ class Breaker:
         self._probing = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Pick(Generic[T]):
     """One target to try. With ``ask``, call ``breaker.acquire()`` first and skip the
     target when it refuses (its state may change while earlier targets are tried);
@@ -197,6 +197,8 @@ class Breakers:
             return Selection([Pick(t, None, False) for t in targets])
         pairs = [(t, self.get(deployment_id(t))) for t in targets]
         blocked = [b.blocked() for _, b in pairs]
+        if not any(blocked):  # the usual case: every circuit closed
+            return Selection([Pick(t, b, True) for t, b in pairs])
         share = 100.0 * sum(blocked) / len(pairs) if pairs else 0.0
         if share > self._settings.panic_threshold_percent:
             ok = [Pick(t, b, False) for (t, b), out in zip(pairs, blocked, strict=True) if not out]

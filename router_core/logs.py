@@ -96,6 +96,9 @@ TRUSTED_FIELDS = frozenset(
         "stream_error",
     }
 )
+#: The access line's own fields from router values: the error code, the dialect's
+#: name, the attempts (deployment ids from the config and outcome codes).
+ACCESS_TRUSTED_FIELDS = TRUSTED_FIELDS | {"error", "endpoint", "attempts"}
 _CACHE_MAX = 4096
 _CACHE_LEN = 256
 
@@ -259,6 +262,8 @@ class AccessLog:
         self._redactor: SecretRedactor | None = None
         self._second = -1
         self._stamp = ""
+        # Field names come from the code, a few dozen: each is judged once.
+        self._secret_names: dict[str, bool] = {}
 
     def enable_fast(self, writer: BatchedLogger, redactor: SecretRedactor) -> None:
         self._writer, self._redactor = writer, redactor
@@ -281,10 +286,19 @@ class AccessLog:
         if writer is None or redactor is None:
             self._log.info("request", **fields)
             return
+        names = self._secret_names
         for k, v in fields.items():
-            if k in TRUSTED_FIELDS or isinstance(v, _PLAIN) or (trusted_id and k == "request_id"):
+            if isinstance(v, _PLAIN) or k in ACCESS_TRUSTED_FIELDS or (trusted_id and k == "request_id"):
                 continue
-            fields[k] = REDACTED if is_secret_name(k) else redactor.scrub(v)
+            secret = names.get(k)
+            if secret is None:
+                if len(names) >= _CACHE_MAX:
+                    names.clear()
+                secret = names[k] = is_secret_name(k)
+            if secret:
+                fields[k] = REDACTED
+            else:
+                fields[k] = redactor.scrub_str(v) if type(v) is str else redactor.scrub(v)
         fields["event"] = "request"
         fields["level"] = "info"
         fields["timestamp"] = self._timestamp()

@@ -1,4 +1,5 @@
-"""The one middleware: request id, RouterError -> JSON, the request's log line."""
+"""The one middleware: request id, the drain's count, RouterError -> JSON, the
+request's metric and log line."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from router_core.errors import (
 from router_core.limits.headers import retry_headers
 from router_core.logs import access_log
 from router_core.request_context import EXTRA_HEADERS, LOG_FIELDS, json_response
-from router_core.state import STATE
+from router_core.state import STATE, RouterState
 from router_core.store.base import StoreUnavailable
 
 log = structlog.get_logger("viberouter.access")
@@ -98,6 +99,9 @@ def _request_id(request: web.Request) -> tuple[str, bool]:
 
 @web.middleware
 async def router_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The one middleware, one layer on every request's path: request id and log
+    context, the drain's in-flight count (drain.py), errors -> the dialect's error
+    answer, the request's metric and access line."""
     t0 = time.monotonic()
     rid, client_rid = _request_id(request)
     # Every event logged while serving this request (dispatch, streaming) carries its id;
@@ -107,76 +111,72 @@ async def router_middleware(request: web.Request, handler: Handler) -> web.Strea
     extra: dict[str, str] = {"X-Request-ID": rid}
     request[LOG_FIELDS] = fields
     request[EXTRA_HEADERS] = extra
-    status = 500
-    code: str | None = None
-    try:
-        resp = await handler(request)
-        status = resp.status
-        if not resp.prepared:
-            resp.headers.update(extra)
-        return resp
-    except RouterError as err:
-        status, code = err.http_status, err.code
-        fields["error_detail"] = err.detail
-        _count_refusal(request, err)
-        try:
-            answer = error_response(err, extra, _dialect(request))
-            status = answer.status  # a dialect may say it with its own status (404, 529)
-            return answer
-        except Exception:
-            # Still the boundary: an error that cannot be rendered is our bug.
-            status, code = 500, "server_error"
-            log.exception("error_response_failed", request_id=rid, error=err.code)
-            return error_response(ServerError(), extra, _dialect(request))
-    except asyncio.CancelledError:
-        status, code = 499, "client_closed"  # nginx's convention for a client that left
-        raise
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        http_err = _http_error(exc)
-        code = http_err.code
-        answer = error_response(http_err, extra, _dialect(request))
-        status = answer.status
-        return answer
-    except StoreUnavailable as exc:
-        # The state backend is down (admin API, dashboard): retryable, and not our bug.
-        status, code = 503, "server_error"
-        fields["error_detail"] = repr(exc)
-        return error_response(_backend_down(), extra, _dialect(request))
-    except Exception:
-        # The one place a bug becomes server_error: traceback to the log, no internals out.
-        status, code = 500, "server_error"
-        log.exception("unhandled_error", request_id=rid, path=request.path)
-        return error_response(ServerError(), extra, _dialect(request))
-    finally:
-        _finish(request, rid, client_rid, fields, status, code, t0)
-
-
-@web.middleware
-async def drain_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Counts the request as in flight for the drain (drain.py); inside
-    ``router_middleware``, which answers and logs what this raises."""
-    drain = request.app[STATE].drain
+    state = request.app[STATE]
+    drain = state.drain
     task = drain.enter(request)
     if drain.draining:
         # Arrived on a kept-alive connection during a drain (the listener is closed):
         # served, and the connection closes after the answer.
         request.protocol.close()
+    status = 500
+    code: str | None = None
     try:
-        resp = await handler(request)
+        try:
+            resp = await handler(request)
+        except asyncio.CancelledError:
+            cut = take_cut(request)
+            if cut is None or request.writer.output_size > 0:
+                status, code = 499, "client_closed"  # nginx's convention: the client left
+                raise
+            # The drain's deadline cut a request whose answer had not started: a 503 in
+            # the client's dialect, logged with its real status.
+            raise cut from None
+        finally:
+            drain.leave(task)
         if drain.draining and not resp.prepared:
             resp.force_close()
+        status = resp.status
+        if not resp.prepared:
+            resp.headers.update(extra)
         return resp
-    except asyncio.CancelledError:
-        cut = take_cut(request)
-        if cut is None or request.writer.output_size > 0:
+    except web.HTTPException as exc:
+        if exc.status < 400:
             raise
-        # The drain's deadline cut a request whose answer had not started: a 503 in
-        # the client's dialect, logged with its real status.
-        raise cut from None
+        answer, code = _error_answer(request, exc, fields, extra, rid)
+        status = answer.status
+        return answer
+    except Exception as exc:  # the boundary: RouterErrors answered, bugs -> server_error
+        answer, code = _error_answer(request, exc, fields, extra, rid)
+        status = answer.status  # a dialect may say it with its own status (404, 529)
+        return answer
     finally:
-        drain.leave(task)
+        _finish(request, state, rid, client_rid, fields, status, code, t0)
+
+
+def _error_answer(
+    request: web.Request, exc: Exception, fields: dict[str, Any], extra: dict[str, str], rid: str
+) -> tuple[web.Response, str]:
+    """The answer to a request that raised ``exc``, and its error code."""
+    dialect = _dialect(request)
+    if isinstance(exc, RouterError):
+        fields["error_detail"] = exc.detail
+        _count_refusal(request, exc)
+        try:
+            return error_response(exc, extra, dialect), exc.code
+        except Exception:
+            # Still the boundary: an error that cannot be rendered is our bug.
+            log.exception("error_response_failed", request_id=rid, error=exc.code)
+            return error_response(ServerError(), extra, dialect), "server_error"
+    if isinstance(exc, web.HTTPException):
+        http_err = _http_error(exc)
+        return error_response(http_err, extra, dialect), http_err.code
+    if isinstance(exc, StoreUnavailable):
+        # The state backend is down (admin API, dashboard): retryable, and not our bug.
+        fields["error_detail"] = repr(exc)
+        return error_response(_backend_down(), extra, dialect), "server_error"
+    # The one place a bug becomes server_error: traceback to the log, no internals out.
+    log.exception("unhandled_error", request_id=rid, path=request.path)
+    return error_response(ServerError(), extra, dialect), "server_error"
 
 
 def _count_refusal(request: web.Request, err: RouterError) -> None:
@@ -186,6 +186,7 @@ def _count_refusal(request: web.Request, err: RouterError) -> None:
 
 def _finish(
     request: web.Request,
+    state: RouterState,
     rid: str,
     client_rid: bool,
     fields: dict[str, Any],
@@ -193,7 +194,6 @@ def _finish(
     code: str | None,
     t0: float,
 ) -> None:
-    state = request.app[STATE]
     if "model" in fields:
         state.metrics.requests_c.get(
             fields["model"],

@@ -11,7 +11,7 @@ from router_core.limits.base import Admission, Limits
 def duration(seconds: float) -> str:
     """OpenAI-style duration: ``1s``, ``6m0s``, ``1h2m3s``, ``250ms``."""
     if seconds < 1:
-        return f"{max(0, math.ceil(seconds * 1000))}ms"
+        return f"{max(0, math.ceil(seconds * 1000))}ms"  # negative (past): 0ms
     total = math.ceil(seconds)
     h, rem = divmod(total, 3600)
     m, s = divmod(rem, 60)
@@ -26,23 +26,23 @@ def rate_limit_headers(adm: Admission, now: float) -> dict[str, str]:
     """Headers for one admitted request; dimensions without a limit are left out."""
     h: dict[str, str] = {}
     if adm.requests_limit is not None:
-        remaining = max(0, adm.requests_remaining or 0)
+        limit = str(adm.requests_limit)
+        remaining = str(max(0, adm.requests_remaining or 0))
         reset = adm.requests_reset or now
-        h["X-RateLimit-Limit"] = str(adm.requests_limit)
-        h["X-RateLimit-Remaining"] = str(remaining)
+        h["X-RateLimit-Limit"] = limit
+        h["X-RateLimit-Remaining"] = remaining
         h["X-RateLimit-Reset"] = str(math.ceil(reset))
-        h["x-ratelimit-limit-requests"] = str(adm.requests_limit)
-        h["x-ratelimit-remaining-requests"] = str(remaining)
-        h["x-ratelimit-reset-requests"] = duration(max(0.0, reset - now))
+        h["x-ratelimit-limit-requests"] = limit
+        h["x-ratelimit-remaining-requests"] = remaining
+        h["x-ratelimit-reset-requests"] = duration(reset - now)
     if adm.tokens_limit is not None:
-        remaining = max(0, adm.tokens_remaining or 0)
         reset = adm.tokens_reset or now
         # HTTP header names are case-insensitive: X-RateLimit-Limit-Tokens and
         # x-ratelimit-limit-tokens are one header. Limit and remaining agree in both
         # conventions; for the reset the OpenAI duration form wins (SDKs parse it).
         h["x-ratelimit-limit-tokens"] = str(adm.tokens_limit)
-        h["x-ratelimit-remaining-tokens"] = str(remaining)
-        h["x-ratelimit-reset-tokens"] = duration(max(0.0, reset - now))
+        h["x-ratelimit-remaining-tokens"] = str(max(0, adm.tokens_remaining or 0))
+        h["x-ratelimit-reset-tokens"] = duration(reset - now)
     return h
 
 
