@@ -287,8 +287,9 @@ class AccessLog:
             self._log.info("request", **fields)
             return
         names = self._secret_names
+        trusted = ACCESS_TRUSTED_FIELDS
         for k, v in fields.items():
-            if isinstance(v, _PLAIN) or k in ACCESS_TRUSTED_FIELDS or (trusted_id and k == "request_id"):
+            if isinstance(v, _PLAIN) or k in trusted or (trusted_id and k == "request_id"):
                 continue
             secret = names.get(k)
             if secret is None:
