@@ -63,6 +63,46 @@ models = ["gpt-4o-mini"]
 # ---------------------------------------------------------------- Anthropic
 
 
+def _strings(value: Any) -> list[str]:
+    """Every string inside a request body, in order."""
+    if isinstance(value, str):
+        return [value]
+    items = value.values() if isinstance(value, dict) else value
+    return [s for v in items for s in _strings(v)] if isinstance(value, dict | list) else []
+
+
+def prompted_schema(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The first JSON schema (an object with ``properties``) the prompt spells out."""
+    decoder = json.JSONDecoder()
+    for text in _strings(body):
+        start = text.find("{")
+        while start != -1:
+            try:
+                value, _ = decoder.raw_decode(text, start)
+            except ValueError:
+                value = None
+            if isinstance(value, dict) and isinstance(value.get("properties"), dict):
+                return value
+            start = text.find("{", start + 1)
+    return None
+
+
+def json_answer(schema: dict[str, Any], body: dict[str, Any]) -> Any:
+    """What a model asked for JSON answers: a value of ``schema``, or in JSON mode (any
+    object, the schema given in words, as instructor's JSON mode does) of the schema the
+    prompt spells out."""
+    if "properties" not in schema:
+        schema = prompted_schema(body) or schema
+    return sample_value(schema)
+
+
+def text_answer(body: dict[str, Any]) -> str:
+    """A plain answer: the JSON the prompt asks for in words (instructor's JSON mode
+    over the Messages API), else a sentence."""
+    schema = prompted_schema(body)
+    return "All done." if schema is None else json.dumps(sample_value(schema))
+
+
 def _answered(messages: list[Any]) -> bool:
     last = messages[-1].get("content") if messages else None
     return isinstance(last, list) and any(b.get("type") == "tool_result" for b in last)
@@ -142,9 +182,11 @@ class AnthropicBrain:
             named = choice.get("name") or tools[-1]["name"]
             tool = next(t for t in tools if t["name"] == named)
             call = {"type": "tool_use", "id": f"toolu_{len(body['messages'])}", "name": named}
-            blocks.append({**call, "input": sample_value(tool["input_schema"])})
+            schema = tool["input_schema"]
+            value = json_answer(schema, body) if named == "json_output" else sample_value(schema)
+            blocks.append({**call, "input": value})
             return blocks, "tool_use"
-        blocks.append({"type": "text", "text": "All done."})
+        blocks.append({"type": "text", "text": text_answer(body)})
         return blocks, "end_turn"
 
     def usage(self, body: dict[str, Any]) -> dict[str, int]:
@@ -194,14 +236,14 @@ def gemini_parts(body: dict[str, Any]) -> list[dict[str, Any]]:
         parts.append({"text": "Thinking it over.", "thought": True})
     if config.get("responseMimeType") == "application/json":
         schema = config.get("responseJsonSchema") or {"type": "object"}
-        return [*parts, {"text": json.dumps(sample_value(schema))}]
+        return [*parts, {"text": json.dumps(json_answer(schema, body))}]
     declarations = [d for t in body.get("tools", []) for d in t.get("functionDeclarations", [])]
     if declarations and not _gemini_answered(body["contents"]):
         decl = declarations[-1]
         args = sample_value(decl.get("parametersJsonSchema") or {"type": "object"})
         call = {"functionCall": {"name": decl["name"], "args": args}}
         return [*parts, {**call, "thoughtSignature": GEMINI_SIGNATURE}]
-    return [*parts, {"text": "All done.", "thoughtSignature": GEMINI_SIGNATURE}]
+    return [*parts, {"text": text_answer(body), "thoughtSignature": GEMINI_SIGNATURE}]
 
 
 def gemini_reply(call: Any) -> Any:
@@ -224,7 +266,7 @@ def gemini_reply(call: Any) -> Any:
 
 def openai_reply(body: dict[str, Any]) -> bytes:
     """JSON for a json_schema, a tool call when one is demanded, else text."""
-    message: dict[str, Any] = {"role": "assistant", "content": "All done.", "refusal": None}
+    message: dict[str, Any] = {"role": "assistant", "content": text_answer(body), "refusal": None}
     finish = "stop"
     fmt = body.get("response_format") or {}
     choice = body.get("tool_choice")
@@ -233,7 +275,7 @@ def openai_reply(body: dict[str, Any]) -> bytes:
     if fmt.get("type") == "json_schema":
         message["content"] = json.dumps(sample_value(fmt["json_schema"].get("schema", {})))
     elif fmt.get("type") == "json_object":
-        message["content"] = "{}"
+        message["content"] = json.dumps(json_answer({"type": "object"}, body))
     elif tools and not answered and choice not in (None, "auto", "none"):
         named = (
             choice["function"]["name"]

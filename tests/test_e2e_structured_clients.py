@@ -2,24 +2,29 @@
 unmodified, against fakes that answer like Anthropic (a model with native structured
 output and one where the router emulates it with a forced tool), Gemini and OpenAI:
 the official openai SDK's ``parse`` (also streamed), pydantic-ai (its default tool
-output and ``NativeOutput``) and LangChain's ``with_structured_output`` (json_schema
-and function_calling). Each must get a validated ``Person`` back, and the upstream
-must have been asked in its own terms. instructor is not among them: its releases pin
-jiter below what the openai SDK this project uses needs (see docs/providers.md)."""
+output and ``NativeOutput``), LangChain's ``with_structured_output`` (json_schema
+and function_calling) and instructor (over the openai SDK in its TOOLS, TOOLS_STRICT,
+JSON and JSON_SCHEMA modes, also streamed as partial objects; over the anthropic SDK
+through the router's Messages API in ANTHROPIC_TOOLS and ANTHROPIC_JSON). Each must get
+a validated ``Person`` back at the first try, and the upstream must have been asked in
+its own terms."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
+import anthropic
 import openai
 import pytest
 from pydantic import BaseModel
 
-from tests.fidelity_world import MODELS, ServerFactory, World, start_world
+from tests.fidelity_world import MODELS, ServerFactory, World, prompted_schema, start_world
 from tests.services import IN_CI
 
 try:
+    import instructor
     from langchain_openai import ChatOpenAI
     from pydantic_ai import Agent, NativeOutput
     from pydantic_ai.models.openai import OpenAIChatModel
@@ -27,7 +32,10 @@ try:
 except ImportError:  # a venv from before the dev extra named them
     if IN_CI:
         raise
-    pytest.skip("pydantic-ai / langchain-openai missing: run make install", allow_module_level=True)
+    pytest.skip(
+        "instructor / pydantic-ai / langchain-openai missing: run make install",
+        allow_module_level=True,
+    )
 
 TARGETS = ["anthropic", "anthropic_native", "gemini", "openai"]
 
@@ -124,3 +132,118 @@ async def test_langchain_with_structured_output(world: World, target: str, metho
     person = await structured.ainvoke("Ada is 36.")
     assert isinstance(person, Person)
     _check_upstream(world, target, tool=method == "function_calling")
+
+
+def _upstream_bodies(world: World, target: str) -> list[dict[str, Any]]:
+    """The request bodies the target's fake accepted so far."""
+    if target.startswith("anthropic"):
+        return list(world.anthropic.received)
+    if target == "gemini":
+        return [call.body for call in world.gemini_calls()]
+    return world.openai_requests()
+
+
+def _check_json_mode(world: World, target: str, *, chat: bool) -> None:
+    """JSON mode (the schema only in the prompt) reached the upstream in its own terms:
+    over the chat API as "any JSON object" (Anthropic: the router's answer tool), over
+    the Messages API as a plain request."""
+    sent = _upstream_bodies(world, target)[-1]
+    schema = prompted_schema(sent)
+    assert schema is not None and schema["title"] == "Person"
+    if target.startswith("anthropic"):
+        assert world.anthropic.rejected == []
+        if chat:
+            assert sent["tool_choice"] == {"type": "tool", "name": "json_output"}
+        else:
+            assert "tools" not in sent
+    elif target == "gemini":
+        assert world.gemini_violations() == []
+        config = sent["generationConfig"]
+        assert config.get("responseMimeType") == ("application/json" if chat else None)
+        assert "responseJsonSchema" not in config
+    else:
+        assert sent.get("response_format") == ({"type": "json_object"} if chat else None)
+
+
+INSTRUCTOR_MODES = {
+    "TOOLS": instructor.Mode.TOOLS,
+    "JSON": instructor.Mode.JSON,
+    "JSON_SCHEMA": instructor.Mode.JSON_SCHEMA,
+}
+PROMPT = [{"role": "user", "content": "Ada is 36."}]
+
+
+def _check_partials(partials: list[Any]) -> None:
+    """A streamed extraction ends with the whole object."""
+    assert partials, "no partial object was streamed"
+    last = partials[-1]
+    assert isinstance(last.name, str) and isinstance(last.age, int)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("mode", list(INSTRUCTOR_MODES))
+async def test_instructor_over_openai_sdk(world: World, target: str, mode: str) -> None:
+    """TOOLS: a named tool_choice; JSON: response_format json_object with the schema in
+    the system prompt; JSON_SCHEMA: response_format json_schema. Then streamed."""
+    async with openai.AsyncOpenAI(
+        base_url=world.router.base_url, api_key=world.router.key, max_retries=0
+    ) as sdk:
+        client = instructor.from_openai(sdk, mode=INSTRUCTOR_MODES[mode])
+        before = len(_upstream_bodies(world, target))
+        person = await client.chat.completions.create(
+            model=MODELS[target], response_model=Person, messages=PROMPT, max_retries=1
+        )
+        assert isinstance(person, Person)
+        assert len(_upstream_bodies(world, target)) == before + 1  # valid at the first try
+        if mode == "JSON":
+            _check_json_mode(world, target, chat=True)
+        else:
+            _check_upstream(world, target, tool=mode == "TOOLS")
+        partials = [
+            p
+            async for p in client.chat.completions.create_partial(
+                model=MODELS[target], response_model=Person, messages=PROMPT, max_retries=1
+            )
+        ]
+    _check_partials(partials)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("mode", ["TOOLS", "JSON"])
+async def test_instructor_over_anthropic_sdk(world: World, target: str, mode: str) -> None:
+    """instructor over the anthropic SDK, through the router's Messages API: passed
+    through to Anthropic, translated to Gemini and OpenAI. (Its JSON_SCHEMA mode falls
+    back to JSON instructions with the anthropic SDK this project uses, which has
+    ``output_config`` instead of the beta ``output_format`` instructor looks for.)"""
+    sdk = anthropic.AsyncAnthropic(
+        base_url=world.router.url, api_key=world.router.key, max_retries=0
+    )
+    try:
+        client = instructor.from_anthropic(sdk, mode=INSTRUCTOR_MODES[mode])
+        before = len(_upstream_bodies(world, target))
+        person = await client.messages.create(
+            model=MODELS[target],
+            max_tokens=1024,
+            response_model=Person,
+            messages=PROMPT,  # type: ignore[arg-type]
+            max_retries=1,
+        )
+        assert isinstance(person, Person)
+        assert len(_upstream_bodies(world, target)) == before + 1
+        if mode == "JSON":
+            _check_json_mode(world, target, chat=False)
+        else:
+            _check_upstream(world, target, tool=True)
+        partials = [
+            p
+            async for p in client.messages.create_partial(
+                model=MODELS[target],
+                max_tokens=1024,
+                response_model=Person,
+                messages=PROMPT,  # type: ignore[arg-type]
+                max_retries=1,
+            )
+        ]
+    finally:
+        await sdk.close()
+    _check_partials(partials)
