@@ -63,13 +63,41 @@ _SESSION_COLUMNS = "id_hash, member_id, account_id, csrf_token, created_at, expi
 _UPSERT_USAGE = """
 INSERT INTO usage_daily
     (day, account_id, key_id, model, requests, prompt_tokens, completion_tokens, cost_usd)
-VALUES (strftime('%Y-%m-%d', ?, 'unixepoch'), ?, ?, ?, 1, ?, ?, ?)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (day, account_id, key_id, model) DO UPDATE SET
-    requests = requests + 1,
+    requests = requests + excluded.requests,
     prompt_tokens = prompt_tokens + excluded.prompt_tokens,
     completion_tokens = completion_tokens + excluded.completion_tokens,
     cost_usd = cost_usd + excluded.cost_usd
 """
+
+
+_DailyRow = tuple[str, str, str, str, int, int, int, float]
+
+
+def _daily_rows(events: Sequence[UsageEvent]) -> list[_DailyRow]:
+    """A batch summed per (UTC day, account, key, model) before it reaches SQLite: a
+    busy router's batch of thousands of events is a handful of upserts, not one each."""
+    rows: dict[tuple[str, str, str, str], _DailyRow] = {}
+    day_of: dict[int, str] = {}
+    for e in events:
+        second = int(e.ts)
+        day = day_of.get(second)
+        if day is None:
+            day = day_of[second] = time.strftime("%Y-%m-%d", time.gmtime(second))
+        key = (day, e.account_id, e.key_id, e.model)
+        row = rows.get(key)
+        if row is None:
+            rows[key] = (*key, 1, e.prompt_tokens, e.completion_tokens, e.cost_usd)
+        else:
+            rows[key] = (
+                *key,
+                row[4] + 1,
+                row[5] + e.prompt_tokens,
+                row[6] + e.completion_tokens,
+                row[7] + e.cost_usd,
+            )
+    return list(rows.values())
 
 
 def _status(value: str) -> AccountStatus:
@@ -321,11 +349,7 @@ class SqliteStore(SqliteWorker):
         already applied (within BATCH_ID_TTL_S) makes this a no-op."""
         if not events:
             return
-        params = [
-            (e.ts, e.account_id, e.key_id, e.model, e.prompt_tokens, e.completion_tokens,
-             e.cost_usd)
-            for e in events
-        ]  # fmt: skip
+        params = _daily_rows(events)
 
         def op(conn: sqlite3.Connection) -> None:
             with Transaction(conn):
