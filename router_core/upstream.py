@@ -105,6 +105,7 @@ class UpstreamClient:
         self._session: aiohttp.ClientSession | None = None
         # Parsed URLs by string: a deployment's few URLs are parsed once, not per request.
         self._urls: dict[str, URL] = {}
+        self._header_sets: dict[tuple[tuple[str, str], ...], CIMultiDict[str]] = {}
         self._timeout = aiohttp.ClientTimeout(
             total=None,
             connect=settings.connect_timeout_s,
@@ -163,7 +164,7 @@ class UpstreamClient:
                 req.method,
                 self._url(req.url),
                 data=req.body,
-                headers=_request_headers(req.headers),
+                headers=self._headers(req.headers),
                 # Never follow: a redirect would carry provider keys (x-api-key ...)
                 # and the body to a host the operator did not configure.
                 allow_redirects=False,
@@ -181,6 +182,17 @@ class UpstreamClient:
         return UpstreamResponse(
             resp.status, resp.headers, resp.content.iter_any(), resp, clock.idle_s, max_body
         )
+
+    def _headers(self, headers: Mapping[str, str]) -> CIMultiDict[str]:
+        """The header set to send, built once per distinct set: a deployment sends the
+        same few headers on every request. aiohttp copies it, never changes it."""
+        key = tuple(headers.items())
+        built = self._header_sets.get(key)
+        if built is None:
+            if len(self._header_sets) >= _MAX_HEADER_SETS:
+                self._header_sets.clear()  # a plugin that varies a header per request
+            built = self._header_sets[key] = _request_headers(headers)
+        return built
 
     def _url(self, url: str) -> URL:
         parsed = self._urls.get(url)
@@ -205,6 +217,7 @@ class UpstreamClient:
 
 
 _MAX_URLS = 4096
+_MAX_HEADER_SETS = 256
 _IDENTITY = "identity"
 _USER_AGENT = f"viberouter/{__version__}"
 
