@@ -3,7 +3,8 @@
 On a shared, loaded machine absolute figures drift from minute to minute, so this
 runs the bare pass-through, router A (``--base`` put first on ``PYTHONPATH``: another
 checkout, or a directory that shadows one module) and router B (this checkout) side
-by side, all started once (``--redis``: both on one Redis backend), and measures
+by side, all started once (``--redis``: both on one Redis backend; with
+``--a-embedded`` A stays embedded, to price the Redis path itself), and measures
 them in alternating order round after round: plain requests (wrk) and streams (the
 asyncio client). Each round's figure is divided by the pass-through's
 from the same round; the report is the median of those ratios, and the server's CPU
@@ -94,6 +95,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--no-streams", action="store_true")
     parser.add_argument("--redis", action="store_true", help="both routers on a Redis backend")
+    parser.add_argument(
+        "--a-embedded",
+        action="store_true",
+        help="with --redis: A on the embedded backend, B alone on Redis (the Redis path's "
+        "cost in the same rounds; --base . measures this checkout against itself)",
+    )
     args = parser.parse_args(argv)
     raise_nofile()
     cores = Cores()
@@ -103,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     redis = start_redis(cores, work) if args.redis else None
     try:
         servers.append(start_passthrough(cores, work, mock.port))
-        servers.append(_router(cores, work, mock, "A", args.base.resolve(), redis))
+        a_redis = None if args.a_embedded else redis
+        servers.append(_router(cores, work, mock, "A", args.base.resolve(), a_redis))
         servers.append(_router(cores, work, mock, "B", None, redis))
         names = ["PT", "A", "B"]
         rows: dict[str, list[dict[str, float]]] = {n: [] for n in names}

@@ -39,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import inspect
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -57,11 +58,11 @@ from redis.typing import EncodableT, KeyT
 from router_core.settings import StateSettings
 
 _Pack = Callable[[tuple[Any, ...]], bytes]
-_hiredis_pack: _Pack | None
+_pack: _Pack | None
 try:  # a dependency (redis[hiredis]); bench.ab may hide it to measure without
-    from hiredis import pack_command as _hiredis_pack
+    from hiredis import pack_command as _pack
 except ImportError:  # pragma: no cover
-    _hiredis_pack = None
+    _pack = None
 
 T = TypeVar("T")
 
@@ -177,7 +178,7 @@ class RedisLink:
                 if options.cluster
                 else aioredis.Redis.from_url(options.url, **self._common)
             )
-        self._slots = asyncio.Semaphore(options.pool_size)
+        self._slots = _Slots(options.pool_size)
         self._replied = float("-inf")  # loop time of the last reply to a deadline call
         self._watch = LoopWatch()
         self._ready = not options.cluster
@@ -225,18 +226,12 @@ class RedisLink:
             self._ready = False
             await client.aclose()
 
-    async def _take_slot(self) -> None:
+    async def _wait_slot(self) -> None:
+        wait = self.options.pool_timeout
         try:
-            if self._slots.locked():
-                wait = self.options.pool_timeout
-                await within(self._slots.acquire(), wait, 3 * wait)
-            else:
-                # a free slot is taken without suspending: no wait to bound, no timer
-                await self._slots.acquire()
+            await self._slots.wait(wait)
         except TimeoutError as exc:
-            raise RedisUnavailable(
-                f"no Redis connection free within {self.options.pool_timeout} s"
-            ) from exc
+            raise RedisUnavailable(f"no Redis connection free within {wait} s") from exc
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
@@ -244,7 +239,8 @@ class RedisLink:
         Not on a ``deadline_only`` link: nothing would bound the calls made inside."""
         if self._deadline_only:
             raise RuntimeError("a deadline_only RedisLink bounds each call: use deadline()")
-        await self._take_slot()
+        if not self._slots.take():
+            await self._wait_slot()
         try:
             await self.resolve()
             yield
@@ -256,52 +252,53 @@ class RedisLink:
 
     async def deadline(self, call: Awaitable[T]) -> T:
         """Await a request-path call within the pool bound and ``timeout`` of Redis time."""
-        try:
-            # slot() spelled out: no generator-based context manager per call
-            await self._take_slot()
+        # All in this one coroutine, no helper between the caller and redis-py: each
+        # frame on the way is walked again every time the call suspends and resumes.
+        if not self._slots.take():  # a free slot is taken at once: no timer, no await
             try:
-                await self.resolve()
-                return await self._timed(call)
-            except MovedError:
-                await self.moved()
+                await self._wait_slot()
+            except BaseException:
+                _discard(call)
                 raise
-            finally:
-                self._slots.release()
-        finally:
-            # Refused before it ran (no free slot): close it, it will never be awaited.
-            if inspect.iscoroutine(call) and inspect.getcoroutinestate(call) == "CORO_CREATED":
-                call.close()
-
-    async def _timed(self, call: Awaitable[T]) -> T:
-        loop = asyncio.get_running_loop()
         try:
+            if not self._ready:
+                try:
+                    await self.resolve()
+                except BaseException:
+                    _discard(call)
+                    raise
             with self._watch:
-                result = await within(
-                    call, self.options.timeout, self.options.hard_timeout, self._excused
-                )
-        except TimeoutError as exc:
-            raise RedisUnavailable(f"Redis did not answer within {self.options.timeout} s") from exc
-        except ResponseError:
-            self._replied = loop.time()  # an error reply is a reply
-            raise
-        self._replied = loop.time()
-        return result
-
-    def _excused(self) -> Callable[[], bool]:
-        # A window opens: at its end, silence is not Redis's fault if Redis answered
-        # other calls meanwhile, or the loop was busy for half of it or more (it could
-        # not have read the answer): this call waits on its own process.
-        since, lag = asyncio.get_running_loop().time(), self._watch.lag()
-        half = self.options.timeout / 2
-        return lambda: self._replied > since or self._watch.lag() - lag >= half
+                dog = _LinkWatchdog(self)
+                try:
+                    result = await call
+                except asyncio.CancelledError:
+                    dog.disarm()
+                    if dog.timed_out():
+                        raise RedisUnavailable(
+                            f"Redis did not answer within {self.options.timeout} s"
+                        ) from None
+                    raise
+                except ResponseError as exc:
+                    dog.disarm()
+                    self._replied = dog.now()  # an error reply is a reply
+                    if isinstance(exc, MovedError):
+                        await self.moved()
+                    raise
+                finally:
+                    dog.disarm()
+            self._replied = dog.now()
+            return result
+        finally:
+            self._slots.release()
 
     async def ping(self) -> None:
         """Fail now, not at the first request, if Redis is unreachable."""
         await self.resolve()
         await self._bounded(self.client.ping(), "answer PING")
 
-    async def command(self, *args: EncodableT) -> Any:
-        """One command, the reply as Redis sent it (``ResponseError`` for an error reply).
+    async def command(self, *args: EncodableT, noscript: str | None = None) -> Any:
+        """One command, the reply as Redis sent it (``ResponseError`` for an error reply);
+        for an EVALSHA, ``noscript`` is the script's text, sent as EVAL on NOSCRIPT.
 
         Plain Redis: on a connection of the link's own, packed by hiredis, retried once
         at once on a fresh connection when the first one was found dead (as the client's
@@ -310,27 +307,43 @@ class RedisLink:
         """
         client: Any = self.client  # redis-py leaves these two methods unannotated
         if self.options.cluster:
-            return await client.execute_command(*args)
-        packed = [_hiredis_pack(args)] if _hiredis_pack is not None else None
+            try:
+                return await client.execute_command(*args)
+            except NoScriptError:
+                if noscript is None:
+                    raise
+                return await client.execute_command("EVAL", noscript, *args[2:])
         conn: AbstractConnection = (
             self._idle.pop() if self._idle else client.connection_pool.make_connection()
         )
-        try:
+        retried = False
+        while True:
+            packed = [_pack(args)] if _pack is not None else conn.pack_command(*args)
             try:
-                reply = await _round_trip(conn, packed, args)
+                await conn.send_packed_command(packed, check_health=False)
+                reply = await conn.read_response()
+            except NoScriptError:
+                if noscript is None:
+                    self._idle.append(conn)
+                    raise
+                args, noscript = ("EVAL", noscript, *args[2:]), None
+                continue
+            except ResponseError:
+                self._idle.append(conn)  # an error reply leaves the connection in step
+                raise
             except RedisConnectionError:
                 await conn.disconnect(nowait=True)
-                reply = await _round_trip(conn, packed, args)
-        except ResponseError:
-            self._idle.append(conn)  # an error reply leaves the connection in step
-            raise
-        except BaseException:
-            # Cancelled (the deadline) or broken mid-call: a reply may still be on its
-            # way, so this socket is never read again (redis-py closed it already).
-            await conn.disconnect(nowait=True)
-            raise
-        self._idle.append(conn)
-        return reply
+                if retried:
+                    raise
+                retried = True
+                continue
+            except BaseException:
+                # Cancelled (the deadline) or broken mid-call: a reply may still be on
+                # its way, so this socket is never read again (redis-py closed it).
+                await conn.disconnect(nowait=True)
+                raise
+            self._idle.append(conn)
+            return reply
 
     async def aclose(self) -> None:
         """Close every connection."""
@@ -351,22 +364,58 @@ class Script:
         self._text = text
         self._sha = hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()
 
-    async def __call__(self, keys: Sequence[KeyT], args: Sequence[EncodableT]) -> Any:
+    def __call__(self, keys: Sequence[KeyT], args: Sequence[EncodableT]) -> Awaitable[Any]:
         """Run with ``keys`` and ``args``; the reply as Redis sent it."""
-        link = self._link
+        # The link's coroutine itself, not one wrapping it: one frame less per resume.
+        return self._link.command(
+            "EVALSHA", self._sha, len(keys), *keys, *args, noscript=self._text
+        )
+
+
+def _discard(call: Awaitable[Any]) -> None:
+    """Close a call refused before it ran (no free slot): it will never be awaited."""
+    if inspect.iscoroutine(call) and inspect.getcoroutinestate(call) == "CORO_CREATED":
+        call.close()
+
+
+class _Slots:
+    """``size`` call slots: taken at once when one is free, else waited for in turn
+    (``asyncio.Semaphore.locked`` alone cost more than the rest of taking one)."""
+
+    __slots__ = ("_free", "_waiters")
+
+    def __init__(self, size: int) -> None:
+        self._free = size
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    def take(self) -> bool:
+        """Take a free slot now if there is one and nobody waits before us."""
+        if self._free > 0 and not self._waiters:
+            self._free -= 1
+            return True
+        return False
+
+    async def wait(self, bound: float) -> None:
+        """Wait in turn for a slot, ``TimeoutError`` past ``bound`` (see ``within``)."""
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
         try:
-            return await link.command("EVALSHA", self._sha, len(keys), *keys, *args)
-        except NoScriptError:
-            return await link.command("EVAL", self._text, len(keys), *keys, *args)
+            await within(waiter, bound, 3 * bound)
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # handed over just as we gave up: pass it on
+            elif waiter in self._waiters:
+                self._waiters.remove(waiter)
+            raise
 
-
-async def _round_trip(
-    conn: AbstractConnection, packed: list[bytes] | None, args: tuple[EncodableT, ...]
-) -> Any:
-    if packed is None:
-        packed = conn.pack_command(*args)
-    await conn.send_packed_command(packed, check_health=False)
-    return await conn.read_response()
+    def release(self) -> None:
+        """Hand the slot to the first waiter still waiting, else free it."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self._free += 1
 
 
 async def within(
@@ -384,36 +433,92 @@ async def within(
     server answered others meanwhile, or the loop was too busy to read.
     Raises ``TimeoutError`` like ``asyncio.timeout``; a cancellation from outside passes.
     """
-    loop = asyncio.get_running_loop()
-    task = asyncio.current_task()
-    assert task is not None
-    start = loop.time()
-    due = start + budget
-    fired = False
-    handle: asyncio.Handle  # uvloop returns a plain Handle for a time already past
-    window = excused() if excused is not None else None
-
-    def check() -> None:
-        nonlocal handle, fired, window, due
-        now = loop.time()
-        late = now - due >= budget / 2
-        if now - start >= limit or not (late or (window is not None and window())):
-            fired = True
-            task.cancel()
-        else:
-            window = excused() if excused is not None else None
-            due = min(now + budget, start + limit)
-            handle = loop.call_at(due, check)
-
-    handle = loop.call_at(due, check)
+    dog = _Watchdog(budget, limit, excused)
     try:
         return await call
     except asyncio.CancelledError:
-        if fired and task.uncancel() == 0:
+        dog.disarm()
+        if dog.timed_out():
             raise TimeoutError from None
         raise
     finally:
-        handle.cancel()
+        dog.disarm()
+
+
+class _Watchdog:
+    """The timer of ``within`` (its docstring has the rules), for the current task."""
+
+    __slots__ = ("_budget", "_due", "_excused", "_handle", "_limit", "_loop", "_start",
+                 "_task", "_window", "fired")  # fmt: skip
+
+    def __init__(
+        self,
+        budget: float,
+        limit: float,
+        excused: Callable[[], Callable[[], bool]] | None = None,
+    ) -> None:
+        self._loop = loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        self._task = task
+        self._budget, self._limit, self._excused = budget, limit, excused
+        self._start = loop.time()
+        self._due = self._start + budget
+        self.fired = False
+        self._window: Callable[[], bool] | None = None
+        self._open_window(self._start)
+        # uvloop returns a plain Handle for a time already past
+        self._handle: asyncio.Handle = loop.call_at(self._due, self._check)
+
+    def _open_window(self, now: float) -> None:
+        self._window = self._excused() if self._excused is not None else None
+
+    def _window_excuses(self) -> bool:
+        return self._window is not None and self._window()
+
+    def _check(self) -> None:
+        now = self._loop.time()
+        late = now - self._due >= self._budget / 2
+        if now - self._start >= self._limit or not (late or self._window_excuses()):
+            self.fired = True
+            self._task.cancel()
+        else:
+            self._open_window(now)
+            self._due = min(now + self._budget, self._start + self._limit)
+            self._handle = self._loop.call_at(self._due, self._check)
+
+    def now(self) -> float:
+        """The loop's time."""
+        return self._loop.time()
+
+    def disarm(self) -> None:
+        """Stop the timer (again: harmless)."""
+        self._handle.cancel()
+
+    def timed_out(self) -> bool:
+        """After a ``CancelledError``: True when this timer's was the only one (a
+        timeout); one from outside as well stays a cancellation. Ask once."""
+        return self.fired and self._task.uncancel() == 0
+
+
+class _LinkWatchdog(_Watchdog):
+    """``deadline``'s timer: silence is excused while Redis answered the link's other
+    calls, or the loop was busy for half the window or more (it could not have read
+    the answer): the call then waits on its own process, not on Redis."""
+
+    __slots__ = ("_lag", "_link", "_since")
+
+    def __init__(self, link: RedisLink) -> None:
+        self._link = link
+        options = link.options
+        super().__init__(options.timeout, options.hard_timeout)
+
+    def _open_window(self, now: float) -> None:
+        self._since, self._lag = now, self._link._watch.lag()
+
+    def _window_excuses(self) -> bool:
+        link = self._link
+        return link._replied > self._since or link._watch.lag() - self._lag >= self._budget / 2
 
 
 class LoopWatch:

@@ -37,6 +37,31 @@ async def test_a_full_pool_means_waiting_not_errors(redis_url: str) -> None:
     assert replies == [True] * 300
 
 
+async def test_waiters_for_a_slot_take_turns_and_one_cancelled_loses_none(
+    redis_url: str,
+) -> None:
+    link = RedisLink(RedisOptions(redis_url, timeout=1.0, pool_size=1), deadline_only=True)
+    done: list[str] = []
+
+    async def use(name: str, hold: float) -> None:
+        await link.deadline(asyncio.sleep(hold))  # holds the only slot meanwhile
+        done.append(name)
+
+    try:
+        first = asyncio.create_task(use("first", 0.1))
+        await asyncio.sleep(0)
+        waiters = [asyncio.create_task(use(name, 0.01)) for name in ("a", "b", "c")]
+        await asyncio.sleep(0.02)
+        waiters[1].cancel()
+        await asyncio.gather(first, waiters[0], waiters[2])
+        assert done == ["first", "a", "c"]
+        assert waiters[1].cancelled()
+        await asyncio.gather(*(use(f"n{i}", 0) for i in range(20)))  # the slot is free
+        assert len(done) == 23
+    finally:
+        await link.aclose()
+
+
 async def test_a_frozen_server_costs_the_deadline(own_redis: RedisServer) -> None:
     link = RedisLink(RedisOptions(own_redis.url, timeout=0.05, pool_size=1, pool_timeout=0.2))
     try:
