@@ -6,6 +6,10 @@ shape) as the router reads it from the socket in one piece per event:
 
 * ``chat``: the chat completions path: OpenAI SSE -> framing decoder -> the openai
   plugin's translator -> the client's ``data:`` frame;
+* ``chat relay``: the same as the router runs it: the core's stream reader
+  (``stream_iter.ChunkReader``, events passed through unchanged kept with their data
+  where the plugin says so, contract 2.6) and the relay's framing with its accounting
+  (``streaming._frames`` with the chat dialect's encoder);
 * ``anthropic native``: the pass-through path: Anthropic SSE -> framing decoder -> the
   anthropic plugin's usage tap (reads, never writes) -> the upstream bytes as they came;
 * ``anthropic translated``: OpenAI SSE -> framing decoder -> translator -> the
@@ -25,9 +29,13 @@ from collections.abc import Callable
 from viberouter_anthropic.native import AnthropicUsageTap
 from viberouter_openai import OpenAIProvider
 
+from router_core.accounting import StreamOutcome
 from router_core.dialects.anthropic_messages import MessagesStreamEncoder
+from router_core.dialects.openai_chat import OpenAIChatStream
 from router_core.framing import SSEDecoder
 from router_core.plugin_api import ChatRequest, Deployment, ModelCard, json_encode
+from router_core.stream_iter import ChunkReader
+from router_core.streaming import _frames
 
 _DEPLOYMENT = Deployment(
     id="openai/gpt-4o", provider="openai", model="gpt-4o", card=ModelCard(id="gpt-4o")
@@ -106,6 +114,26 @@ def _chat(reads: list[bytes], provider: OpenAIProvider) -> Callable[[], object]:
     return run
 
 
+def _relay(reads: list[bytes], provider: OpenAIProvider) -> Callable[[], object]:
+    # getattr: the same script measures a checkout from before contract 2.6 (bench.ab's A)
+    as_sent_translator = getattr(provider, "as_sent_translator", None)
+
+    def run() -> object:
+        as_sent = as_sent_translator(_REQUEST, _DEPLOYMENT) if as_sent_translator else None
+        if as_sent is None:
+            reader = ChunkReader("sse", provider.stream_translator(_REQUEST, _DEPLOYMENT))
+            step = reader.feed
+        else:
+            reader = ChunkReader("sse", as_sent, as_sent=as_sent)
+            step = reader.feed_forwarding
+        encoder, out = OpenAIChatStream(False), StreamOutcome()
+        frames = [_frames(step(raw), encoder, out) for raw in reads]
+        frames.append(_frames(reader.close(), encoder, out))
+        return frames
+
+    return run
+
+
 def _translated(reads: list[bytes], provider: OpenAIProvider) -> Callable[[], object]:
     def run() -> object:
         decoder, translator = SSEDecoder(), provider.stream_translator(_REQUEST, _DEPLOYMENT)
@@ -160,6 +188,7 @@ def measure(tokens: int = 64, loops: int = 300, rounds: int = 7) -> dict[str, fl
     paths: dict[str, tuple[Callable[[], object], int]] = {
         "bare (framing only)": (_bare(oa), len(oa)),
         "chat": (_chat(oa, provider), len(oa)),
+        "chat relay": (_relay(oa, provider), len(oa)),
         "anthropic native": (_native(an), len(an)),
         "anthropic translated": (_translated(oa, provider), len(oa)),
     }

@@ -15,14 +15,13 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from router_core.api.chat import ChatCompletion, ChatCompletionChunk, ChatRequest
+from router_core.api.chat import ChatCompletion, ChatRequest
 from router_core.attempts import AttemptScope
 from router_core.catalog import Target
 from router_core.errors import RouterError
-from router_core.stream_iter import iter_chunks
+from router_core.plugin_api import StreamTranslator
+from router_core.stream_iter import Batch, iter_chunks
 from router_core.upstream import UpstreamClient, UpstreamResponse
-
-Batch = list[ChatCompletionChunk]
 
 
 async def read_answer(
@@ -116,9 +115,13 @@ async def stream_exchange(
     target = scope.target
     resp = await open_response(upstream, scope)
     try:
-        translator = target.plugin.stream_translator(request, target.deployment)
+        plugin, deployment = target.plugin, target.deployment
+        as_sent = plugin.as_sent_translator(request, deployment)
+        translator: StreamTranslator = (
+            as_sent if as_sent is not None else plugin.stream_translator(request, deployment)
+        )
         framing = scope.upstream_request.framing
-        batches = iter_chunks(resp.iter_chunks(), framing, translator, max_event_bytes)
+        batches = iter_chunks(resp.iter_chunks(), framing, translator, max_event_bytes, as_sent)
         it = batches.__aiter__()
         first, pending, ended = await _pre_read(it, scope, commit_delay)
     except BaseException:

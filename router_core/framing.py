@@ -29,6 +29,10 @@ class EventDecoder(Protocol):
     def close(self) -> list[UpstreamEvent]: ...
 
 
+def _oversized(detail: str) -> ModelError:
+    return ModelError("The model provider sent an oversized event", detail=detail, retryable=False)
+
+
 class SSEDecoder:
     """WHATWG server-sent events: comments dropped, ``data:`` lines joined with
     ``\\n``, split on the first colon with one leading space removed; an event is
@@ -47,6 +51,28 @@ class SSEDecoder:
     def feed(self, data: bytes) -> list[UpstreamEvent]:
         if not data:
             return []
+        if self._buf or self._data or self._event or self._pending_cr or b"\r" in data:
+            return self._feed_lines(data)
+        # Nothing pending and LF line ends: whole events first, each one "data: ..."
+        # line in the common case (OpenAI-compatible servers), read without the line
+        # loop; anything else in a block, and a tail without its blank line, line by line.
+        out: list[UpstreamEvent] = []
+        start = 0
+        while (end := data.find(b"\n\n", start)) >= 0:
+            if data.startswith(b"data: ", start) and data.find(b"\n", start, end) < 0:
+                if end - start - 6 > self._max:
+                    raise _oversized(f"SSE event larger than {self._max} bytes")
+                out.append(UpstreamEvent(data[start + 6 : end].decode("utf-8", "replace")))
+            else:
+                for line in data[start:end].split(b"\n"):
+                    self._line(line, out)
+                self._line(b"", out)
+            start = end + 2
+        if start < len(data):
+            out.extend(self._feed_lines(data[start:] if start else data))
+        return out
+
+    def _feed_lines(self, data: bytes) -> list[UpstreamEvent]:
         if self._pending_cr and data.startswith(b"\n"):
             # the previous slice ended with the CR of a CRLF pair
             data = data[1:]

@@ -69,6 +69,9 @@ maintained genai-prices list prices the plugin's cards) and ``needs_inline_image
 (the core inlines fetched ``https`` images as ``data:`` URLs); :class:`Pricing` gains
 cache-read, cache-write and reasoning rates, long-context tiers (:class:`PriceTier`)
 and ``source``.
+2.6 events sent as they came: the optional ``as_sent_translator`` returns an
+:class:`AsSentTranslator`, which says after each event whether its one chunk is the
+event itself; the core then sends an OpenAI chat client the event's own bytes.
 
 Native dialects (2.1, optional): a plugin whose upstream speaks a client-facing API
 itself (the anthropic plugin: ``anthropic_messages``) lists it in ``native_dialects``.
@@ -140,7 +143,7 @@ from router_core.errors import (
 from router_core.framing import UpstreamEvent, make_decoder
 
 #: This contract's version, (major, minor); see "Versioning" above.
-CONTRACT_VERSION: Final[tuple[int, int]] = (2, 5)
+CONTRACT_VERSION: Final[tuple[int, int]] = (2, 6)
 #: The major alone (what contract 1 called its version).
 API_VERSION: Final[int] = CONTRACT_VERSION[0]
 
@@ -201,6 +204,20 @@ class StreamTranslator(Protocol):
         ...
 
 
+class AsSentTranslator(StreamTranslator, Protocol):
+    """A stream translator that says which events need no translation (contract 2.6).
+
+    After every ``feed(event)``, ``as_sent`` is True when that call returned exactly
+    one chunk and the event's ``data`` *is* that chunk: its JSON decodes to the same
+    canonical chunk, and nothing the chunk lacks was dropped from it (no unknown field,
+    unless the plugin forwards those, no role, index, finish reason, model or usage
+    the translator would have changed). The core may then send an OpenAI chat client
+    the event's bytes instead of encoding the chunk, and reads the chunk itself for
+    accounting and output filters as always. False is always safe."""
+
+    as_sent: bool
+
+
 class UsageTap(Protocol):
     """Per-answer reader of a natively relayed upstream answer (contract 2.1): it sees
     every event (or the whole JSON body) the client gets, and never changes them."""
@@ -237,7 +254,8 @@ class ProviderPlugin(abc.ABC):
     ``map_error``, ``count_tokens``, ``serve_local``, (2.1, with
     ``native_dialects``) ``build_native_request`` and ``usage_tap``, (2.2)
     ``build_embeddings_request`` / ``parse_embeddings_response``, (2.4)
-    ``build_models_request`` / ``parse_models_response``. The core calls every method
+    ``build_models_request`` / ``parse_models_response``, (2.6)
+    ``as_sent_translator``. The core calls every method
     directly; a later contract minor adds optional methods the same way (with a
     default here), so a plugin written for an older minor keeps working.
 
@@ -295,6 +313,15 @@ class ProviderPlugin(abc.ABC):
     @abc.abstractmethod
     def stream_translator(self, request: ChatRequest, deployment: Deployment) -> StreamTranslator:
         """A fresh translator for one streamed response."""
+
+    def as_sent_translator(
+        self, request: ChatRequest, deployment: Deployment
+    ) -> AsSentTranslator | None:
+        """Optional (2.6): a fresh translator for one stream that also says which events
+        it passed through unchanged (:class:`AsSentTranslator`), for upstreams whose
+        events are OpenAI chat chunks already. None (the default): the core uses
+        :meth:`stream_translator` and encodes every chunk it returns."""
+        return None
 
     def map_error(self, status: int, headers: Mapping[str, str], body: bytes) -> RouterError:
         """The RouterError for a non-2xx upstream answer. Override to read the
@@ -512,6 +539,7 @@ def error_for_status(status: int, headers: Mapping[str, str], message: str) -> R
 __all__ = [
     "API_VERSION",
     "CONTRACT_VERSION",
+    "AsSentTranslator",
     "AudioPart",
     "CacheControl",
     "Capabilities",

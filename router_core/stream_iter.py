@@ -8,33 +8,67 @@ and yields each non-empty batch, the closing batch (finish and usage chunks the
 translator holds back until the body ends) last. A slice that completes no event,
 or events the translator turns into nothing, yields nothing: the first batch is the
 first token.
+
+With a translator that says which events it passed through unchanged (contract 2.6,
+:class:`~router_core.plugin_api.AsSentTranslator`), such an event's chunk comes out
+paired with the event's data (:data:`Forwarded`), so an encoder whose frames are
+OpenAI chat chunks can send the data instead of encoding the chunk.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
 
 from router_core.api.chat import ChatCompletionChunk
 from router_core.framing import EventDecoder, make_decoder
-from router_core.plugin_api import StreamTranslator
+from router_core.plugin_api import AsSentTranslator, StreamTranslator
 
 #: Largest event accepted when the caller names no limit (``[upstream] max_event_bytes``).
 DEFAULT_MAX_EVENT_BYTES = 8 * 1024 * 1024
 
 
+#: A chunk whose upstream event is that chunk as it came, with the event's text: an
+#: OpenAI chat encoder may send the text instead of encoding the chunk. A plain tuple:
+#: one is made per streamed event, and a tuple costs a fifth of a slotted object.
+Forwarded = tuple[ChatCompletionChunk, str]
+
+#: One batch of a stream: chunks, some maybe with their event's data.
+Batch = Sequence[ChatCompletionChunk | Forwarded]
+
+
 class ChunkReader:
     """One stream's decoder and translator, fed byte slices."""
 
-    __slots__ = ("_decoder", "_translator")
+    __slots__ = ("_as_sent", "_decoder", "_translator")
 
     def __init__(
         self,
         framing: str,
         translator: StreamTranslator,
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+        as_sent: AsSentTranslator | None = None,
     ) -> None:
         self._decoder: EventDecoder = make_decoder(framing, max_event_bytes)
         self._translator = translator
+        self._as_sent = as_sent
+
+    def feed_forwarding(self, raw: bytes) -> Batch:
+        """As :meth:`feed`, with each event the translator passed through unchanged
+        as its chunk and data (:data:`Forwarded`; the reader was made with ``as_sent``)."""
+        events = self._decoder.feed(raw)
+        if not events:
+            return ()
+        translator = self._as_sent
+        assert translator is not None, "feed_forwarding needs an as-sent translator"
+        feed = translator.feed
+        out: list[ChatCompletionChunk | Forwarded] = []
+        for ev in events:
+            chunks = feed(ev)
+            if translator.as_sent:
+                out.append((chunks[0], ev.data))
+            elif chunks:
+                out.extend(chunks)
+        return out
 
     def feed(self, raw: bytes) -> list[ChatCompletionChunk]:
         """The chunks the events completed by ``raw`` translate to (maybe none)."""
@@ -66,18 +100,22 @@ async def iter_chunks(
     framing: str,
     translator: StreamTranslator,
     max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
-) -> AsyncIterator[list[ChatCompletionChunk]]:
-    """Canonical chunk batches from upstream byte slices (see the module docstring).
-    RouterErrors of the decoder or translator propagate unchanged."""
-    reader = ChunkReader(framing, translator, max_event_bytes)
+    as_sent: AsSentTranslator | None = None,
+) -> AsyncIterator[Batch]:
+    """Canonical chunk batches from upstream byte slices (see the module docstring);
+    ``as_sent`` (the same translator, typed as one that says so) wraps the events it
+    passed through unchanged. RouterErrors of the decoder or translator propagate
+    unchanged."""
+    reader = ChunkReader(framing, translator, max_event_bytes, as_sent)
+    step: Callable[[bytes], Batch] = reader.feed if as_sent is None else reader.feed_forwarding
     if isinstance(body, AsyncIterable):
         async for raw in body:
-            chunks = reader.feed(raw)
+            chunks = step(raw)
             if chunks:
                 yield chunks
     else:
         for raw in body:
-            chunks = reader.feed(raw)
+            chunks = step(raw)
             if chunks:
                 yield chunks
     tail = reader.close()

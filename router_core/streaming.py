@@ -26,6 +26,7 @@ from router_core.drain import take_cut
 from router_core.errors import ContentFilter, RouterError, ServerError
 from router_core.exchange import OpenStream
 from router_core.filters import OutputScanner
+from router_core.stream_iter import Batch
 
 log = structlog.get_logger("viberouter.streaming")
 
@@ -104,15 +105,21 @@ def scan_chunk(scanner: OutputScanner, chunk: ChatCompletionChunk) -> None:
 
 
 def _frames(
-    chunks: list[ChatCompletionChunk],
+    chunks: Batch,
     encoder: StreamEncoder,
     out: StreamOutcome,
     scanner: OutputScanner | None = None,
 ) -> bytes:
     """The frames of ``chunks``. When the scanner refuses a chunk, the frames
-    before it are kept in ``out.blocked_frames`` and ContentFilter is raised."""
+    before it are kept in ``out.blocked_frames`` and ContentFilter is raised.
+    A chunk paired with its upstream data (``stream_iter.Forwarded``) is read like
+    any other and framed from its data."""
     parts: list[bytes] = []
-    for chunk in chunks:
+    for item in chunks:
+        if isinstance(item, tuple):
+            chunk, data = item
+        else:
+            chunk, data = item, None
         if isinstance(chunk.usage, Usage):
             out.usage = chunk.usage
             if not chunk.choices:
@@ -125,7 +132,10 @@ def _frames(
                 out.blocked_frames = b"".join(parts)
                 raise
         out.observe(chunk)
-        parts.append(encoder.feed(chunk))
+        if data is None:
+            parts.append(encoder.feed(chunk))
+        else:
+            parts.append(encoder.feed_as_sent(chunk, data))
     return b"".join(parts)
 
 

@@ -23,6 +23,7 @@ from router_core import plugin_testing
 PINNED = {
     "API_VERSION",
     "CONTRACT_VERSION",
+    "AsSentTranslator",
     "AudioPart",
     "CacheControl",
     "Capabilities",
@@ -89,7 +90,7 @@ PINNED = {
 
 def test_all_is_pinned() -> None:
     assert set(api.__all__) == PINNED
-    assert api.CONTRACT_VERSION == (2, 5)
+    assert api.CONTRACT_VERSION == (2, 6)
     assert api.API_VERSION == 2
     for name in api.__all__:
         assert hasattr(api, name), name
@@ -179,3 +180,18 @@ def test_contract_2_1_native_dialects_are_optional() -> None:
             stream=False,
         )
     assert api.contract_compatible((2, 0))
+
+
+def test_contract_2_6_as_sent_translators_are_optional() -> None:
+    """A plugin written before 2.6 has no as-sent translator: its streams are encoded
+    chunk by chunk as before."""
+    assert "as_sent_translator" not in api.ProviderPlugin.__abstractmethods__
+    assert (
+        api.ProviderPlugin.as_sent_translator(
+            None,  # type: ignore[arg-type]
+            plugin_testing.chat_request(),
+            plugin_testing.deployment("m"),
+        )
+        is None
+    )
+    assert api.contract_compatible((2, 5))

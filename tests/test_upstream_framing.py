@@ -76,3 +76,51 @@ def test_oversized_event_is_refused() -> None:
     with pytest.raises(ModelError):
         for _ in range(10):
             dec3.feed(b"data: " + b"y" * 30 + b"\n")
+
+
+class _LineByLine(SSEDecoder):
+    """The SSE reader without its whole-event fast path: the reference."""
+
+    def feed(self, data: bytes) -> list[UpstreamEvent]:
+        return self._feed_lines(data)
+
+
+# Every shape the fast path must hand to the line reader, or read alike.
+_MIXED = (
+    b"data: {}\n\n"
+    b"event: ping\ndata: p\n\n"  # a field before the data line
+    b": comment\n\n"
+    b"data:no-space\n\n"
+    b"data: two\ndata: lines\n\n"
+    b"\n\n\ndata: after blanks\n\n"
+    b"id: 9\n\n"
+    b"data: caf\xc3\xa9\n\n"
+    b"event: only-the-name\n\n"
+    b"data: \n\n"
+    b"data: tail without its blank line\n"
+)
+
+
+def _events(decoder: SSEDecoder, pieces: list[bytes]) -> list[UpstreamEvent]:
+    out: list[UpstreamEvent] = []
+    for piece in pieces:
+        out.extend(decoder.feed(piece))
+    return out + decoder.close()
+
+
+def test_whole_event_fast_path_reads_like_the_line_reader() -> None:
+    whole = _events(_LineByLine(), [_MIXED])
+    assert UpstreamEvent("p", "ping") in whole and UpstreamEvent("café") in whole
+    assert _events(SSEDecoder(), [_MIXED]) == whole
+    for i in range(len(_MIXED) + 1):
+        for j in (i, min(i + 7, len(_MIXED))):
+            pieces = [_MIXED[:i], _MIXED[i:j], _MIXED[j:]]
+            assert _events(SSEDecoder(), pieces) == whole, f"split at {i}, {j}"
+    # an event name left pending by one slice belongs to the next slice's data
+    assert _events(SSEDecoder(), [b"event: x\n", b"data: y\n\n"]) == [UpstreamEvent("y", "x")]
+
+
+def test_whole_event_fast_path_refuses_oversized_events() -> None:
+    with pytest.raises(ModelError):
+        SSEDecoder(max_event_bytes=100).feed(b"data: " + b"x" * 101 + b"\n\n")
+    assert SSEDecoder(max_event_bytes=100).feed(b"data: " + b"x" * 100 + b"\n\n")

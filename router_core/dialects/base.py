@@ -24,7 +24,9 @@ A :class:`Dialect` (subclass it; the defaults are OpenAI's behaviour) supplies:
     The JSON body of a non-streamed answer (``content_type`` is its media type).
 ``stream_encoder(call) -> StreamEncoder``  (abstract)
     A fresh per-stream encoder, canonical chunks -> native SSE frames:
-    ``start()`` (frames sent when the stream commits), ``feed(chunk)``, ``close()``
+    ``start()`` (frames sent when the stream commits), ``feed(chunk)``,
+    ``feed_as_sent(chunk, data)`` (a chunk whose upstream event's ``data`` is that
+    chunk as it came, contract 2.6: the chat dialect sends ``data``), ``close()``
     (after the last chunk of a stream that ended well), ``error(err)`` (the in-band
     error event that ends a stream), ``keepalive()`` (sent while the upstream is silent).
 ``error_response(err, headers) -> (status, body)``
@@ -110,6 +112,12 @@ class StreamEncoder(Protocol):
 
     def feed(self, chunk: ChatCompletionChunk) -> bytes:
         """The frames for one chunk (may be ``b""``: e.g. usage the client did not ask for)."""
+        ...
+
+    def feed_as_sent(self, chunk: ChatCompletionChunk, data: str) -> bytes:
+        """The frames for a chunk whose upstream event's ``data`` is that chunk, JSON
+        as the upstream wrote it (stream_iter.Forwarded); the same as ``feed(chunk)``
+        for a client that reads them alike."""
         ...
 
     def close(self) -> bytes:

@@ -14,6 +14,7 @@ from router_core.errors import RouterError
 _decoder = msgspec.json.Decoder(ChatRequest)
 _encoder = msgspec.json.Encoder()
 DONE = b"data: [DONE]\n\n"
+_NULL_USAGE = ',"usage":null'
 
 
 def decode_request(body: bytes) -> ChatRequest:
@@ -31,7 +32,11 @@ def error_body(err: RouterError, nested: bool) -> bytes:
 
 class OpenAIChatStream:
     """OpenAI chunk frames; the usage chunk only for clients that asked for it
-    (``stream_options.include_usage``, and then every chunk carries ``usage: null``)."""
+    (``stream_options.include_usage``, and then every chunk carries ``usage: null``).
+
+    A chunk an OpenAI-compatible upstream sent in this very form goes out as the
+    upstream's text (:meth:`feed_as_sent`): no encoding, and fields the router would
+    not have written (key order, spacing) stay as they came."""
 
     __slots__ = ("_include_usage", "_nested")
 
@@ -51,6 +56,26 @@ class OpenAIChatStream:
         else:
             chunk.usage = None if self._include_usage else msgspec.UNSET
         return b"data: " + _encoder.encode(chunk) + b"\n\n"
+
+    def feed_as_sent(self, chunk: ChatCompletionChunk, data: str) -> bytes:
+        """``data`` as the frame, with a top-level ``"usage":null`` (``chunk.usage`` is
+        None when the data has one) added or removed to match the client's choice;
+        the chunk encoded when that cannot be done safely or the data spans lines."""
+        usage = chunk.usage
+        if "\n" in data or isinstance(usage, Usage):
+            return self.feed(chunk)
+        if self._include_usage:
+            if usage is None:
+                return b"data: " + data.encode() + b"\n\n"
+            body = data.rstrip()  # a JSON object: its last character is the brace
+            return b"data: " + body[:-1].encode() + b',"usage":null}\n\n'
+        if usage is msgspec.UNSET:
+            return b"data: " + data.encode() + b"\n\n"
+        # The one "usage" in the text is the top-level key the chunk says is there.
+        cut = data.find(_NULL_USAGE)
+        if cut > 0 and data.count('"usage"') == 1:
+            return b"data: " + (data[:cut] + data[cut + len(_NULL_USAGE) :]).encode() + b"\n\n"
+        return self.feed(chunk)
 
     def close(self) -> bytes:
         """``data: [DONE]``."""

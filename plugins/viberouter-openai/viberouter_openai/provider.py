@@ -40,7 +40,7 @@ class OpenAIProvider(ProviderPlugin):
     """Speaks ``POST {base_url}/chat/completions``; forwards every OpenAI field, so it
     refuses nothing itself and lets the upstream's 400 explain what it cannot do."""
 
-    contract_version: ClassVar[tuple[int, int]] = (2, 4)  # reasoning fields, discovery
+    contract_version: ClassVar[tuple[int, int]] = (2, 6)  # discovery, events as sent
     #: Client dialects this provider can serve natively; ``responses_api`` decides per
     #: provider whether it does (``build_native_request`` refuses otherwise).
     native_dialects: ClassVar[frozenset[str]] = frozenset({RESPONSES})
@@ -88,7 +88,18 @@ class OpenAIProvider(ProviderPlugin):
 
     def stream_translator(self, request: ChatRequest, deployment: Deployment) -> StreamTranslator:
         """A fresh normaliser for one stream."""
-        return OpenAIStreamTranslator(deployment.model)
+        return OpenAIStreamTranslator(
+            deployment.model, keep_unknown=self._settings.forward_extensions
+        )
+
+    def as_sent_translator(
+        self, request: ChatRequest, deployment: Deployment
+    ) -> OpenAIStreamTranslator:
+        """The same normaliser, which says which events it passed through unchanged:
+        with ``forward_extensions`` those may carry fields the router does not know."""
+        return OpenAIStreamTranslator(
+            deployment.model, keep_unknown=self._settings.forward_extensions, null_usage=True
+        )
 
     def map_error(self, status: int, headers: Mapping[str, str], body: bytes) -> RouterError:
         """Classify by status plus the error envelope's ``code`` / ``type``."""

@@ -4,6 +4,14 @@ Whatever the upstream's quirks, the output is a clean OpenAI stream: the role on
 first delta of each choice only, no empty deltas, dense tool-call indexes per choice,
 exactly one finish chunk per choice, and exactly one usage chunk (``choices=[]``) at
 the end when the upstream reported usage on any chunk.
+
+Most events of a well-behaved upstream need none of that: one choice, a text token
+or a tool-call fragment at the index it will keep, nothing the canonical chunk lacks.
+Those are decoded straight into the canonical types (``wire.SentChunk``) and returned
+as they came, with ``as_sent`` set (contract 2.6), so the core can send the client
+the event's own bytes. Any event that needs a change takes the tolerant path below;
+after a few such events in a row the stream stops trying (an upstream that adds a
+field to every event would otherwise pay two decodes per event).
 """
 
 from __future__ import annotations
@@ -33,6 +41,8 @@ _DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError)
 # Read-only stand-ins for absent parts, so a missing delta/function allocates nothing.
 _NO_DELTA = wire.UpDelta()
 _NO_FUNCTION = wire.UpFunction()
+#: Events in a row that need a fix before a stream stops trying the as-sent decode.
+MAX_SENT_MISSES = 4
 
 
 class _Choice:
@@ -59,12 +69,26 @@ class OpenAIStreamTranslator:
         "_done",
         "_fingerprint",
         "_id",
+        "_misses",
         "_model",
+        "_null_usage",
+        "_sent",
         "_tier",
         "_usage",
+        "as_sent",
     )
 
-    def __init__(self, fallback_model: str) -> None:
+    def __init__(
+        self, fallback_model: str, *, keep_unknown: bool = False, null_usage: bool = False
+    ) -> None:
+        #: The last feed() returned the event itself (contract 2.6, AsSentTranslator).
+        self.as_sent = False
+        # Keep an as-sent chunk's ``usage`` None when its event says ``"usage":null``
+        # (what the event is, for the core's encoder); otherwise unset, as the
+        # tolerant path's content chunks.
+        self._null_usage = null_usage
+        self._sent = (wire.open_decoder if keep_unknown else wire.sent_decoder).decode
+        self._misses = 0
         self._choices: dict[int, _Choice] = {}
         self._usage: wire.UpUsage | None = None
         self._done = False
@@ -76,8 +100,13 @@ class OpenAIStreamTranslator:
 
     def feed(self, event: UpstreamEvent) -> list[ChatCompletionChunk]:
         """Translate one event; raise the mapped RouterError for an in-band error."""
+        self.as_sent = False
         if self._done:
             return []
+        if self._misses < MAX_SENT_MISSES:
+            sent = self._as_sent(event.data)
+            if sent is not None:
+                return sent
         try:
             # JSON allows surrounding whitespace, so the common case needs no strip();
             # blank data, [DONE] and garbage all fail here and take the careful path.
@@ -118,6 +147,112 @@ class OpenAIStreamTranslator:
         return [] if self._done else self._end()
 
     # ------------------------------------------------------------------ internals
+
+    def _as_sent(self, data: str) -> list[ChatCompletionChunk] | None:
+        """The event as its own chunk, or None (counted) when it needs the tolerant path."""
+        try:
+            sent = self._sent(data)
+        except _DECODE_ERRORS:
+            sent = None
+        if sent is not None and self._take_as_sent(sent):
+            self._misses = 0
+            self.as_sent = True
+            return [sent]
+        self._misses += 1
+        return None
+
+    def _take_as_sent(self, chunk: wire.SentChunk | wire.OpenChunk) -> bool:
+        """Whether ``chunk`` is what the tolerant path would emit for its event; if so
+        the stream's state moves on as that path would move it."""
+        choices = chunk.choices
+        if len(choices) != 1 or not chunk.id or not chunk.created or chunk.error is not _UNSET:
+            return False
+        model = chunk.model
+        if self._choices:
+            if model != self._model:
+                return False  # the model rule: the first name stays
+        elif not model:
+            return False  # the deployment's name would be filled in
+        # Fingerprint and tier repeat the last value seen once one came.
+        if chunk.system_fingerprint is _UNSET and self._fingerprint is not _UNSET:
+            return False
+        if chunk.service_tier is _UNSET and self._tier is not _UNSET:
+            return False
+        up = choices[0]
+        state = self._choices.get(up.index)
+        if state is None:
+            state = _Choice()
+        elif state.finished:
+            return False
+        if not self._delta_as_sent(state, up):
+            return False
+        self._choices[up.index] = state
+        if not self._null_usage:
+            chunk.usage = _UNSET  # as the tolerant path's chunks
+        self._id, self._created, self._model = chunk.id, chunk.created, model
+        if chunk.system_fingerprint is not _UNSET:
+            self._fingerprint = chunk.system_fingerprint
+        if chunk.service_tier is not _UNSET:
+            self._tier = chunk.service_tier
+        calls = up.delta.tool_calls
+        if calls:
+            self._tool_calls(state, calls)  # type: ignore[arg-type]  # same attributes
+        state.started = True
+        state.finished = up.finish_reason is not None
+        return True
+
+    def _delta_as_sent(self, state: _Choice, up: wire.SentChoice | wire.OpenChoice) -> bool:
+        """Whether the choice's delta and finish reason go out unchanged (pure)."""
+        delta = up.delta
+        if delta.reasoning_content is not _UNSET or delta.reasoning is not _UNSET:
+            return False  # emitted under both names
+        calls, details = delta.tool_calls, delta.reasoning_details
+        if calls is not _UNSET and not (calls and self._call_as_sent(state, calls)):
+            return False
+        if details is not _UNSET and not details:
+            return False  # an empty list is dropped
+        finish = up.finish_reason
+        if not state.started:  # the role chunk: kept as sent, finish a chunk of its own
+            return delta.role == "assistant" and finish is None
+        content, refusal = delta.content, delta.refusal
+        if delta.role is not _UNSET or content == "" or content is None:
+            return False  # a repeated role, empty or null text: dropped
+        if refusal == "" or refusal is None:
+            return False
+        if finish is None:  # an empty delta is not sent at all
+            return not (content is _UNSET and refusal is _UNSET and not calls and not details)
+        # A finish chunk: an empty delta, no logprobs, the reason as normalised.
+        if content is not _UNSET or refusal is not _UNSET or calls or details:
+            return False
+        return up.logprobs is None and not (finish == "stop" and state.ids)
+
+    def _call_as_sent(
+        self, state: _Choice, calls: list[wire.SentToolCall] | list[wire.OpenToolCall]
+    ) -> bool:
+        """Whether one tool-call fragment keeps its index, id and parts (pure)."""
+        if len(calls) != 1:
+            return False
+        up = calls[0]
+        function = up.function
+        if function is _UNSET:
+            return False
+        name, arguments = function.name, function.arguments
+        if name == "":
+            return False
+        slot = self._existing_slot(state, up, name or None)  # type: ignore[arg-type]
+        if slot is None:  # a new call: id, type and arguments as the canonical head
+            return (
+                up.index == len(state.ids)
+                and bool(up.id)
+                and up.type == "function"
+                and isinstance(arguments, str)
+            )
+        fresh_name = name is not _UNSET and not state.named[slot]
+        if up.index != slot or up.id is not _UNSET or up.type is not _UNSET:
+            return False
+        if name is not _UNSET and not fresh_name:
+            return False
+        return bool(arguments) or (arguments is _UNSET and fresh_name)
 
     @staticmethod
     def _decode_stripped(data: str) -> wire.UpChunk:

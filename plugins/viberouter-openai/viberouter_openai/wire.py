@@ -15,10 +15,15 @@ from typing import Any, Literal
 import msgspec
 
 from router_core.plugin_api import (
+    ChatCompletionChunk,
+    ChunkChoice,
     CompletionTokensDetails,
+    Delta,
+    FunctionDelta,
     ModelError,
     PromptTokensDetails,
     ReasoningDetail,
+    ToolCallDelta,
     Usage,
     json_encode,
 )
@@ -131,6 +136,73 @@ chunk_decoder = msgspec.json.Decoder(UpChunk)
 completion_decoder = msgspec.json.Decoder(UpCompletion)
 
 
+# ------------------------------------------------------------ events as they came
+#
+# The canonical chunk types, strict: an event that decodes into these is, field for
+# field, the chunk the router would send (``object`` and the choice's ``index``
+# required, a finish reason OpenAI knows, ``usage`` null or absent, ``error`` null or
+# absent, no field the canonical chunk lacks). Being subclasses of the canonical
+# types, the decoded chunk is the translator's output as is: nothing is built.
+# The ``Open*`` twins allow unknown fields (``forward_extensions``).
+
+
+class SentFunction(FunctionDelta, forbid_unknown_fields=True, gc=False):
+    pass
+
+
+class SentToolCall(ToolCallDelta, forbid_unknown_fields=True, gc=False):
+    function: SentFunction | msgspec.UnsetType = msgspec.UNSET
+
+
+class SentReasoningDetail(ReasoningDetail, forbid_unknown_fields=True, gc=False):
+    pass
+
+
+class SentDelta(Delta, forbid_unknown_fields=True, gc=False):
+    tool_calls: list[SentToolCall] | msgspec.UnsetType = msgspec.UNSET  # type: ignore[assignment]  # narrower, decoded only
+    reasoning_details: list[SentReasoningDetail] | msgspec.UnsetType = msgspec.UNSET  # type: ignore[assignment]  # narrower, decoded only
+
+
+class SentChoice(ChunkChoice, forbid_unknown_fields=True, gc=False, kw_only=True):
+    index: int
+    delta: SentDelta
+
+
+class SentChunk(ChatCompletionChunk, forbid_unknown_fields=True, gc=False, kw_only=True):
+    object_: Literal["chat.completion.chunk"] = msgspec.field(name="object")
+    choices: list[SentChoice]  # type: ignore[assignment]  # narrower, decoded only
+    usage: None | msgspec.UnsetType = msgspec.UNSET
+    error: None | msgspec.UnsetType = msgspec.UNSET
+
+
+class OpenFunction(FunctionDelta, gc=False):
+    pass
+
+
+class OpenToolCall(ToolCallDelta, gc=False):
+    function: OpenFunction | msgspec.UnsetType = msgspec.UNSET
+
+
+class OpenDelta(Delta, gc=False):
+    tool_calls: list[OpenToolCall] | msgspec.UnsetType = msgspec.UNSET  # type: ignore[assignment]  # narrower, decoded only
+
+
+class OpenChoice(ChunkChoice, gc=False, kw_only=True):
+    index: int
+    delta: OpenDelta
+
+
+class OpenChunk(ChatCompletionChunk, gc=False, kw_only=True):
+    object_: Literal["chat.completion.chunk"] = msgspec.field(name="object")
+    choices: list[OpenChoice]  # type: ignore[assignment]  # narrower, decoded only
+    usage: None | msgspec.UnsetType = msgspec.UNSET
+    error: None | msgspec.UnsetType = msgspec.UNSET
+
+
+sent_decoder = msgspec.json.Decoder(SentChunk)
+open_decoder = msgspec.json.Decoder(OpenChunk)
+
+
 def finish_reason(raw: str | None, *, had_tool_calls: bool) -> FinishReason:
     """Normalise an upstream finish reason. ``stop`` (or anything unknown) becomes
     ``tool_calls`` when tool calls were produced; ``length`` and ``content_filter``
@@ -145,9 +217,9 @@ def finish_reason(raw: str | None, *, had_tool_calls: bool) -> FinishReason:
     return "tool_calls" if had_tool_calls else "stop"
 
 
-def arguments_text(raw: str | dict[str, Any] | None) -> str:
+def arguments_text(raw: str | dict[str, Any] | msgspec.UnsetType | None) -> str:
     """Tool arguments as the JSON string OpenAI clients expect."""
-    if raw is None:
+    if raw is None or raw is msgspec.UNSET:
         return ""
     if isinstance(raw, str):
         return raw

@@ -123,6 +123,10 @@ class MessagesStreamEncoder:
                 self._finish = choice.finish_reason
         return b"".join(out)
 
+    def feed_as_sent(self, chunk: ChatCompletionChunk, data: str) -> bytes:
+        """:meth:`feed` (the upstream's data is not an Anthropic event)."""
+        return self.feed(chunk)
+
     def close(self) -> bytes:
         """The canonical stream ended normally: close the open block, then
         ``message_delta`` and ``message_stop``."""

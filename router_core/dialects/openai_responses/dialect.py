@@ -120,6 +120,10 @@ class ResponsesStream:
         """The chunk's events."""
         return b"".join(self._encoder.feed(chunk))
 
+    def feed_as_sent(self, chunk: ChatCompletionChunk, data: str) -> bytes:
+        """The chunk's events (the upstream's data is not a Responses event)."""
+        return b"".join(self._encoder.feed(chunk))
+
     def close(self) -> bytes:
         """Close the open items, then ``response.completed`` (or ``.incomplete``)."""
         return b"".join(self._encoder.finish())
