@@ -36,9 +36,9 @@ async def read_answer(
     resp: UpstreamResponse | None = None
     try:
         with clock.json_phase() as timer:
-            resp = await upstream.send(plugin, scope.upstream_request, clock)
+            resp = await upstream.send(plugin, scope.upstream_request, clock, timed_reads=False)
             timer.headers_arrived()
-            body = await resp.read()
+            body = await resp.read(timer)
         if not 200 <= resp.status < 300:
             raise plugin.map_error(resp.status, resp.headers, body)
         return body, resp

@@ -7,15 +7,17 @@ connect_s       opening the TCP (and TLS) connection (aiohttp's connect timeout)
 first_token_s   send -> the status line of a JSON answer; send -> the first translated
                 chunk of a stream (a partial event, or events the translator turns into
                 nothing, never count as the first token)
-idle_s          silence between two reads of a body, JSON or stream (the socket's read
-                timeout; the reader's own timer for in-process upstreams)
+idle_s          silence between two reads of a body, JSON or stream (a stream: the
+                socket's read timeout; a JSON body: the exchange's one timer; the
+                reader's own timer for in-process upstreams)
 total_s         send -> last byte, JSON bodies and streams alike; never later than the
                 request's budget (``[upstream] total_timeout_s`` over all attempts)
 ==============  =====================================================================
 
-A JSON exchange runs under one timer (:class:`AttemptClock.json_phase`), moved from
-the first-token deadline to the total deadline once the headers arrived, so a body
-that trickles a byte at a time ends at ``total_s``. A stream carries a timer only
+A JSON exchange runs under one timer (:class:`AttemptClock.json_phase`): the
+first-token deadline until the headers arrived, then the total deadline and the idle
+bound after the body's last read, so a body that trickles a byte at a time ends at
+``total_s``. A stream carries a timer only
 until its first chunk; after that the socket's read timeout bounds silence and the
 total deadline is checked as chunks arrive, so a flowing stream costs no timer.
 
@@ -101,17 +103,29 @@ class JsonTimer:
     """The timer of one JSON exchange (see :meth:`AttemptClock.json_phase`).
 
     A plain context manager with one timer handle, set for the first-token deadline
-    and never moved while the exchange runs: answers nearly always end before it,
-    so when it fires after the headers arrived it is re-armed once for the total
-    deadline instead of being rescheduled on every request. On expiry it cancels the
-    task and turns that cancellation into the attempt's UpstreamTimeout, as
-    ``asyncio.timeout`` would (a cancellation from elsewhere passes through)."""
+    and never moved while the answer arrives: answers nearly always end before it.
+    When it fires after the headers arrived it is re-armed for whichever comes first,
+    the total deadline or ``idle_s`` after the last read of the body (``read()``), so
+    the body's idle bound costs a timestamp per read instead of a socket read timer
+    rescheduled on every packet. On expiry it cancels the task and turns that
+    cancellation into the attempt's UpstreamTimeout, as ``asyncio.timeout`` would (a
+    cancellation from elsewhere passes through)."""
 
-    __slots__ = ("_cancelling", "_fired", "_handle", "_loop", "_task", "clock", "headers")
+    __slots__ = (
+        "_cancelling",
+        "_fired",
+        "_handle",
+        "_loop",
+        "_task",
+        "clock",
+        "headers",
+        "last_read",
+    )
 
     def __init__(self, clock: AttemptClock) -> None:
         self.clock = clock
         self.headers = False
+        self.last_read = 0.0
         self._fired = False
         self._handle: asyncio.TimerHandle | None = None
         self._task: asyncio.Task[Any] | None = None
@@ -127,14 +141,20 @@ class JsonTimer:
         return self
 
     def headers_arrived(self) -> None:
-        """From now on the total deadline bounds the exchange (checked on expiry)."""
+        """From now on the total deadline and the body's idle bound apply."""
         self.headers = True
+        self.last_read = time.monotonic()
+
+    def read(self) -> None:
+        """A part of the body arrived (restarts the idle bound)."""
+        self.last_read = time.monotonic()
 
     def _expire(self) -> None:
         if self.headers:
-            left = self.clock.left()
-            if left > 0:  # the first-token deadline passed with the body under way
-                self._handle = self._loop.call_at(self._loop.time() + left, self._expire)
+            now = time.monotonic()
+            due = min(self.clock.deadline, self.last_read + self.clock.idle_s)
+            if now < due:  # the first-token deadline passed with the body under way
+                self._handle = self._loop.call_at(self._loop.time() + (due - now), self._expire)
                 return
         self._fired = True
         assert self._task is not None

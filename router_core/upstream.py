@@ -18,7 +18,7 @@ from router_core import __version__
 from router_core.errors import InvalidRequest, ModelError, RouterError, UpstreamTimeout
 from router_core.plugin_api import LocalResponse, ProviderPlugin, UpstreamRequest
 from router_core.settings import UpstreamSettings
-from router_core.timeouts import AttemptClock
+from router_core.timeouts import AttemptClock, JsonTimer
 
 
 @dataclass(slots=True)
@@ -37,32 +37,35 @@ class UpstreamResponse:
     #: opposed to an error the upstream wrote into the body.
     transport_error: RouterError | None = None
 
-    async def read(self) -> bytes:
-        """The whole body (bounded by ``max_body``)."""
+    async def read(self, timer: JsonTimer | None = None) -> bytes:
+        """The whole body (bounded by ``max_body``). With ``timer``, each read is
+        reported to it: it bounds the silence between reads (``send(timed_reads=False)``
+        leaves that to the caller's timer instead of a socket read timeout)."""
         resp = self._close
-        if (
-            resp is not None
-            and resp.content_length is not None
-            and resp.content_length <= self.max_body
-            and "Content-Encoding" not in resp.headers
-        ):
-            # A plain body of announced size: the parser stops at its length, so one
-            # read takes it whole, without a chunk loop.
-            try:
-                return await resp.read()
-            except (TimeoutError, aiohttp.ClientError) as exc:
-                self.transport_error = _read_error(exc)
-                raise self.transport_error from exc
+        if timer is None or resp is None:
+            return await self._read_chunks()
+        content = resp.content
+        parts: list[bytes] = []
+        size = 0
+        try:
+            while chunk := await content.readany():
+                timer.read()
+                size += len(chunk)
+                if size > self.max_body:
+                    raise _oversized(self.max_body)
+                parts.append(chunk)
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            self.transport_error = _read_error(exc)
+            raise self.transport_error from exc
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    async def _read_chunks(self) -> bytes:
         parts: list[bytes] = []
         size = 0
         async for chunk in self.iter_chunks():
             size += len(chunk)
             if size > self.max_body:
-                raise ModelError(
-                    "The model provider sent an oversized response",
-                    detail=f"body larger than {self.max_body} bytes",
-                    retryable=False,
-                )
+                raise _oversized(self.max_body)
             parts.append(chunk)
         return b"".join(parts)
 
@@ -111,6 +114,7 @@ class UpstreamClient:
             connect=settings.connect_timeout_s,
             sock_read=settings.idle_timeout_s,
         )
+        self._connect_only = aiohttp.ClientTimeout(total=None, connect=settings.connect_timeout_s)
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(
@@ -139,11 +143,17 @@ class UpstreamClient:
             self._session = None
 
     async def send(
-        self, plugin: ProviderPlugin, req: UpstreamRequest, clock: AttemptClock
+        self,
+        plugin: ProviderPlugin,
+        req: UpstreamRequest,
+        clock: AttemptClock,
+        *,
+        timed_reads: bool = True,
     ) -> UpstreamResponse:
         """Send ``req`` and wait for status + headers (the caller's timer bounds the
-        wait; connect and per-read timeouts come from ``clock``). Connection failures
-        become RouterErrors (retryable)."""
+        wait; connect and per-read timeouts come from ``clock``). ``timed_reads=False``:
+        no socket read timeout, the caller's timer bounds the reads (a JSON answer read
+        with ``read(timer)``). Connection failures become RouterErrors (retryable)."""
         max_body = self._settings.max_event_bytes
         if req.url.startswith("local:"):
             local: LocalResponse = plugin.serve_local(req)
@@ -168,7 +178,7 @@ class UpstreamClient:
                 # Never follow: a redirect would carry provider keys (x-api-key ...)
                 # and the body to a host the operator did not configure.
                 allow_redirects=False,
-                timeout=self._client_timeout(clock),
+                timeout=self._client_timeout(clock) if timed_reads else self._untimed(clock),
             )
         except aiohttp.InvalidURL as exc:
             raise InvalidRequest("The deployment has an invalid upstream URL") from exc
@@ -206,6 +216,11 @@ class UpstreamClient:
             self._urls[url] = parsed
         return parsed
 
+    def _untimed(self, clock: AttemptClock) -> aiohttp.ClientTimeout:
+        if clock.connect_s is None:
+            return self._connect_only
+        return aiohttp.ClientTimeout(total=None, connect=clock.connect_s)
+
     def _client_timeout(self, clock: AttemptClock) -> aiohttp.ClientTimeout:
         if clock.connect_s is None and clock.idle_s == self._settings.idle_timeout_s:
             return self._timeout
@@ -231,6 +246,14 @@ def _request_headers(headers: Mapping[str, str]) -> CIMultiDict[str]:
     if "User-Agent" not in out:
         out["User-Agent"] = _USER_AGENT
     return out
+
+
+def _oversized(max_body: int) -> ModelError:
+    return ModelError(
+        "The model provider sent an oversized response",
+        detail=f"body larger than {max_body} bytes",
+        retryable=False,
+    )
 
 
 def _read_error(exc: BaseException) -> RouterError:

@@ -187,3 +187,16 @@ async def test_json_timer_lets_other_cancellations_through() -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+async def test_json_timer_bounds_the_silence_between_reads() -> None:
+    tm = Timeouts(first_token_s=0.05, idle_s=0.15, total_s=30.0)
+    clock = AttemptClock.begin(tm, time.monotonic() + 60.0)
+    with pytest.raises(UpstreamTimeout) as caught, clock.json_phase() as timer:
+        timer.headers_arrived()
+        for _ in range(4):  # reads closer together than idle_s keep it going
+            await asyncio.sleep(0.05)
+            timer.read()
+        await asyncio.sleep(5)
+    assert caught.value.detail == "idle timeout between upstream chunks"
+    assert time.monotonic() - timer.last_read >= tm.idle_s
