@@ -203,7 +203,14 @@ def _usage_field(account_id: str, key_id: str, model: str, metric: str) -> str:
 
 
 def _day(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d")
+    # Unix time has exactly 86,400 s per UTC day; formatting a datetime per event was
+    # ~2% of a busy Redis-backed router's CPU.
+    return _day_name(int(ts // 86_400))
+
+
+@functools.lru_cache(maxsize=8)
+def _day_name(day: int) -> str:
+    return datetime.fromtimestamp(day * 86_400, tz=UTC).strftime("%Y-%m-%d")
 
 
 def _usage_groups(
