@@ -40,10 +40,10 @@ local function int(x) return string.format('%.0f', x) end
 
 -- UTC period [start, end) holding t; months via the Gregorian calendar counted in
 -- 400-year eras of 146097 days, shifted so that each year starts on 1 March.
-local MONTH_DAYS = {{31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}}
 local function period_bounds(kind, t)
   local day = math.floor(t / DAY)
   if kind == 'day' then return day * DAY, (day + 1) * DAY end
+  local MONTH_DAYS = {{31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}}
   local shifted = day + 719468
   local era = math.floor(shifted / 146097)
   local doe = shifted - era * 146097
@@ -86,21 +86,24 @@ if qtokens >= 0 or qcost >= 0 then
   end
 end
 
--- Prune a request log and return nil when one more fits, else the retry delay.
+-- Prune a request log; nil and its size when one more fits, else the retry delay.
 local function log_full(key, limit, window)
   redis.call('ZREMRANGEBYSCORE', key, '-inf', fmt(now - window))
   local n = redis.call('ZCARD', key)
-  if n < limit then return nil end
+  if n < limit then return nil, n end
   if limit == 0 then return '' end
   local e = redis.call('ZRANGE', key, n - limit, n - limit, 'WITHSCORES')
   return fmt(math.max(0, tonumber(e[2]) + window - now))
 end
+local rpd_n, rpm_n = 0, 0
 if rpd >= 0 then
-  local wait = log_full(KEYS[2], rpd, DAY)
+  local wait
+  wait, rpd_n = log_full(KEYS[2], rpd, DAY)
   if wait then return {'rpd', wait} end
 end
 if rpm >= 0 then
-  local wait = log_full(KEYS[1], rpm, MINUTE)
+  local wait
+  wait, rpm_n = log_full(KEYS[1], rpm, MINUTE)
   if wait then return {'rpm', wait} end
 end
 
@@ -138,17 +141,19 @@ end
 
 -- Every check passed: commit all dimensions.
 local req_limit, req_left, req_reset = '', nil, ''
-local function log_add(key, limit, window)
+-- n: the log's size before this request (lease ids are unique: ZADD adds one).
+local function log_add(key, limit, window, n)
   redis.call('ZADD', key, fmt(now), lease)
   redis.call('PEXPIRE', key, (window + 1) * 1000)
-  local left = limit - redis.call('ZCARD', key)
+  local left = limit - (n + 1)
   if req_left == nil or left <= req_left then
-    local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-    req_limit, req_left, req_reset = int(limit), left, fmt(tonumber(oldest[2]) + window)
+    local oldest = tonumber(fmt(now))  -- as the ZADD stored it
+    if n > 0 then oldest = tonumber(redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')[2]) end
+    req_limit, req_left, req_reset = int(limit), left, fmt(oldest + window)
   end
 end
-if rpd >= 0 then log_add(KEYS[2], rpd, DAY) end
-if rpm >= 0 then log_add(KEYS[1], rpm, MINUTE) end
+if rpd >= 0 then log_add(KEYS[2], rpd, DAY, rpd_n) end
+if rpm >= 0 then log_add(KEYS[1], rpm, MINUTE, rpm_n) end
 
 local tok_limit, tok_left, tok_reset = '', '', ''
 if tpm >= 0 then
