@@ -57,6 +57,10 @@ class ClientStream(EventSourceResponse):
             return await super().prepare(request)
         self._set_tcp_user_timeout(request)
         writer = await web.StreamResponse.prepare(self, request)
+        # The header block is serialized now (it goes out with the first write). The
+        # multidict, with the key objects it caches once iterated, would otherwise stay
+        # for the stream's whole life: about 3 KB of each held stream.
+        self.headers.clear()
         if self._keepalive > 0:
             self._timer = asyncio.get_running_loop().call_later(self._keepalive, self._tick)
         return writer
