@@ -165,7 +165,45 @@ class OpenAIStreamTranslator:
         """Whether ``chunk`` is what the tolerant path would emit for its event; if so
         the stream's state moves on as that path would move it."""
         choices = chunk.choices
-        if len(choices) != 1 or not chunk.id or not chunk.created or chunk.error is not _UNSET:
+        if len(choices) != 1:
+            return False
+        up = choices[0]
+        delta = up.delta
+        state = self._choices.get(up.index)
+        if (
+            # The common event: one more text token of a started choice, the stream's
+            # identity as it was. Nothing in the state moves.
+            state is not None
+            and state.started
+            and not state.finished
+            and up.finish_reason is None
+            and delta.content
+            and delta.role is _UNSET
+            and delta.refusal is _UNSET
+            and delta.tool_calls is _UNSET
+            and delta.reasoning_content is _UNSET
+            and delta.reasoning is _UNSET
+            and delta.reasoning_details is _UNSET
+            and chunk.id == self._id
+            and chunk.created == self._created
+            and chunk.model == self._model
+            and chunk.system_fingerprint == self._fingerprint
+            and chunk.service_tier == self._tier
+            and chunk.error is _UNSET
+        ):
+            if not self._null_usage:
+                chunk.usage = _UNSET
+            return True
+        return self._take_other(chunk, up, state)
+
+    def _take_other(
+        self,
+        chunk: wire.SentChunk | wire.OpenChunk,
+        up: wire.SentChoice | wire.OpenChoice,
+        state: _Choice | None,
+    ) -> bool:
+        """:meth:`_take_as_sent` for any other single-choice event."""
+        if not chunk.id or not chunk.created or chunk.error is not _UNSET:
             return False
         model = chunk.model
         if self._choices:
@@ -178,8 +216,6 @@ class OpenAIStreamTranslator:
             return False
         if chunk.service_tier is _UNSET and self._tier is not _UNSET:
             return False
-        up = choices[0]
-        state = self._choices.get(up.index)
         if state is None:
             state = _Choice()
         elif state.finished:
