@@ -292,13 +292,14 @@ async def relay(
     error_frames: Callable[[RouterError], bytes],
     scan: OutputScan | None = None,
 ) -> ClientStream:
-    """Commit the 200 and relay the upstream's bytes as they come; the tap reads the
-    events they complete (``out.usage``). A failure after the commit is one error
-    event of the client's dialect; so is an output filter's hit (the bytes that
-    completed it are not sent)."""
+    """Commit the 200 (``headers`` is emptied once sent) and relay the upstream's
+    bytes as they come; the tap reads the events they complete (``out.usage``). A
+    failure after the commit is one error event of the client's dialect; so is an
+    output filter's hit (the bytes that completed it are not sent)."""
     stream = ClientStream(headers=headers, keepalive=keepalive)
     try:
         await stream.prepare(http_request)
+        headers.clear()  # sent: the request's copy would live as long as the stream
         out.first_chunk_at = time.monotonic()
         try:
             secrets = opened.secrets

@@ -188,12 +188,13 @@ async def relay(
     opened: OpenStream,
     *,
     encoder: StreamEncoder,
-    headers: Mapping[str, str],
+    headers: dict[str, str],
     keepalive: float,
     out: StreamOutcome,
     scanner: OutputScanner | None = None,
 ) -> ClientStream:
-    """Commit the 200 + SSE headers and forward every chunk as it arrives.
+    """Commit the 200 + SSE headers (``headers`` is emptied once they are sent) and
+    forward every chunk as it arrives.
 
     ``out`` is filled as the stream goes, so the caller can account for a stream
     the client abandoned (the handler is cancelled then). Raises ContentFilter,
@@ -202,6 +203,7 @@ async def relay(
     try:
         data = encoder.start() + _frames(opened.first_chunks, encoder, out, scanner)
         await stream.prepare(http_request)
+        headers.clear()  # sent: the request's copy would live as long as the stream
         await _send(stream, data, out)
         await _forward(http_request, stream, opened, encoder, out, scanner)
     except (ConnectionResetError, asyncio.CancelledError) as exc:
