@@ -25,11 +25,15 @@ Imported only with ``state.backend = "redis"``: redis-py costs start-up time.
   the next call look the node up again.
 * **Scripts** run as EVALSHA, and as EVAL when a node does not know the script yet (a
   restarted Redis, or a cluster node the script was never loaded on). On a plain
-  (not cluster) link they take a lean path past redis-py's client (``command``): packed
-  in C by hiredis, sent on a connection of the link's own idle list. redis-py's
-  ``execute_command`` (pool lock, retry wrapper, event dispatch, packing in Python)
-  cost as much CPU as the router's whole admission; its ``Connection`` (connecting,
-  AUTH, TLS, the reply parser) still does the I/O.
+  (not cluster) link they take a lean path past redis-py's client (``command``): the
+  commands issued in one turn of the event loop are packed by hiredis and pipelined
+  in one write on one connection of the link's own, each reply handed to its caller in
+  order (Redis runs them one after the other, each script atomic, so every limit
+  stays exact). redis-py's ``execute_command`` (pool lock, retry wrapper, event
+  dispatch, packing in Python) and a write per call cost as much CPU as the router's
+  whole admission; its ``Connection`` (connecting, AUTH, TLS, the reply parser) still
+  does the I/O. A batch whose callers all gave up (their deadlines fired) stops and
+  drops its connection, so a late reply is never read.
 * **Errors** stay redis-py's (``RedisError`` and its ``ConnectionError`` family, which
   includes ``BusyLoadingError``); callers decide what a failure means.
 """
@@ -185,6 +189,9 @@ class RedisLink:
         self._resolving = asyncio.Lock()
         # ``command``'s connections between calls; the call slots bound how many exist.
         self._idle: list[AbstractConnection] = []
+        # Commands of this turn of the loop, sent together at its end (``command``).
+        self._batch: _Batch | None = None
+        self._exchanges: set[asyncio.Task[None]] = set()
 
     @property
     def client(self) -> aioredis.Redis:
@@ -300,60 +307,142 @@ class RedisLink:
         """One command, the reply as Redis sent it (``ResponseError`` for an error reply);
         for an EVALSHA, ``noscript`` is the script's text, sent as EVAL on NOSCRIPT.
 
-        Plain Redis: on a connection of the link's own, packed by hiredis, retried once
-        at once on a fresh connection when the first one was found dead (as the client's
-        ``Retry`` does). Cluster: through redis-py's client, which routes by key. Call
-        it under ``deadline``: nothing here bounds the wait.
+        Plain Redis: the commands issued in one turn of the event loop go out together,
+        pipelined in one write on one connection of the link's own (``_Batch``).
+        Cluster: through redis-py's client, which routes by key. Call it under
+        ``deadline``: nothing here bounds the wait.
         """
-        client: Any = self.client  # redis-py leaves these two methods unannotated
         if self.options.cluster:
+            client: Any = self.client  # redis-py leaves execute_command unannotated
             try:
                 return await client.execute_command(*args)
             except NoScriptError:
                 if noscript is None:
                     raise
                 return await client.execute_command("EVAL", noscript, *args[2:])
-        conn: AbstractConnection = (
-            self._idle.pop() if self._idle else client.connection_pool.make_connection()
-        )
-        retried = False
-        while True:
-            packed = [_pack(args)] if _pack is not None else conn.pack_command(*args)
-            try:
-                await conn.send_packed_command(packed, check_health=False)
-                reply = await conn.read_response()
-            except NoScriptError:
-                if noscript is None:
-                    self._idle.append(conn)
-                    raise
-                args, noscript = ("EVAL", noscript, *args[2:]), None
-                continue
-            except ResponseError:
-                self._idle.append(conn)  # an error reply leaves the connection in step
+        try:
+            return await self._queued(args)
+        except NoScriptError:
+            if noscript is None:
                 raise
-            except RedisConnectionError:
+            return await self._queued(("EVAL", noscript, *args[2:]))
+
+    async def _queued(self, args: tuple[EncodableT, ...]) -> Any:
+        batch = self._batch
+        if batch is None:
+            batch = self._batch = _Batch()
+            asyncio.get_running_loop().call_soon(self._send_batch)
+        reply = batch.add(args)
+        try:
+            return await reply
+        except asyncio.CancelledError:
+            batch.forsake()
+            raise
+
+    def _send_batch(self) -> None:
+        batch, self._batch = self._batch, None
+        if batch is not None:
+            task = asyncio.get_running_loop().create_task(self._exchange(batch))
+            batch.task = task
+            self._exchanges.add(task)
+            task.add_done_callback(self._exchanges.discard)
+
+    async def _exchange(self, batch: _Batch) -> None:
+        """Send a batch, hand each reply to its caller. A connection found dead before
+        any reply is replaced once at once (as the client's ``Retry`` does)."""
+        conn: AbstractConnection | None = None
+        try:
+            client: Any = self.client
+            conn = self._idle.pop() if self._idle else client.connection_pool.make_connection()
+            packed = batch.packed(conn)
+            for attempt in (1, 2):
+                try:
+                    await conn.send_packed_command(packed, check_health=False)
+                    for reply in batch.replies:
+                        try:
+                            answer = await conn.read_response()
+                        except ResponseError as exc:  # the connection stays in step
+                            batch.answered += 1
+                            if not reply.done():
+                                reply.set_exception(exc)
+                            continue
+                        batch.answered += 1
+                        if not reply.done():
+                            reply.set_result(answer)
+                    break
+                except RedisConnectionError:
+                    await conn.disconnect(nowait=True)
+                    if attempt == 2 or batch.answered:
+                        raise
+        except BaseException as exc:
+            # Cancelled (no caller waits any more: their deadlines fired) or broken:
+            # a reply may still be on its way, so this socket is never read again.
+            if conn is not None:
                 await conn.disconnect(nowait=True)
-                if retried:
-                    raise
-                retried = True
-                continue
-            except BaseException:
-                # Cancelled (the deadline) or broken mid-call: a reply may still be on
-                # its way, so this socket is never read again (redis-py closed it).
-                await conn.disconnect(nowait=True)
+            batch.fail(exc)
+            if not isinstance(exc, Exception):
                 raise
-            self._idle.append(conn)
-            return reply
+            return
+        self._idle.append(conn)
 
     async def aclose(self) -> None:
         """Close every connection."""
         client, self._client = self._client, None
         self._ready = not self.options.cluster
+        for task in list(self._exchanges):
+            task.cancel()
+        await asyncio.gather(*self._exchanges, return_exceptions=True)
         idle, self._idle = self._idle, []
         for conn in idle:
             await conn.disconnect()
         if client is not None:
             await client.aclose()
+
+
+class _Batch:
+    """Commands queued in one turn of the loop, and their callers' futures (in order)."""
+
+    __slots__ = ("answered", "commands", "replies", "task")
+
+    def __init__(self) -> None:
+        self.commands: list[tuple[EncodableT, ...]] = []
+        self.replies: list[asyncio.Future[Any]] = []
+        self.task: asyncio.Task[None] | None = None
+        self.answered = 0
+
+    def add(self, args: tuple[EncodableT, ...]) -> asyncio.Future[Any]:
+        reply: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.commands.append(args)
+        self.replies.append(reply)
+        return reply
+
+    def packed(self, conn: AbstractConnection) -> list[bytes]:
+        if _pack is not None:
+            return [b"".join([_pack(args) for args in self.commands])]
+        return conn.pack_commands(self.commands)
+
+    def forsake(self) -> None:
+        """A caller gave up: once none waits, stop reading replies nobody wants."""
+        if self.task is not None and all(reply.done() for reply in self.replies):
+            self.task.cancel()
+
+    def fail(self, exc: BaseException) -> None:
+        for reply in self.replies:
+            if not reply.done():
+                if isinstance(exc, Exception):
+                    copy = _copy(exc)
+                else:
+                    copy = RedisConnectionError("the Redis connection was closed")
+                copy.__cause__ = exc
+                reply.set_exception(copy)
+
+
+def _copy(exc: Exception) -> Exception:
+    # One exception object raised in several tasks would collect all their tracebacks.
+    try:
+        return type(exc)(*exc.args)
+    except Exception:  # a constructor that wants other arguments
+        return RedisConnectionError(str(exc))
 
 
 class Script:

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
 from router_core.redis_link import (
@@ -119,6 +120,24 @@ async def test_a_deadline_only_link_is_bounded_without_a_socket_timeout(
 ECHO_OR_FAIL = "if ARGV[1] == 'fail' then return redis.error_reply('no') end return ARGV[1]"
 
 
+async def test_calls_of_one_loop_turn_share_one_write_on_one_connection(
+    own_redis: RedisServer,
+) -> None:
+    link = RedisLink(RedisOptions(own_redis.url), deadline_only=True)
+    echo = Script(link, ECHO_OR_FAIL)
+    watcher = aioredis.Redis.from_url(own_redis.url)
+    try:
+        await link.deadline(echo((), ("warm",)))  # loads the script
+        words = [f"w{i}" for i in range(50)]
+        replies = await asyncio.gather(*(link.deadline(echo((), (w,))) for w in words))
+        assert replies == [w.encode() for w in words]
+        clients = await watcher.client_list()
+        assert len(clients) == 2  # the watcher and the link's one pipelined connection
+    finally:
+        await watcher.aclose()
+        await link.aclose()
+
+
 async def test_scripts_on_the_lean_path_never_read_another_call_s_reply(
     own_redis: RedisServer,
 ) -> None:
@@ -131,14 +150,22 @@ async def test_scripts_on_the_lean_path_never_read_another_call_s_reply(
         words = [f"w{i}" for i in range(40)]
         replies = await asyncio.gather(*(link.deadline(echo((), (w,))) for w in words))
         assert replies == [w.encode() for w in words]
+        mixed = await asyncio.gather(
+            *(link.deadline(echo((), (w,))) for w in ("a", "fail", "b")), return_exceptions=True
+        )
+        assert mixed[0] == b"a" and mixed[2] == b"b"  # an error reply is its caller's alone
+        assert isinstance(mixed[1], ResponseError)
         with pytest.raises(ResponseError, match="no"):
             await link.deadline(echo((), ("fail",)))
         assert await link.deadline(echo((), ("after-error",))) == b"after-error"
         own_redis.freeze()
-        with pytest.raises(RedisUnavailable):
-            await link.deadline(echo((), ("lost",)))
+        lost = await asyncio.gather(
+            *(link.deadline(echo((), (f"lost{i}",))) for i in range(5)), return_exceptions=True
+        )
+        assert all(isinstance(r, RedisUnavailable) for r in lost)
         own_redis.thaw()
-        assert await link.deadline(echo((), ("mine",))) == b"mine"
+        mine = await asyncio.gather(*(link.deadline(echo((), (f"m{i}",))) for i in range(5)))
+        assert mine == [f"m{i}".encode() for i in range(5)]
         own_redis.stop()
         own_redis.start()  # idle connections now dead, script cache empty
         assert await link.deadline(echo((), ("fresh",))) == b"fresh"
