@@ -72,6 +72,10 @@ and ``source``.
 2.6 events sent as they came: the optional ``as_sent_translator`` returns an
 :class:`AsSentTranslator`, which says after each event whether its one chunk is the
 event itself; the core then sends an OpenAI chat client the event's own bytes.
+2.7 one-hour cache writes: ``prompt_tokens_details.cache_write_1h_tokens``, the part
+of the cache writes made with a one-hour TTL (Anthropic's
+``cache_creation.ephemeral_1h_input_tokens``), billed at
+``Pricing.cache_write_1h_per_mtok``; left unset, every write pays the cache-write rate.
 
 Native dialects (2.1, optional): a plugin whose upstream speaks a client-facing API
 itself (the anthropic plugin: ``anthropic_messages``) lists it in ``native_dialects``.
@@ -143,7 +147,7 @@ from router_core.errors import (
 from router_core.framing import UpstreamEvent, make_decoder
 
 #: This contract's version, (major, minor); see "Versioning" above.
-CONTRACT_VERSION: Final[tuple[int, int]] = (2, 6)
+CONTRACT_VERSION: Final[tuple[int, int]] = (2, 7)
 #: The major alone (what contract 1 called its version).
 API_VERSION: Final[int] = CONTRACT_VERSION[0]
 

@@ -9,6 +9,8 @@ Contract 2.2 (additive): the embeddings types and the optional
 ``build_embeddings_request`` / ``parse_embeddings_response``.
 Contract 2.3 (additive): ``CacheControl``, ``ReasoningConfig``, ``ReasoningDetail`` and
 ``ThinkingBlock`` (prompt caching and reasoning carried across providers).
+Contract 2.7 (additive): ``PromptTokensDetails.cache_write_1h_tokens`` (one-hour cache
+writes, billed at their own rate).
 """
 
 from __future__ import annotations
@@ -90,7 +92,7 @@ PINNED = {
 
 def test_all_is_pinned() -> None:
     assert set(api.__all__) == PINNED
-    assert api.CONTRACT_VERSION == (2, 6)
+    assert api.CONTRACT_VERSION == (2, 7)
     assert api.API_VERSION == 2
     for name in api.__all__:
         assert hasattr(api, name), name

@@ -2,9 +2,11 @@
 genai-prices list and the plugins' cards (price_source.py).
 
 The pinned figures are the providers' published rates (US$ per million tokens):
-claude-sonnet-4-5 3 input, 0.30 cache read, 3.75 cache write, 15 output, all of them
-doubled (output 22.5) above 200k prompt tokens; gpt-4o 2.50 input, 1.25 cached, 10
-output; gemini-2.5-pro 1.25 / 10 up to 200k prompt tokens, 2.50 / 15 above."""
+claude-sonnet-4-5 3 input, 0.30 cache read, 3.75 cache write (5-minute TTL), 6 one-hour
+cache write, 15 output, all of them doubled (output 22.5) above 200k prompt tokens;
+claude-haiku-4-5 1 input, 1.25 and 2 cache writes (5 minutes, one hour); gpt-4o 2.50
+input, 1.25 cached, 10 output; gemini-2.5-pro 1.25 / 10 up to 200k prompt tokens, 2.50 /
+15 above."""
 
 from __future__ import annotations
 
@@ -28,13 +30,22 @@ LISTED = f"genai-prices {genai_prices.__version__}"
 
 
 def _usage(
-    prompt: int, completion: int, *, read: int = 0, write: int = 0, reasoning: int = 0
+    prompt: int,
+    completion: int,
+    *,
+    read: int = 0,
+    write: int = 0,
+    write_1h: int = 0,
+    reasoning: int = 0,
 ) -> Usage:
+    details = PromptTokensDetails(cached_tokens=read, cache_write_tokens=write)
+    if write_1h:
+        details.cache_write_1h_tokens = write_1h
     return Usage(
         prompt_tokens=prompt,
         completion_tokens=completion,
         total_tokens=prompt + completion,
-        prompt_tokens_details=PromptTokensDetails(cached_tokens=read, cache_write_tokens=write),
+        prompt_tokens_details=details,
         completion_tokens_details=CompletionTokensDetails(reasoning_tokens=reasoning),
     )
 
@@ -54,6 +65,17 @@ def test_claude_cache_reads_and_writes_at_their_rates() -> None:
     assert math.isclose(cost_usd(pricing, usage), 0.0228)
     # Without cache details the whole prompt pays the input rate.
     assert math.isclose(cost_usd(pricing, _usage(10_000, 500)), 0.0375)
+
+
+def test_claude_one_hour_cache_writes_at_their_own_rate() -> None:
+    pricing = _listed("anthropic", "claude-haiku-4-5")
+    assert (pricing.cache_write_per_mtok, pricing.cache_write_1h_per_mtok) == (1.25, 2.0)
+    # 3,000 writes, 1,000 of them with the one-hour TTL: 1,000 uncached x 1
+    # + 2,000 x 1.25 + 1,000 x 2 + 100 output x 5, per million
+    usage = _usage(4_000, 100, write=3_000, write_1h=1_000)
+    assert math.isclose(cost_usd(pricing, usage), 0.006)
+    # every write at the 5-minute rate would have been 0.00525
+    assert math.isclose(cost_usd(pricing, _usage(4_000, 100, write=3_000)), 0.00525)
 
 
 def test_claude_above_200k_pays_the_long_context_rates_for_everything() -> None:
@@ -88,6 +110,12 @@ def test_gemini_long_context_tier() -> None:
         ("anthropic", "claude-sonnet-4-5", _usage(10_000, 500, read=6_000, write=2_000)),
         ("anthropic", "claude-sonnet-4-5", _usage(250_000, 700, read=50_000, write=1_000)),
         ("anthropic", "claude-haiku-4-5", _usage(3_000, 900, read=1_000, write=500)),
+        ("anthropic", "claude-haiku-4-5", _usage(9_000, 400, write=6_000, write_1h=4_000)),
+        (
+            "anthropic",
+            "claude-sonnet-4-5",
+            _usage(240_000, 800, read=20_000, write=30_000, write_1h=10_000),
+        ),
         ("openai", "gpt-5", _usage(20_000, 4_000, read=8_000, reasoning=3_000)),
         ("google", "gemini-2.5-pro", _usage(210_000, 2_000, read=10_000, reasoning=500)),
         ("google", "gemini-2.5-flash", _usage(5_000, 300, read=2_000)),
@@ -103,6 +131,7 @@ def test_same_cost_as_the_package_itself(provider: str, model: str, usage: Usage
             input_tokens=usage.prompt_tokens,
             cache_read_tokens=details.cached_tokens or 0,
             cache_write_tokens=details.cache_write_tokens or 0,
+            cache_write_1h_tokens=details.cache_write_1h_tokens or 0,
             output_tokens=usage.completion_tokens,
         ),
         model,
@@ -127,8 +156,13 @@ def test_unknown_rates_fall_back_to_the_base_ones() -> None:
     assert math.isclose(
         cost_usd(pricing, _usage(2_000, 100, read=500)), (2_000 * 10 + 100 * 2) / 1e6
     )
+    # one-hour writes with no rate of their own: the cache-write rate (here the prompt's)
+    assert math.isclose(cost_usd(pricing, _usage(900, 0, write=300, write_1h=200)), 900 / 1e6)
+    written = Pricing(prompt_per_mtok=1.0, cache_write_per_mtok=4.0)
+    assert math.isclose(cost_usd(written, _usage(500, 0, write=300, write_1h=200)), 1_400 / 1e6)
     # details bigger than their totals are clamped, never negative
     assert cost_usd(pricing, _usage(10, 5, read=50, write=50, reasoning=9)) >= 0
+    assert math.isclose(cost_usd(written, _usage(100, 0, write=50, write_1h=80)), 250 / 1e6)
 
 
 PROVIDERS = """

@@ -248,6 +248,9 @@ class PromptTokensDetails(Struct):
     cached_tokens: int | UnsetType = UNSET
     audio_tokens: int | UnsetType = UNSET
     cache_write_tokens: int | UnsetType = UNSET
+    #: The part of ``cache_write_tokens`` written with a one-hour TTL (Anthropic's
+    #: ``cache_creation.ephemeral_1h_input_tokens``; billed at its own rate).
+    cache_write_1h_tokens: int | UnsetType = UNSET
 
 
 class CompletionTokensDetails(Struct):

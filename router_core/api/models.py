@@ -42,8 +42,8 @@ class Pricing(Struct, kw_only=True, forbid_unknown_fields=True):
     cache_read_per_mtok: float | None = None
     #: US dollars per million prompt tokens written to a prompt cache (5-minute TTL).
     cache_write_per_mtok: float | None = None
-    #: US dollars per million prompt tokens written to a one-hour prompt cache (shown;
-    #: usage does not split writes by TTL, so writes are billed at cache_write_per_mtok).
+    #: US dollars per million prompt tokens written to a one-hour prompt cache (unset:
+    #: the cache-write rate).
     cache_write_1h_per_mtok: float | None = None
     #: US dollars per million reasoning tokens, where priced apart from completion tokens.
     reasoning_per_mtok: float | None = None

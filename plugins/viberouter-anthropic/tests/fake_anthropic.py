@@ -487,25 +487,41 @@ __all__ = [
 
 
 def prompt_cache_responder(
-    *, prefix_tokens: int, input_tokens: int, output_tokens: int, text: str = "ok"
+    *,
+    prefix_tokens: int,
+    input_tokens: int,
+    output_tokens: int,
+    text: str = "ok",
+    one_hour_tokens: int = 0,
 ) -> Callable[[dict[str, Any]], FakeReply]:
     """A responder (JSON answers) that reports usage the way Anthropic's prompt cache
     does: a request with ``cache_control`` breakpoints writes ``prefix_tokens`` the
     first time its cached prefix (here: model, system and tools) is seen
     (``cache_creation_input_tokens``) and reads them on later requests
     (``cache_read_input_tokens``); ``input_tokens`` are the uncached rest. Without a
-    breakpoint nothing is cached and every token is ``input_tokens``."""
+    breakpoint nothing is cached and every token is ``input_tokens``. A write is split
+    by TTL in ``cache_creation``: when a breakpoint says ``"ttl": "1h"``, the first
+    ``one_hour_tokens`` of the prefix (the part up to that breakpoint) go to the
+    one-hour cache, the rest to the 5-minute one."""
     seen: set[str] = set()
 
     def respond(body: dict[str, Any]) -> FakeReply:
         messages = body.get("messages") or []
         usage: dict[str, Any] = {"input_tokens": input_tokens, "output_tokens": output_tokens}
-        if _breakpoints(body, messages if isinstance(messages, list) else []):
+        marks = _breakpoints(body, messages if isinstance(messages, list) else [])
+        if marks:
             prefix = json.dumps([body.get(k) for k in ("model", "system", "tools")])
             hit = prefix in seen
             seen.add(prefix)
-            usage["cache_creation_input_tokens"] = 0 if hit else prefix_tokens
+            written = 0 if hit else prefix_tokens
+            long_lived = any(isinstance(m, dict) and m.get("ttl") == "1h" for m in marks)
+            one_hour = min(one_hour_tokens, written) if long_lived else 0
+            usage["cache_creation_input_tokens"] = written
             usage["cache_read_input_tokens"] = prefix_tokens if hit else 0
+            usage["cache_creation"] = {
+                "ephemeral_5m_input_tokens": written - one_hour,
+                "ephemeral_1h_input_tokens": one_hour,
+            }
         else:
             usage["input_tokens"] = input_tokens + prefix_tokens
         answer = {

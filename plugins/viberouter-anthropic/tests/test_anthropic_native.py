@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from fake_anthropic import FakeAnthropic, FakeReply, create_app
-from viberouter_anthropic import AnthropicProvider, AnthropicSettings
+from viberouter_anthropic import AnthropicProvider, AnthropicSettings, AnthropicStreamTranslator
 from viberouter_anthropic.native import AnthropicUsageTap, native_body, native_headers
 
 from router_core.plugin_api import (
@@ -24,7 +24,7 @@ from router_core.plugin_api import (
     UpstreamRateLimited,
     Usage,
 )
-from router_core.plugin_testing import split_events
+from router_core.plugin_testing import split_events, translate
 
 ServerFactory = Callable[[web.Application], Awaitable[TestServer]]
 
@@ -184,6 +184,61 @@ def test_tap_counts_cache_reads_and_writes(anthropic_data: Path) -> None:
     assert (usage.prompt_tokens, usage.completion_tokens) == (2010, 7)
     assert usage.prompt_tokens_details == PromptTokensDetails(
         cached_tokens=1800, cache_write_tokens=200
+    )
+
+
+#: A stream whose cache write is split by TTL (Anthropic's ``usage.cache_creation``).
+SPLIT_WRITES = (
+    b"event: message_start\n"
+    b'data: {"type":"message_start","message":{"id":"m","type":"message","role":"assistant",'
+    b'"model":"c","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":'
+    b'10,"cache_creation_input_tokens":5000,"cache_read_input_tokens":0,"cache_creation":'
+    b'{"ephemeral_5m_input_tokens":1000,"ephemeral_1h_input_tokens":4000},"output_tokens":1}}}\n\n'
+    b"event: content_block_start\n"
+    b'data: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}\n\n'
+    b"event: content_block_delta\n"
+    b'data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"ok"}}\n\n'
+    b'event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\n'
+    b"event: message_delta\n"
+    b'data: {"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},'
+    b'"usage":{"output_tokens":7}}\n\n'
+    b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
+)
+SPLIT_DETAILS = PromptTokensDetails(
+    cached_tokens=0, cache_write_tokens=5000, cache_write_1h_tokens=4000
+)
+
+
+def test_tap_and_translator_keep_the_one_hour_part_of_cache_writes() -> None:
+    tap, _ = _tap(SPLIT_WRITES)
+    tap.close()
+    usage = tap.usage()
+    assert usage is not None and usage.prompt_tokens_details == SPLIT_DETAILS
+    # the same split through the chat translation's final usage chunk
+    translator = AnthropicStreamTranslator(
+        "c", include_usage=True, completion_id="chatcmpl-t", created=1700000000
+    )
+    chunks = translate(translator, SPLIT_WRITES)
+    final = chunks[-1].usage
+    assert isinstance(final, Usage) and final.prompt_tokens_details == SPLIT_DETAILS
+    # the whole-body answer too
+    body = json.dumps(
+        {"id": "m", "type": "message", "role": "assistant", "model": "c", "content": [],
+         "stop_reason": "end_turn", "usage": {"input_tokens": 10, "output_tokens": 7,
+         "cache_creation_input_tokens": 5000,
+         "cache_creation": {"ephemeral_5m_input_tokens": 1000, "ephemeral_1h_input_tokens": 4000}}}
+    ).encode()  # fmt: skip
+    whole = AnthropicUsageTap()
+    whole.read_body(body)
+    read = whole.usage()
+    assert read is not None and read.prompt_tokens_details == SPLIT_DETAILS
+    # only 5-minute writes: the field stays unset, as before the split existed
+    short = AnthropicUsageTap()
+    short.read_body(body.replace(b'_1h_input_tokens": 4000', b'_1h_input_tokens": 0'))
+    read = short.usage()
+    assert read is not None
+    assert read.prompt_tokens_details == PromptTokensDetails(
+        cached_tokens=0, cache_write_tokens=5000
     )
 
 

@@ -7,7 +7,7 @@ from typing import Literal
 from router_core.plugin_api import PromptTokensDetails, ReasoningDetail, Usage
 
 from .messages import REASONING_FORMAT
-from .wire import AnthropicUsage
+from .wire import AnthropicUsage, CacheCreation
 
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter"]
 
@@ -55,20 +55,28 @@ def redacted_detail(index: int, data: str) -> ReasoningDetail:
     )
 
 
+#: Usage without ``cache_creation`` (older API versions, fakes): every write 5-minute.
+_NO_SPLIT = CacheCreation()
+
+
 def usage_from(usage: AnthropicUsage) -> Usage:
     """OpenAI usage: prompt = input + cache reads + cache writes (Anthropic's
-    ``input_tokens`` excludes both); completion = output (includes thinking)."""
+    ``input_tokens`` excludes both); completion = output (includes thinking). Writes
+    with the one-hour TTL (priced higher) are ``cache_write_1h_tokens``, set only
+    when there are some."""
     cache_read = usage.cache_read_input_tokens or 0
     cache_write = usage.cache_creation_input_tokens or 0
     prompt = (usage.input_tokens or 0) + cache_read + cache_write
     completion = usage.output_tokens or 0
+    details = PromptTokensDetails(cached_tokens=cache_read, cache_write_tokens=cache_write)
+    one_hour = (usage.cache_creation or _NO_SPLIT).ephemeral_1h_input_tokens or 0
+    if one_hour > 0:
+        details.cache_write_1h_tokens = min(one_hour, cache_write)
     return Usage(
         prompt_tokens=prompt,
         completion_tokens=completion,
         total_tokens=prompt + completion,
-        prompt_tokens_details=PromptTokensDetails(
-            cached_tokens=cache_read, cache_write_tokens=cache_write
-        ),
+        prompt_tokens_details=details,
     )
 
 
@@ -80,6 +88,7 @@ def merge_usage(into: AnthropicUsage, update: AnthropicUsage) -> None:
         "output_tokens",
         "cache_creation_input_tokens",
         "cache_read_input_tokens",
+        "cache_creation",
     ):
         value = getattr(update, name)
         if value is not None:

@@ -41,7 +41,7 @@ class AnthropicProvider(ProviderPlugin):
     Pure: it builds requests and reads responses; the core does all I/O.
     """
 
-    contract_version: ClassVar[tuple[int, int]] = (2, 3)  # caching, reasoning fields
+    contract_version: ClassVar[tuple[int, int]] = (2, 7)  # one-hour cache writes in usage
     native_dialects: ClassVar[frozenset[str]] = frozenset({"anthropic_messages"})
     settings_type: ClassVar[type[msgspec.Struct] | None] = AnthropicSettings
     extra_params: ClassVar[type[msgspec.Struct] | None] = AnthropicExtras

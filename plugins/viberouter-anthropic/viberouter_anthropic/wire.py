@@ -174,6 +174,14 @@ class ResponseBlock(Struct):
     data: str = ""
 
 
+class CacheCreation(Struct):
+    """``usage.cache_creation``: the cache writes split by TTL (they add up to
+    ``cache_creation_input_tokens``)."""
+
+    ephemeral_5m_input_tokens: int | None = None
+    ephemeral_1h_input_tokens: int | None = None
+
+
 class AnthropicUsage(Struct):
     """Usage as Anthropic reports it; ``input_tokens`` excludes cache reads/writes."""
 
@@ -181,6 +189,7 @@ class AnthropicUsage(Struct):
     output_tokens: int | None = None
     cache_creation_input_tokens: int | None = None
     cache_read_input_tokens: int | None = None
+    cache_creation: CacheCreation | None = None
 
 
 class MessageResponse(Struct):
