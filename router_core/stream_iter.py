@@ -113,6 +113,8 @@ async def iter_chunks(
             chunks = step(raw)
             if chunks:
                 yield chunks
+            # Dropped before the next read: a silent stream would hold both until then.
+            del raw, chunks
     else:
         for raw in body:
             chunks = step(raw)

@@ -202,9 +202,13 @@ async def relay(
     stream = ClientStream(headers=headers, keepalive=keepalive, ping=encoder.keepalive())
     try:
         data = encoder.start() + _frames(opened.first_chunks, encoder, out, scanner)
+        opened.first_chunks = ()
         await stream.prepare(http_request)
         headers.clear()  # sent: the request's copy would live as long as the stream
         await _send(stream, data, out)
+        # Neither the first batch nor its frames are needed again; a held stream would
+        # otherwise keep both (about 1 KB) until it ends.
+        del data
         await _forward(http_request, stream, opened, encoder, out, scanner)
     except (ConnectionResetError, asyncio.CancelledError) as exc:
         out.disconnected = True

@@ -87,6 +87,7 @@ class UpstreamResponse:
                 self.transport_error = _read_error(exc)
                 raise self.transport_error from exc
             yield chunk
+            del chunk  # not held while the next read waits (a silent stream)
 
     def release(self) -> None:
         """Close the upstream connection now (the body will not be read to its end)."""
