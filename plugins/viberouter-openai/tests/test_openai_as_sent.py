@@ -273,3 +273,21 @@ def test_an_upstream_that_always_needs_a_fix_stops_being_tried() -> None:
     assert translator._misses == MAX_SENT_MISSES
     assert _flags(translator, [TEXT]) == [False]  # would pass, but is no longer tried
     assert translator.feed(UpstreamEvent(TEXT))[0].choices[0].delta.content == "Hi"
+
+
+def test_an_unknown_field_repeating_the_credentials_is_not_passed_on() -> None:
+    settings = OpenAISettings(
+        api_key="sk-secret-1234", forward_extensions=True, headers={"X-Proxy-Key": "pk-9876"}
+    )
+    translator = OpenAIProvider(settings).as_sent_translator(_REQ, DEP)
+    leaky = [
+        _chunk('[{"index":0,"delta":{"content":"x"}}]', f',"debug":"Bearer {secret}"')
+        for secret in ("sk-secret-1234", "pk-9876")
+    ]
+    plain = _chunk('[{"index":0,"delta":{"content":"y"}}]', ',"debug":"none"')
+    assert _flags(translator, [ROLE, *leaky, plain]) == [True, False, False, True]
+    # translated instead: the unknown field, and the credential in it, are dropped
+    chunk = OpenAIProvider(settings).as_sent_translator(_REQ, DEP)
+    chunk.feed(UpstreamEvent(ROLE))
+    (out,) = chunk.feed(UpstreamEvent(leaky[0]))
+    assert b"secret" not in msgspec.json.encode(out)

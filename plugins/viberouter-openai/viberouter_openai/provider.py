@@ -51,6 +51,9 @@ class OpenAIProvider(ProviderPlugin):
         super().__init__(settings if settings is not None else OpenAISettings())
         self._settings: OpenAISettings = self.settings
         self._native_responses = native_enabled(self._settings)
+        # What an event passed on with fields the router does not know must not repeat.
+        sent = (self._settings.api_key or "", *self._settings.headers.values())
+        self._secrets = tuple(value for value in sent if len(value) >= 4)
 
     def models(self) -> list[ModelCard]:
         """The built-in OpenAI cards, or the configured ``models`` list."""
@@ -97,8 +100,12 @@ class OpenAIProvider(ProviderPlugin):
     ) -> OpenAIStreamTranslator:
         """The same normaliser, which says which events it passed through unchanged:
         with ``forward_extensions`` those may carry fields the router does not know."""
+        settings = self._settings
         return OpenAIStreamTranslator(
-            deployment.model, keep_unknown=self._settings.forward_extensions, null_usage=True
+            deployment.model,
+            keep_unknown=settings.forward_extensions,
+            null_usage=True,
+            secrets=self._secrets,
         )
 
     def map_error(self, status: int, headers: Mapping[str, str], body: bytes) -> RouterError:

@@ -72,6 +72,7 @@ class OpenAIStreamTranslator:
         "_misses",
         "_model",
         "_null_usage",
+        "_secrets",
         "_sent",
         "_tier",
         "_usage",
@@ -79,10 +80,19 @@ class OpenAIStreamTranslator:
     )
 
     def __init__(
-        self, fallback_model: str, *, keep_unknown: bool = False, null_usage: bool = False
+        self,
+        fallback_model: str,
+        *,
+        keep_unknown: bool = False,
+        null_usage: bool = False,
+        secrets: tuple[str, ...] = (),
     ) -> None:
         #: The last feed() returned the event itself (contract 2.6, AsSentTranslator).
         self.as_sent = False
+        # With unknown fields kept, an event is passed on only when it repeats none of
+        # these (the provider's credentials): no byte a client gets may carry them, and
+        # only the fields the router knows are what it would send anyway.
+        self._secrets = secrets if keep_unknown else ()
         # Keep an as-sent chunk's ``usage`` None when its event says ``"usage":null``
         # (what the event is, for the core's encoder); otherwise unset, as the
         # tolerant path's content chunks.
@@ -154,7 +164,11 @@ class OpenAIStreamTranslator:
             sent = self._sent(data)
         except _DECODE_ERRORS:
             sent = None
-        if sent is not None and self._take_as_sent(sent):
+        if (
+            sent is not None
+            and not (self._secrets and any(secret in data for secret in self._secrets))
+            and self._take_as_sent(sent)
+        ):
             self._misses = 0
             self.as_sent = True
             return [sent]
