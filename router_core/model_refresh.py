@@ -90,7 +90,7 @@ class ModelRefresher:
                 st.discovered[name] = ids
                 changed = True
         if changed:
-            self._rebuild()
+            await self._rebuild()
         return changed
 
     async def _list(self, name: str) -> tuple[str, ...] | None:
@@ -103,13 +103,23 @@ class ModelRefresher:
             return None
         return tuple(dict.fromkeys(ids))
 
-    def _rebuild(self) -> None:
+    async def _rebuild(self) -> None:
+        """Build the catalog in a thread (it may start the price list's child process),
+        then swap it in unless a reload or another refresh changed the inputs meanwhile
+        (then build again from the newer ones)."""
         st = self._state
-        try:
-            catalog = Catalog(st.settings, st.catalog.plugins, st.discovered)
-        except Exception as exc:  # keep serving the catalog we have
-            log.error("model_refresh_failed", error=str(exc))
-            return
+        for _ in range(3):
+            settings, plugins, discovered = st.settings, st.catalog.plugins, dict(st.discovered)
+            try:
+                catalog = await asyncio.to_thread(Catalog, settings, plugins, discovered)
+            except Exception as exc:  # keep serving the catalog we have
+                log.error("model_refresh_failed", error=str(exc))
+                return
+            unchanged = st.settings is settings and st.catalog.plugins is plugins
+            if unchanged and discovered == st.discovered:
+                break
+        else:
+            return  # inputs kept changing: the change that did it rebuilds with them
         st.metrics.init_deployments(
             (t.deployment.provider, did) for did, t in catalog.deployments.items()
         )

@@ -27,8 +27,9 @@ import structlog
 from router_core.catalog import Catalog
 from router_core.discovery import load_providers
 from router_core.dispatch import Dispatcher
-from router_core.filters import load_filters
-from router_core.settings import load_settings
+from router_core.filters import FilterChain, load_filters
+from router_core.plugin_api import ProviderPlugin
+from router_core.settings import Settings, load_settings
 from router_core.state import RouterState
 
 log = structlog.get_logger("viberouter.reload")
@@ -48,14 +49,33 @@ class Reloaded:
     seconds: float
 
 
-def reload_state(state: RouterState, path: str, environ: Mapping[str, str]) -> Reloaded:
-    """Re-read ``path`` into ``state``; raises (ConfigError, PluginError, CatalogError,
-    FilterError) without changing anything when the new file cannot be served."""
-    t0 = time.monotonic()
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A new config read and checked, ready to swap in (built off the event loop)."""
+
+    settings: Settings
+    plugins: dict[str, ProviderPlugin]
+    catalog: Catalog
+    filters: FilterChain
+    discovered: dict[str, tuple[str, ...]]  # the discovered lists the catalog was built from
+
+
+def prepare(
+    path: str, environ: Mapping[str, str], discovered: dict[str, tuple[str, ...]]
+) -> Prepared:
+    """Read and check ``path``: blocking work (the file, plugin imports, the price
+    list's child process), so it runs in a worker thread; raises (ConfigError,
+    PluginError, CatalogError, FilterError) when the new file cannot be served."""
     new = load_settings(path, environ)
     plugins = load_providers(new)
-    catalog = Catalog(new, plugins, state.discovered)
-    filters = load_filters(new.guards)
+    catalog = Catalog(new, plugins, discovered)
+    return Prepared(new, plugins, catalog, load_filters(new.guards), discovered)
+
+
+def apply(state: RouterState, ready: Prepared, t0: float) -> Reloaded:
+    """Swap ``ready`` in (on the event loop, no await: every request sees either the
+    old set or the new one)."""
+    new, catalog = ready.settings, ready.catalog
     old = state.settings
     restart = tuple(name for name in RESTART_ONLY if getattr(new, name) != getattr(old, name))
     # Keep what needs a restart as it runs, so state.settings stays the truth.
@@ -64,13 +84,11 @@ def reload_state(state: RouterState, path: str, environ: Mapping[str, str]) -> R
     state.metrics.init_deployments(
         (t.deployment.provider, did) for did, t in catalog.deployments.items()
     )
-    # The swap: plain attribute stores between two awaits, so every request sees either
-    # the old set or the new one.
     state.settings, state.catalog, state.dispatcher, state.filters = (
         kept,
         catalog,
         dispatcher,
-        filters,
+        ready.filters,
     )
     state.auth.clear()
     for warning in catalog.shadowed:
@@ -78,10 +96,27 @@ def reload_state(state: RouterState, path: str, environ: Mapping[str, str]) -> R
     return Reloaded(
         source=new.source,
         routes=len(catalog.listed()),
-        providers=len(plugins),
+        providers=len(ready.plugins),
         restart_needed=restart,
         seconds=time.monotonic() - t0,
     )
+
+
+async def reload_state(state: RouterState, path: str, environ: Mapping[str, str]) -> Reloaded:
+    """Re-read ``path`` into ``state``; raises without changing anything when the new
+    file cannot be served. The reading runs in a thread (a catalog build may start the
+    price list's child, a third of a second) so streams in flight never stall; when a
+    model refresh swapped in new discovered lists meanwhile, the catalog is rebuilt
+    from them before the swap."""
+    t0 = time.monotonic()
+    ready = await asyncio.to_thread(prepare, path, environ, dict(state.discovered))
+    for _ in range(3):
+        if ready.discovered == state.discovered:
+            break
+        discovered = dict(state.discovered)
+        catalog = await asyncio.to_thread(Catalog, ready.settings, ready.plugins, discovered)
+        ready = Prepared(ready.settings, ready.plugins, catalog, ready.filters, discovered)
+    return apply(state, ready, t0)
 
 
 class Reloader:
@@ -101,9 +136,8 @@ class Reloader:
         """Reload now; True when the new config is serving."""
         async with self._lock:
             try:
-                # Plugin imports and the file read are short and rare: done inline so
-                # the swap cannot interleave with another reload.
-                done = reload_state(self._state, self._path, os.environ)
+                # Under the lock: two reloads never interleave their swaps.
+                done = await reload_state(self._state, self._path, os.environ)
             except Exception as exc:  # every refusal keeps the running config
                 log.error("reload_refused", config=self._path, error=str(exc).splitlines())
                 return False
