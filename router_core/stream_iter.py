@@ -64,7 +64,7 @@ class ChunkReader:
         out: list[ChatCompletionChunk | Forwarded] = []
         for ev in events:
             chunks = feed(ev)
-            if translator.as_sent:
+            if translator.as_sent and len(chunks) == 1:  # the contract's one chunk
                 out.append((chunks[0], ev.data))
             elif chunks:
                 out.extend(chunks)
