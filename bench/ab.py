@@ -1,9 +1,9 @@
 """``python -m bench.ab --base DIR [--rounds N]``: interleaved A/B of two checkouts.
 
 On a shared, loaded machine absolute figures drift from minute to minute, so this
-runs the bare pass-through, router A (``--base`` put first on ``PYTHONPATH``: another
-checkout, or a directory that shadows one module) and router B (this checkout) side
-by side, all started once (``--redis``: both on one Redis backend; with
+runs the bare pass-through, router A (``--base`` and its bundled plugins put first on
+``PYTHONPATH``: another checkout, or a directory that shadows one module) and router B
+(this checkout) side by side, all started once (``--redis``: both on one Redis backend; with
 ``--a-embedded`` A stays embedded, to price the Redis path itself), and measures
 them in alternating order round after round: plain requests (wrk) and streams (the
 asyncio client). Each round's figure is divided by the pass-through's
@@ -75,7 +75,9 @@ def _router(
     key = create_key(cfg)
     old = os.environ.get("PYTHONPATH")
     if base is not None:
-        os.environ["PYTHONPATH"] = str(base)
+        # the base's own plugins too: a plugin newer than the base's core is refused
+        plugins = sorted(str(p) for p in (base / "plugins").glob("viberouter-*") if p.is_dir())
+        os.environ["PYTHONPATH"] = os.pathsep.join([str(base), *plugins])
     try:
         server = start_router(cores, work, cfg, name=name, cpus=cores.server)
     finally:
