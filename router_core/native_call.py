@@ -307,6 +307,7 @@ async def relay(
                 if scan is not None:
                     scan.check(opened.first)
                 await stream.send_bytes(scrub_bytes(opened.first, secrets))
+            stream.flush_headers()
             async for raw, events in opened.batches():
                 raw = scrub_bytes(raw, secrets)
                 if scan is not None:
