@@ -126,14 +126,18 @@ def _probe_router() -> None:
         upstream,
     )
 
-    orig_mw = app.router_middleware
+    if hasattr(app, "router_middleware"):
+        # a base from before the boundary was folded into the handlers (issue 20)
+        orig_mw = app.router_middleware
 
-    @web.middleware
-    async def middleware(request: Any, handler: Any) -> Any:
-        MARKS.append(("middleware entered", _clock(), _HOPS[0]))
-        return await orig_mw(request, handler)
+        @web.middleware
+        async def middleware(request: Any, handler: Any) -> Any:
+            MARKS.append(("boundary entered", _clock(), _HOPS[0]))
+            return await orig_mw(request, handler)
 
-    app.router_middleware = middleware
+        app.router_middleware = middleware
+    else:
+        _probe_boundary()
     wrap_async(pipeline, "run", "pipeline entered")
     wrap_async(pipeline, "authenticate", None, "authenticated")
     wrap_async(pipeline, "read_body", None, "body read")
@@ -150,6 +154,25 @@ def _probe_router() -> None:
     wrap_async(dispatch, "stream_exchange", None, "stream opened")
     wrap_async(pipeline, "relay", "relay entered")
     wrap_async(streaming.ClientStream, "prepare", "response prepare", "response prepared")
+
+
+def _probe_boundary() -> None:
+    """Mark entry to the request boundary each route's handler is wrapped in."""
+    from router_core import boundary
+
+    orig_bounded = boundary.bounded
+
+    def bounded(handler: Any) -> Any:
+        inner = orig_bounded(handler)
+
+        @functools.wraps(inner)
+        async def entered(request: Any) -> Any:
+            MARKS.append(("boundary entered", _clock(), _HOPS[0]))
+            return await inner(request)
+
+        return entered
+
+    boundary.bounded = bounded  # type: ignore[assignment]
 
 
 def _count_hops() -> None:

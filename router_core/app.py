@@ -1,4 +1,4 @@
-"""make_app(settings) -> web.Application: routes, the middleware, state, clean-up."""
+"""make_app(settings) -> web.Application: routes inside the boundary, state, clean-up."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import structlog
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from router_core import cors, embeddings_call, http_server
+from router_core import boundary, cors, embeddings_call, http_server
 from router_core import filters as content_filters
 from router_core.accounts import AccountService
 from router_core.auth import Authenticator
@@ -23,7 +23,6 @@ from router_core.ledger import UsageLedger
 from router_core.limits.factory import make_limiter
 from router_core.metrics import Metrics
 from router_core.metrics_server import metrics_handler
-from router_core.middlewares import router_middleware
 from router_core.model_refresh import ModelRefresher
 from router_core.plugin_api import ProviderPlugin
 from router_core.settings import Settings
@@ -122,7 +121,6 @@ def make_app(settings: Settings, state: RouterState | None = None) -> web.Applic
     state = state or build_state(settings)
     app = web.Application(
         client_max_size=settings.server.max_body_bytes,
-        middlewares=[router_middleware],
         handler_args={
             "max_field_size": 16 * 1024,
             "max_headers": 64,
@@ -146,6 +144,8 @@ def make_app(settings: Settings, state: RouterState | None = None) -> web.Applic
     openapi_handler.add_routes(app)
     if settings.dashboard.enabled:
         dashboard_routes.add_routes(app)
+    # Last: every route above inside the request boundary, and the catch-all after them.
+    boundary.install(app)
     app.cleanup_ctx.append(_lifecycle)
     return app
 

@@ -1,12 +1,12 @@
 """The requests a process is serving, and how a stopping process lets them finish.
 
-``router_middleware`` (middlewares.py) enters every request here and leaves it when
+The request boundary (boundary.py) enters every request here and leaves it when
 its handler returns. When the process is told to stop (shutdown.py), :meth:`Drain.start`
 turns readiness off; requests in flight run on; those still running at the deadline
 are *cut*: the drain marks each with :class:`~router_core.errors.ShuttingDown` and
 cancels its task. Whoever catches that cancellation first asks :func:`take_cut`: a
 stream relay turns it into the stream's in-band error event (the dialect's error
-frame) and ends the stream; the middleware re-raises it as that RouterError
+frame) and ends the stream; the boundary re-raises it as that RouterError
 when no byte of the answer has left, so the client gets a 503 in its dialect. Either
 way the handler's own ``finally`` runs as for any cancellation, so the request is
 billed once, for what it used. A relay of another shape must do the same in its

@@ -44,8 +44,8 @@ class RouterRequestHandler(RequestHandler):
             log.info("malformed_http", status=status, error=type(exc).__name__)
             body = MALFORMED_BODY
         else:
-            # reached only by a bug below the middleware (which answers every error
-            # a handler raises); its traceback goes to the log like any other bug
+            # reached only by a bug below the request boundary (boundary.py, which answers
+            # every error a handler raises); its traceback goes to the log like any other bug
             log.error("http_handler_failed", status=status, exc_info=exc)
             body = _SERVER_ERROR_BODY
         resp = web.Response(status=status, body=body, content_type="application/json")

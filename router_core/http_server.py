@@ -11,7 +11,7 @@ and its limits against abusive clients.
   ``concurrent_requests`` answer and closes it, so an idle flood cannot exhaust
   file descriptors or memory.
 * Body size: aiohttp's ``client_max_size`` (413 ``invalid_request``, mapped by the
-  middleware) from ``server.max_body_bytes``.
+  boundary) from ``server.max_body_bytes``.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ the encoders; everything here is shared. Handlers are one line::
         return await pipeline.run(request, OPENAI_CHAT)
 
 Each step is a function below, in request order; errors are RouterErrors that the
-middleware renders in the dialect's error shape (``DIALECT`` on the request).
+request boundary renders in the dialect's error shape (``DIALECT`` on the request).
 Accounting runs exactly once, in ``run``'s ``finally``, whatever happened.
 """
 

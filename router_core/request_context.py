@@ -1,9 +1,9 @@
-"""What one request carries between the middleware and its handler, and the JSON
+"""What one request carries between the request boundary and its handler, and the JSON
 response both of them write.
 
-The middleware (below the handlers) creates ``LOG_FIELDS`` and ``EXTRA_HEADERS`` for
-every request; handlers fill them; the middleware writes the one log line and puts the
-extra headers on every answer, errors included.
+The request boundary (boundary.py, around every handler) creates ``LOG_FIELDS`` and
+``EXTRA_HEADERS`` for every request; handlers fill them; the boundary writes the one
+log line and puts the extra headers on every answer, errors included.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from aiohttp import web
 
 _encoder = msgspec.json.Encoder()
 
-#: Fields the handler adds to the request's single log line (read by the middleware).
+#: Fields the handler adds to the request's single log line (read by the boundary).
 LOG_FIELDS: web.RequestKey[dict[str, Any]] = web.RequestKey("viberouter_log_fields", dict)
 #: Headers every response to this request carries (rate limits, provider ...).
 EXTRA_HEADERS: web.RequestKey[dict[str, str]] = web.RequestKey("viberouter_extra_headers", dict)

@@ -8,7 +8,7 @@ runs the drain while the loop serves on:
 
 1. readiness off (``/readyz`` 503) and the listeners closed (new connections are
    refused); a request that still arrives on a kept-alive connection is served
-   and its connection closed after the answer (see the middleware);
+   and its connection closed after the answer (see boundary.py);
 2. requests in flight run until they end or ``shutdown_timeout_s`` passes;
 3. those left are cut (drain.py): streams get the in-band error event, JSON
    requests not yet answered a 503; they get :data:`CUT_GRACE_S` to write it;

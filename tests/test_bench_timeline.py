@@ -15,7 +15,7 @@ _SHORT = ("--requests", "5", "--rounds", "1")
 #: Steps each request reaches one after the other, so their medians keep this order.
 ROUTER_PATH = (
     "server: request bytes received",
-    "middleware entered",
+    "boundary entered",
     "pipeline entered",
     "authenticated",
     "body read",

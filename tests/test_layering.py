@@ -24,7 +24,7 @@ or of a layer below; the cycle check then covers imports inside one layer. Botto
    requests it is serving, and their cut when it stops).
 7. request pipeline: ``pipeline``, ``accounting``, ``streaming`` and the other
    per-endpoint runs built on them: one request end to end.
-8. server: ``middlewares``, ``http_server``, ``http_protocol``, ``shutdown``,
+8. server: ``boundary``, ``http_server``, ``http_protocol``, ``shutdown``,
    ``metrics_server``, ``cors``, ``reload`` (a running server re-reads its config),
    ``model_refresh`` (it re-lists discovering providers' models).
 9. endpoints: ``handlers/*``, ``dashboard/*`` (the dashboard's own settings sit in 2,
@@ -111,7 +111,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     (
         "server",
         [
-            "middlewares",
+            "boundary",
             "http_server",
             "http_protocol",
             "shutdown",

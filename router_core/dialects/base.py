@@ -193,5 +193,5 @@ class Dialect(abc.ABC):
         return {}
 
 
-#: The dialect serving a request: the middleware renders its errors in that shape.
+#: The dialect serving a request: the request boundary renders its errors in that shape.
 DIALECT: web.RequestKey[Dialect] = web.RequestKey("viberouter_dialect")

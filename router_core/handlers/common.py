@@ -1,5 +1,5 @@
 """Helpers every handler uses: authentication, and (from ``request_context``, which the
-middleware shares) JSON responses and the log context."""
+boundary shares) JSON responses and the log context."""
 
 from __future__ import annotations
 

@@ -1,12 +1,22 @@
-"""The one middleware: request id, the drain's count, RouterError -> JSON, the
-request's metric and log line."""
+"""The request boundary: request id, the drain's count, RouterError -> JSON, the
+request's metric and log line, folded into every route's handler.
+
+It is not an aiohttp middleware on purpose: an application with any middleware makes
+aiohttp add one of its own and build the chain per request, two more coroutine frames
+that stay alive for as long as a stream is held, and CPU on every request. Instead
+:func:`install` wraps each route's handler once, after all routes are registered, and
+adds a last catch-all route that answers what no route matched (404, or 405 with the
+``Allow`` header aiohttp's router would have sent) through the same boundary.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import secrets
 import time
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import structlog
@@ -97,60 +107,93 @@ def _request_id(request: web.Request) -> tuple[str, bool]:
     return rid, True
 
 
-@web.middleware
-async def router_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """The one middleware, one layer on every request's path: request id and log
-    context, the drain's in-flight count (drain.py), errors -> the dialect's error
-    answer, the request's metric and access line."""
-    t0 = time.monotonic()
-    rid, client_rid = _request_id(request)
-    # Every event logged while serving this request (dispatch, streaming) carries its id;
-    # aiohttp runs each request in its own task, so the binding ends with it.
-    structlog.contextvars.bind_contextvars(request_id=rid)
-    fields: dict[str, Any] = {}
-    extra: dict[str, str] = {"X-Request-ID": rid}
-    request[LOG_FIELDS] = fields
-    request[EXTRA_HEADERS] = extra
-    state = request.app[STATE]
-    drain = state.drain
-    task = drain.enter(request)
-    if drain.draining:
-        # Arrived on a kept-alive connection during a drain (the listener is closed):
-        # served, and the connection closes after the answer.
-        request.protocol.close()
-    status = 500
-    code: str | None = None
-    try:
+#: A route's handler as aiohttp keeps it (a coroutine function).
+Bounded = Callable[[web.Request], Coroutine[Any, Any, web.StreamResponse]]
+
+
+def bounded(handler: Handler) -> Bounded:
+    """``handler`` inside the boundary: one coroutine frame around the handler's own."""
+
+    @functools.wraps(handler)
+    async def boundary(request: web.Request) -> web.StreamResponse:
+        t0 = time.monotonic()
+        rid, client_rid = _request_id(request)
+        # Every event logged while serving this request (dispatch, streaming) carries its
+        # id; aiohttp runs each request in its own task, so the binding ends with it.
+        structlog.contextvars.bind_contextvars(request_id=rid)
+        fields: dict[str, Any] = {}
+        extra: dict[str, str] = {"X-Request-ID": rid}
+        request[LOG_FIELDS] = fields
+        request[EXTRA_HEADERS] = extra
+        state = request.app[STATE]
+        drain = state.drain
+        task = drain.enter(request)
+        if drain.draining:
+            # Arrived on a kept-alive connection during a drain (the listener is closed):
+            # served, and the connection closes after the answer.
+            request.protocol.close()
+        status = 500
+        code: str | None = None
         try:
-            resp = await handler(request)
-        except asyncio.CancelledError:
-            cut = take_cut(request)
-            if cut is None or request.writer.output_size > 0:
-                status, code = 499, "client_closed"  # nginx's convention: the client left
+            try:
+                resp = await handler(request)
+            except asyncio.CancelledError:
+                cut = take_cut(request)
+                if cut is None or request.writer.output_size > 0:
+                    status, code = 499, "client_closed"  # nginx's convention: the client left
+                    raise
+                # The drain's deadline cut a request whose answer had not started: a 503
+                # in the client's dialect, logged with its real status.
+                raise cut from None
+            finally:
+                drain.leave(task)
+            if drain.draining and not resp.prepared:
+                resp.force_close()
+            status = resp.status
+            if not resp.prepared:
+                resp.headers.update(extra)
+            return resp
+        except web.HTTPException as exc:
+            if exc.status < 400:
                 raise
-            # The drain's deadline cut a request whose answer had not started: a 503 in
-            # the client's dialect, logged with its real status.
-            raise cut from None
+            answer, code = _error_answer(request, exc, fields, extra, rid)
+            status = answer.status
+            return answer
+        except Exception as exc:  # the boundary: RouterErrors answered, bugs -> server_error
+            answer, code = _error_answer(request, exc, fields, extra, rid)
+            status = answer.status  # a dialect may say it with its own status (404, 529)
+            return answer
         finally:
-            drain.leave(task)
-        if drain.draining and not resp.prepared:
-            resp.force_close()
-        status = resp.status
-        if not resp.prepared:
-            resp.headers.update(extra)
-        return resp
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        answer, code = _error_answer(request, exc, fields, extra, rid)
-        status = answer.status
-        return answer
-    except Exception as exc:  # the boundary: RouterErrors answered, bugs -> server_error
-        answer, code = _error_answer(request, exc, fields, extra, rid)
-        status = answer.status  # a dialect may say it with its own status (404, 529)
-        return answer
-    finally:
-        _finish(request, state, rid, client_rid, fields, status, code, t0)
+            _finish(request, state, rid, client_rid, fields, status, code, t0)
+
+    return boundary
+
+
+def install(app: web.Application) -> None:
+    """Put every route registered so far inside the boundary, then add the catch-all.
+
+    Call it once, after the last route: a route added later is neither bounded nor
+    reachable (the catch-all matches every path and method first)."""
+    for route in app.router.routes():
+        # aiohttp has no public way to wrap a registered route's handler (its
+        # Application(router=...) hook is deprecated); the route keeps it here.
+        route._handler = bounded(route.handler)
+    # [\s\S], not ".": a path with an encoded newline (%0A) must land here too.
+    app.router.add_route("*", r"/{tail:[\s\S]*}", bounded(_no_route))
+
+
+async def _no_route(request: web.Request) -> web.StreamResponse:
+    """What aiohttp's router answers when no route matches: 405 with ``Allow`` when some
+    resource serves the path with other methods, else 404 (raised for the boundary)."""
+    catch_all = request.match_info.route.resource
+    allowed: set[str] = set()
+    for resource in request.app.router.resources():
+        if resource is not catch_all:
+            _, methods = await resource.resolve(request)
+            allowed |= methods
+    if allowed:
+        raise web.HTTPMethodNotAllowed(request.method, allowed)
+    raise web.HTTPNotFound()
 
 
 def _error_answer(
