@@ -282,7 +282,7 @@ class Bench:
             _above_target("latency p99 @1", "<= PT p99 + 1 ms", vr.c1_p99_ms, pt.c1_p99_ms, 1.0)
         )
         out.append(
-            _ratio_target("streams/s", ">= 0.6 x PT", vr.streams_per_s, pt.streams_per_s, 0.6)
+            _ratio_target("streams/s", ">= 0.70 x PT", vr.streams_per_s, pt.streams_per_s, 0.70)
         )
         vr_ttft = _minus(vr.ttft_p50_ms, direct.ttft_p50_ms)
         pt_ttft = _minus(pt.ttft_p50_ms, direct.ttft_p50_ms)
