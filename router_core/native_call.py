@@ -302,27 +302,7 @@ async def relay(
         headers.clear()  # sent: the request's copy would live as long as the stream
         out.first_chunk_at = time.monotonic()
         try:
-            secrets = opened.secrets
-            if opened.first:
-                if scan is not None:
-                    scan.check(opened.first)
-                await stream.send_bytes(scrub_bytes(opened.first, secrets))
-            stream.flush_headers()
-            async for raw, events in opened.batches():
-                raw = scrub_bytes(raw, secrets)
-                if scan is not None:
-                    scan.check(raw)
-                try:
-                    for event in events:
-                        opened.tap.feed(event)
-                except RouterError as exc:
-                    # The upstream's own in-band error: the client gets it as sent.
-                    out.error = exc
-                    await stream.send_bytes(raw)
-                    return stream
-                if raw:
-                    await stream.send_bytes(raw)
-            opened.tap.close()
+            await _forward(stream, opened, out, scan)
         except RouterError as exc:
             out.error = exc
             await stream.send_bytes(error_frames(exc))
@@ -343,6 +323,33 @@ async def relay(
         if stream.prepared:
             stream.stop_streaming()
     return stream
+
+
+async def _forward(
+    stream: ClientStream, opened: NativeStream, out: StreamOutcome, scan: OutputScan | None
+) -> None:
+    """The upstream's bytes to the client as they come (scrubbed, scanned, tapped)."""
+    secrets = opened.secrets
+    if opened.first:
+        if scan is not None:
+            scan.check(opened.first)
+        await stream.send_bytes(scrub_bytes(opened.first, secrets))
+    stream.flush_headers()
+    async for raw, events in opened.batches():
+        raw = scrub_bytes(raw, secrets)
+        if scan is not None:
+            scan.check(raw)
+        try:
+            for event in events:
+                opened.tap.feed(event)
+        except RouterError as exc:
+            # The upstream's own in-band error: the client gets it as sent.
+            out.error = exc
+            await stream.send_bytes(raw)
+            return
+        if raw:
+            await stream.send_bytes(raw)
+    opened.tap.close()
 
 
 async def complete(
