@@ -32,9 +32,8 @@ log = structlog.get_logger("viberouter.streaming")
 
 
 class ClientStream(EventSourceResponse):
-    """aiohttp-sse's response (headers, kernel send timeout for stalled clients) with
-    keep-alives sent only after ``keepalive`` seconds without a write, so a busy
-    stream carries no comments.
+    """aiohttp-sse's response (its headers) with keep-alives sent only after
+    ``keepalive`` seconds without a write, so a busy stream carries no comments.
 
     aiohttp-sse keeps one ping task per stream; with thousands of open streams that
     task (its coroutine frame and its wake-ups) costs more than the stream itself, so
@@ -52,7 +51,9 @@ class ClientStream(EventSourceResponse):
     def __init__(
         self, *, headers: Mapping[str, str], keepalive: float, ping: bytes = KEEPALIVE_COMMENT
     ) -> None:
-        super().__init__(headers=headers, sep="\n", allow_all_methods=True)
+        # send_timeout=None: the listener sets TCP_USER_TIMEOUT once for every connection
+        # (http_server.limit_unacked_sends) instead of once per stream
+        super().__init__(headers=headers, sep="\n", allow_all_methods=True, send_timeout=None)
         self._keepalive = keepalive
         self._ping_frame = ping
         self.last_write = time.monotonic()
@@ -62,7 +63,6 @@ class ClientStream(EventSourceResponse):
     async def prepare(self, request: web.BaseRequest) -> AbstractStreamWriter | None:
         if self.prepared:
             return await super().prepare(request)
-        self._set_tcp_user_timeout(request)
         writer = await web.StreamResponse.prepare(self, request)
         # The header block is serialized now (it goes out with the first write). The
         # multidict, with the key objects it caches once iterated, would otherwise stay

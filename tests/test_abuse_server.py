@@ -18,7 +18,12 @@ import pytest
 from aiohttp import web
 
 from router_core.app import build_state, make_app
-from router_core.http_server import CappedTCPSite, handler_args, refusal_bytes
+from router_core.http_server import (
+    UNACKED_SEND_LIMIT_S,
+    CappedTCPSite,
+    handler_args,
+    refusal_bytes,
+)
 from router_core.settings import ServerSettings, Settings
 from tests.router_harness import RunningRouter, post_chat, router_settings, start_router
 from tests.router_process import start_router_process
@@ -193,6 +198,39 @@ async def test_connections_beyond_the_cap_get_429_and_are_closed(
     assert ok
     for _, w in held:
         w.close()
+
+
+@pytest.mark.skipif(not hasattr(socket, "TCP_USER_TIMEOUT"), reason="a Linux socket option")
+async def test_every_connection_carries_the_unacked_send_limit(
+    capped: tuple[str, int, CappedTCPSite, str],
+) -> None:
+    """Set once on the listener, inherited by each accepted socket, and left in place
+    by a stream (aiohttp-sse set and restored it around every stream)."""
+    host, port, site, key = capped
+    limit_ms = int(UNACKED_SEND_LIMIT_S * 1000)
+    server = site._runner.server
+    assert server is not None
+
+    def accepted() -> list[int]:
+        return [
+            h.transport.get_extra_info("socket").getsockopt(
+                socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT
+            )
+            for h in server.connections
+            if h.transport is not None
+        ]
+
+    async with aiohttp.ClientSession() as s:
+        body = {"model": "echo", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+        headers = {"Authorization": f"Bearer {key}"}
+        async with s.post(
+            f"http://{host}:{port}/v1/chat/completions", json=body, headers=headers
+        ) as r:
+            assert r.status == 200
+            assert accepted() == [limit_ms]
+            text = await r.text()
+        assert text.rstrip().endswith("data: [DONE]")
+        assert accepted() == [limit_ms]  # kept on the keep-alive connection after the stream
 
 
 # ---------------------------------------------------------------- malformed HTTP
