@@ -20,7 +20,8 @@ Rungs (each includes the ones before it):
    rate-limit headers on the answer;
 4. ``metrics``: prometheus-client: requests by model and status, duration
    histogram, prompt and completion tokens, in-flight gauge (label children cached);
-5. ``log``: one JSON line per request (msgspec), written in batches every 50 ms;
+5. ``log``: one JSON line per request (msgspec), appended to a file in batches every
+   50 ms (the router's access log is batched the same way);
 6. ``deadlines``: a total deadline around the upstream exchange
    (``asyncio.timeout``), a request id on every answer, the SSE headers a stream
    needs (no caching, no proxy buffering).
@@ -296,8 +297,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     ) as session:
         floor.session = session
         flusher = None
-        if floor.level >= 5:
-            floor.log_file = open(os.devnull, "wb")  # noqa: SIM115 - closed below
+        if floor.log_file is not None:
             flusher = asyncio.create_task(_flush_logs(floor))
         gc.freeze()  # as the router does once it listens
         gc.set_threshold(20_000)
@@ -315,10 +315,13 @@ async def _flush_logs(floor: Floor) -> None:
             floor.log_file.write(b"".join(lines))
 
 
-def make_app(upstream: str, level: int) -> web.Application:
-    """The floor at ``level`` (1-6) forwarding to ``upstream``."""
+def make_app(upstream: str, level: int, log_path: str = os.devnull) -> web.Application:
+    """The floor at ``level`` (1-6) forwarding to ``upstream``, its access lines (from
+    level 5) appended to ``log_path``."""
     app = web.Application()
     floor = Floor(level=level, upstream=upstream.rstrip("/") + "/v1/chat/completions")
+    if level >= 5:
+        floor.log_file = open(log_path, "ab")  # noqa: SIM115 - closed by _lifecycle
     digest = hashlib.sha256(BENCH_KEY.encode()).hexdigest()
     floor.keys[digest] = KeyState(key_hash=digest)
     if level >= 4:
@@ -335,6 +338,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--upstream", required=True, help="e.g. http://127.0.0.1:9000")
     parser.add_argument("--level", type=int, choices=range(1, len(LEVELS) + 1), required=True)
+    parser.add_argument("--log-file", default=os.devnull, help="access lines (level 5 on)")
     args = parser.parse_args()
     try:
         import uvloop
@@ -343,7 +347,7 @@ def main() -> None:
     except ImportError:
         loop = None
     web.run_app(
-        make_app(args.upstream, args.level),
+        make_app(args.upstream, args.level, args.log_file),
         host="127.0.0.1",
         port=args.port,
         access_log=None,

@@ -45,6 +45,8 @@ def start_floor(cores: Cores, work: Path, upstream_port: int, level: int) -> Ser
         f"http://127.0.0.1:{upstream_port}",
         "--level",
         str(level),
+        "--log-file",
+        str(work / f"floor-{level}-access.log"),
     ]
     proc = spawn(cmd, work / f"floor-{level}.log", cwd=_repo())
     wait_port(port, 15)

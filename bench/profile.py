@@ -1,6 +1,7 @@
 """``python -m bench.profile``: the router (embedded) under load, sampled by py-spy.
 
-Starts the mock and the router exactly as the benchmark does, drives plain requests
+Starts the mock and the router (or, with ``--floor N``, ``bench.floor`` at rung N)
+exactly as the benchmark does, drives plain requests
 (wrk) or streams (the asyncio client), records with ``py-spy record --format raw``
 (collapsed stacks) and prints where the time goes: own time per function, and the
 time under each ``router_core`` function. ``py-spy`` comes from PyPI (``pip install
@@ -20,6 +21,8 @@ from collections import Counter
 from pathlib import Path
 
 from bench.client import request_body
+from bench.floor import BENCH_KEY
+from bench.ladder import start_floor
 from bench.procs import Cores, raise_nofile
 from bench.servers import create_key, router_config, start_mock, start_redis, start_router
 from bench.wrk import run_wrk, write_script
@@ -73,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stream", action="store_true", help="streams instead of plain requests")
     parser.add_argument("--out", type=Path, help="keep the collapsed stacks here")
     parser.add_argument("--redis", action="store_true", help="the Redis backend (redis-server)")
+    parser.add_argument(
+        "--floor", type=int, metavar="LEVEL", help="profile bench.floor at LEVEL, not the router"
+    )
     args = parser.parse_args(argv)
     # the venv's bin is not on PATH when the venv's python is called directly
     spy = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
@@ -92,9 +98,13 @@ def main(argv: list[str] | None = None) -> int:
             redis_port=None if redis is None else redis.port,
             name="profile",
         )
-        key = create_key(cfg)
-        router = start_router(cores, work, cfg, name="profile", cpus=cores.server)
-        router.key = key
+        if args.floor:
+            router = start_floor(cores, work, mock.port, args.floor)
+            key = BENCH_KEY
+        else:
+            key = create_key(cfg)
+            router = start_router(cores, work, cfg, name="profile", cpus=cores.server)
+            router.key = key
         raw = args.out or work / "stacks.txt"
         try:
             script = write_script(work / "p.lua", request_body("m-fast", False), key)

@@ -156,6 +156,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     await state.upstream.start()
     await state.ledger.start()
     await state.client_writes.start()
+    await state.keepalives.start()
     models = ModelRefresher(state)
     await models.start()
     state.ready = True
@@ -164,6 +165,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     finally:
         state.ready = False
         await models.close()
+        await state.keepalives.close()
         await state.client_writes.close()
         await state.ledger.close()
         await state.limiter.close()

@@ -32,6 +32,7 @@ from router_core.framing import UpstreamEvent, make_decoder
 from router_core.plugin_api import UpstreamRequest, UsageTap
 from router_core.state import RouterState
 from router_core.streaming import ClientStream, scan_chunk
+from router_core.timeouts import KeepAliveSweep
 from router_core.upstream import UpstreamClient, UpstreamResponse
 from router_core.upstream_secrets import scrub_bytes, secret_bytes
 
@@ -288,6 +289,7 @@ async def relay(
     *,
     headers: dict[str, str],
     keepalive: float,
+    sweep: KeepAliveSweep,
     out: StreamOutcome,
     error_frames: Callable[[RouterError], bytes],
     scan: OutputScan | None = None,
@@ -296,7 +298,7 @@ async def relay(
     bytes as they come; the tap reads the events they complete (``out.usage``). A
     failure after the commit is one error event of the client's dialect; so is an
     output filter's hit (the bytes that completed it are not sent)."""
-    stream = ClientStream(headers=headers, keepalive=keepalive)
+    stream = ClientStream(headers=headers, keepalive=keepalive, sweep=sweep)
     try:
         await stream.prepare(http_request)
         headers.clear()  # sent: the request's copy would live as long as the stream

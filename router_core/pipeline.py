@@ -340,6 +340,7 @@ async def respond_stream(
                 opened,
                 headers=headers,
                 keepalive=server.sse_keepalive_s,
+                sweep=state.keepalives,
                 out=tally.stream_out,
                 error_frames=dialect.stream_encoder(call).error,
                 scan=native_scan(opened, filters, plan.request, state),
@@ -350,6 +351,7 @@ async def respond_stream(
             encoder=dialect.stream_encoder(call),
             headers=headers,
             keepalive=server.sse_keepalive_s,
+            sweep=state.keepalives,
             out=tally.stream_out,
             scanner=filters.scanner(),
         )

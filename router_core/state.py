@@ -20,7 +20,7 @@ from router_core.metrics import Metrics
 from router_core.settings import Settings
 from router_core.store.base import StoreBackend
 from router_core.store.responses_base import ResponseStore
-from router_core.timeouts import ClientWriteWatch
+from router_core.timeouts import ClientWriteWatch, KeepAliveSweep
 from router_core.upstream import UpstreamClient
 
 
@@ -46,6 +46,8 @@ class RouterState:
     filters: FilterChain = NO_FILTERS
     #: Drops clients that leave an answer unread (``server.client_write_timeout_s``).
     client_writes: ClientWriteWatch = field(default_factory=lambda: ClientWriteWatch(0.0))
+    #: Sends every open stream's keep-alives (``server.sse_keepalive_s``).
+    keepalives: KeepAliveSweep = field(default_factory=KeepAliveSweep)
     drain: Drain = field(default_factory=Drain)
     #: Fetches image URLs for providers that take images only inline ([guards.image_fetch]).
     images: ImageFetcher = field(default_factory=ImageFetcher)

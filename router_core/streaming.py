@@ -27,6 +27,7 @@ from router_core.errors import ContentFilter, RouterError, ServerError
 from router_core.exchange import OpenStream
 from router_core.filters import OutputScanner
 from router_core.stream_iter import Batch
+from router_core.timeouts import KeepAliveSweep
 
 log = structlog.get_logger("viberouter.streaming")
 
@@ -37,8 +38,8 @@ class ClientStream(EventSourceResponse):
 
     aiohttp-sse keeps one ping task per stream; with thousands of open streams that
     task (its coroutine frame and its wake-ups) costs more than the stream itself, so
-    this response re-arms one timer handle instead and starts a task only for the
-    rare keep-alive it actually writes.
+    the process's :class:`KeepAliveSweep` checks every stream's last write instead and
+    a task is started only for the rare keep-alive actually written.
 
     The header block is held by aiohttp until the first bytes written and goes out
     with them in one write, where a plain StreamResponse writes it alone first: that
@@ -49,15 +50,20 @@ class ClientStream(EventSourceResponse):
     _send_headers_immediately = False
 
     def __init__(
-        self, *, headers: Mapping[str, str], keepalive: float, ping: bytes = KEEPALIVE_COMMENT
+        self,
+        *,
+        headers: Mapping[str, str],
+        keepalive: float,
+        sweep: KeepAliveSweep,
+        ping: bytes = KEEPALIVE_COMMENT,
     ) -> None:
         # send_timeout=None: the listener sets TCP_USER_TIMEOUT once for every connection
         # (http_server.limit_unacked_sends) instead of once per stream
         super().__init__(headers=headers, sep="\n", allow_all_methods=True, send_timeout=None)
-        self._keepalive = keepalive
+        self.keepalive = keepalive
+        self._sweep = sweep
         self._ping_frame = ping
         self.last_write = time.monotonic()
-        self._timer: asyncio.TimerHandle | None = None
         self._pinging: asyncio.Task[None] | None = None
 
     async def prepare(self, request: web.BaseRequest) -> AbstractStreamWriter | None:
@@ -68,8 +74,8 @@ class ClientStream(EventSourceResponse):
         # multidict, with the key objects it caches once iterated, would otherwise stay
         # for the stream's whole life: about 3 KB of each held stream.
         self.headers.clear()
-        if self._keepalive > 0:
-            self._timer = asyncio.get_running_loop().call_later(self._keepalive, self._tick)
+        if self.keepalive > 0:
+            self._sweep.add(self)
         return writer
 
     def flush_headers(self) -> None:
@@ -84,14 +90,11 @@ class ClientStream(EventSourceResponse):
         self.last_write = time.monotonic()
         await self.write(data)
 
-    def _tick(self) -> None:
-        idle = time.monotonic() - self.last_write
-        loop = asyncio.get_running_loop()
-        if idle >= self._keepalive:
-            if self._pinging is None:
-                self._pinging = loop.create_task(self._ping_once())
-            idle = 0.0
-        self._timer = loop.call_later(self._keepalive - idle, self._tick)
+    def ping(self) -> None:
+        """One keep-alive, written by its own short task (the sweep does not wait)."""
+        if self._pinging is None:
+            self.last_write = time.monotonic()
+            self._pinging = asyncio.get_running_loop().create_task(self._ping_once())
 
     async def _ping_once(self) -> None:
         try:
@@ -102,9 +105,7 @@ class ClientStream(EventSourceResponse):
             self._pinging = None
 
     def stop_streaming(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._sweep.discard(self)
         if self._pinging is not None:
             self._pinging.cancel()
             self._pinging = None
@@ -205,6 +206,7 @@ async def relay(
     encoder: StreamEncoder,
     headers: dict[str, str],
     keepalive: float,
+    sweep: KeepAliveSweep,
     out: StreamOutcome,
     scanner: OutputScanner | None = None,
 ) -> ClientStream:
@@ -214,7 +216,9 @@ async def relay(
     ``out`` is filled as the stream goes, so the caller can account for a stream
     the client abandoned (the handler is cancelled then). Raises ContentFilter,
     with nothing sent, when the chunks read before the commit break an output filter."""
-    stream = ClientStream(headers=headers, keepalive=keepalive, ping=encoder.keepalive())
+    stream = ClientStream(
+        headers=headers, keepalive=keepalive, sweep=sweep, ping=encoder.keepalive()
+    )
     try:
         data = encoder.start() + _frames(opened.first_chunks, encoder, out, scanner)
         opened.first_chunks = ()

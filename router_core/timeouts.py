@@ -26,6 +26,9 @@ for ``[server] client_write_timeout_s`` (no byte of the pending output taken, as
 nginx's ``send_timeout``) aborts the connection, JSON answers and streams alike.
 One sweeper task per process checks the responses being written; a response costs
 two dict operations, no timer.
+
+Client, per stream (:class:`KeepAliveSweep`): a keep-alive comment after
+``[server] sse_keepalive_s`` without a write, from one sweeper task per process too.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ import contextlib
 import time
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from aiohttp import web
@@ -237,6 +240,64 @@ class ClientWriteWatch:
             p.flushed, p.since = flushed, now  # nothing waiting, or the client took bytes
             return False
         return now - p.since >= self.timeout_s
+
+
+class Silent(Protocol):
+    """A stream the :class:`KeepAliveSweep` keeps alive."""
+
+    keepalive: float  # seconds without a write before a keep-alive goes out
+    last_write: float  # time.monotonic() of the stream's last write
+
+    def ping(self) -> None:
+        """Send one keep-alive (without waiting for it)."""
+
+
+class KeepAliveSweep:
+    """Sends the keep-alives of every open stream from one task per process.
+
+    A stream is a dict entry, checked every eighth of its keep-alive interval, so a
+    keep-alive goes out after 1 to 1.125 intervals of silence. A re-armed timer per
+    stream did the same at about 0.5 KB of each held stream (its handle, callback and
+    libuv timer), 5 MB of 10,000 held streams."""
+
+    def __init__(self) -> None:
+        self._streams: dict[Silent, None] = {}
+        self._tick = 1.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Start the sweeper."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._sweep())
+
+    async def close(self) -> None:
+        """Stop the sweeper."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def add(self, stream: Silent) -> None:
+        """Keep ``stream`` alive until :meth:`discard`."""
+        self._streams[stream] = None
+        self._tick = min(self._tick, max(stream.keepalive / 8, 0.01))
+
+    def discard(self, stream: Silent) -> None:
+        """Stop (idempotent)."""
+        self._streams.pop(stream, None)
+
+    def __len__(self) -> int:
+        """Streams kept alive now."""
+        return len(self._streams)
+
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(self._tick)
+            now = time.monotonic()
+            for stream in list(self._streams):
+                if now - stream.last_write >= stream.keepalive:
+                    stream.ping()
 
 
 class WatchedResponse(web.Response):

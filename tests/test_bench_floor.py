@@ -12,12 +12,13 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from multidict import CIMultiDict
 
 from bench.client import request_body
 from bench.floor import BENCH_KEY, LEVELS
+from bench.ladder import start_floor
 from bench.procs import Cores, stop
 from bench.servers import Server, start_mock
-from bench.ladder import start_floor
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,7 +39,7 @@ def floors(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[int, Serve
         stop(mock.proc)
 
 
-async def _post(server: Server, stream: bool, key: str | None) -> tuple[int, dict[str, str], str]:
+async def _post(server: Server, stream: bool, key: str | None) -> tuple[int, CIMultiDict[str], str]:
     headers = {"Content-Type": "application/json"}
     if key is not None:
         headers["Authorization"] = f"Bearer {key}"
@@ -46,7 +47,7 @@ async def _post(server: Server, stream: bool, key: str | None) -> tuple[int, dic
         aiohttp.ClientSession() as s,
         s.post(server.url, data=request_body("m-fast", stream), headers=headers) as r,
     ):
-        return r.status, dict(r.headers), await r.text()
+        return r.status, CIMultiDict(r.headers), await r.text()
 
 
 async def test_every_rung_answers_plain_and_streamed(floors: dict[int, Server]) -> None:

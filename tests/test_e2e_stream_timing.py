@@ -137,6 +137,54 @@ async def test_keepalive_comments_while_upstream_is_silent(tmp_path: Path) -> No
         await runner.cleanup()
 
 
+async def _read_until(r: aiohttp.ClientResponse, text: str, marker: str) -> str:
+    async with asyncio.timeout(10):
+        async for raw in r.content:
+            text += raw.decode()
+            if marker in text:
+                return text
+    raise AssertionError(f"{marker!r} never came: {text[-300:]!r}")
+
+
+async def test_keepalives_mid_stream_and_the_sweep_holds_only_open_streams(
+    tmp_path: Path,
+) -> None:
+    """One sweeper per process keeps streams alive: a stream whose upstream falls
+    silent after its first token gets comments, and the sweeper lets go of a stream
+    when it ends and when its client leaves."""
+    up = LockStep()
+    runner, port = await serve(up)
+    router = await router_for(tmp_path, port, keepalive=0.2)
+    sweep = router.state.keepalives
+    headers = {"Authorization": f"Bearer {router.key}"}
+    url = router.base_url + "/chat/completions"
+    try:
+        async with aiohttp.ClientSession() as s:
+            async with s.post(url, headers=headers, json=STREAM_BODY) as r:
+                text = await _read_until(r, "", '"t0 "')
+                assert len(sweep) == 1
+                text = await _read_until(r, text, ": keep-alive\n\n")  # upstream silent
+                for n in range(1, 5):
+                    up.go.put_nowait(n)
+                text += (await r.read()).decode()
+            assert text.endswith("data: [DONE]\n\n")
+            assert len(sweep) == 0
+            async with s.post(url, headers=headers, json=STREAM_BODY) as r:
+                await _read_until(r, "", '"t0 "')
+                assert len(sweep) == 1
+                r.close()  # the client leaves mid-stream
+            for _ in range(250):
+                if len(sweep) == 0:
+                    break
+                await asyncio.sleep(0.02)
+            assert len(sweep) == 0
+            for n in range(1, 5):  # let the abandoned upstream handler finish
+                up.go.put_nowait(n)
+    finally:
+        await router.stop()
+        await runner.cleanup()
+
+
 async def test_failure_before_first_byte_is_an_http_error(tmp_path: Path) -> None:
     up = LockStep(fail_status=503)
     runner, port = await serve(up)

@@ -311,7 +311,7 @@ def test_the_router_never_loads_the_price_package(tmp_path: Path) -> None:
     config = tmp_path / "router.toml"
     config.write_text(
         f'[state]\nsqlite_path = "{(tmp_path / "r.db").as_posix()}"\n'
-        "[providers.openai]\nplugin = \"openai\"\n"
+        '[providers.openai]\nplugin = "openai"\n'
         'settings = { base_url = "http://127.0.0.1:9/v1", api_key = "k", models = ["gpt-4o"] }\n'
     )
     out = subprocess.run(
