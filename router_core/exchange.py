@@ -2,7 +2,9 @@
 
 A stream may still fail over until it is committed: until its first chunks are
 translated, or until ``commit_delay`` passes with the upstream silent (the client
-then gets its SSE headers and keep-alives). The read in progress at that moment is
+then gets its SSE headers and keep-alives). Events that arrived with the headers
+are translated at once; only when they hold no chunk yet is the first read waited
+for, in a task of its own. The read in progress at that moment is
 handed to the :class:`StreamBody`, not cancelled: cancelling it would end the
 chunk iterator. After the commit a failure is the stream's error event, recorded
 through :meth:`Health.failed` like any other.
@@ -20,7 +22,7 @@ from router_core.attempts import AttemptScope
 from router_core.catalog import Target
 from router_core.errors import RouterError
 from router_core.plugin_api import StreamTranslator
-from router_core.stream_iter import Batch, iter_chunks
+from router_core.stream_iter import Batch, ChunkReader, read_batches
 from router_core.upstream import UpstreamClient, UpstreamResponse
 
 
@@ -121,9 +123,15 @@ async def stream_exchange(
             as_sent if as_sent is not None else plugin.stream_translator(request, deployment)
         )
         framing = scope.upstream_request.framing
-        batches = iter_chunks(resp.iter_chunks(), framing, translator, max_event_bytes, as_sent)
-        it = batches.__aiter__()
-        first, pending, ended = await _pre_read(it, scope, commit_delay)
+        reader = ChunkReader(framing, translator, max_event_bytes, as_sent)
+        # The events that came with the headers, translated without a read: when they
+        # hold the first token no read is waited for before the commit.
+        first = reader.step(resp.buffered())
+        it = read_batches(reader, resp.iter_chunks()).__aiter__()
+        pending: asyncio.Future[Batch] | None = None
+        ended = False
+        if not first:
+            first, pending, ended = await _pre_read(it, scope, commit_delay)
     except BaseException:
         scope.release()
         resp.release()

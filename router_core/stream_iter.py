@@ -17,7 +17,7 @@ OpenAI chat chunks can send the data instead of encoding the chunk.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 
 from router_core.api.chat import ChatCompletionChunk
 from router_core.framing import EventDecoder, make_decoder
@@ -51,6 +51,10 @@ class ChunkReader:
         self._decoder: EventDecoder = make_decoder(framing, max_event_bytes)
         self._translator = translator
         self._as_sent = as_sent
+
+    def step(self, raw: bytes) -> Batch:
+        """:meth:`feed_forwarding` when the reader was made with ``as_sent``, else :meth:`feed`."""
+        return self.feed(raw) if self._as_sent is None else self.feed_forwarding(raw)
 
     def feed_forwarding(self, raw: bytes) -> Batch:
         """As :meth:`feed`, with each event the translator passed through unchanged
@@ -95,7 +99,7 @@ class ChunkReader:
         return out
 
 
-async def iter_chunks(
+def iter_chunks(
     body: AsyncIterable[bytes] | Iterable[bytes],
     framing: str,
     translator: StreamTranslator,
@@ -106,8 +110,16 @@ async def iter_chunks(
     ``as_sent`` (the same translator, typed as one that says so) wraps the events it
     passed through unchanged. RouterErrors of the decoder or translator propagate
     unchanged."""
-    reader = ChunkReader(framing, translator, max_event_bytes, as_sent)
-    step: Callable[[bytes], Batch] = reader.feed if as_sent is None else reader.feed_forwarding
+    return read_batches(ChunkReader(framing, translator, max_event_bytes, as_sent), body)
+
+
+async def read_batches(
+    reader: ChunkReader, body: AsyncIterable[bytes] | Iterable[bytes]
+) -> AsyncIterator[Batch]:
+    """:func:`iter_chunks` through a reader made by the caller, which may have fed it
+    the bytes that were already there (``exchange.stream_exchange``): what those left
+    incomplete is completed by ``body``'s first slices."""
+    step = reader.step
     if isinstance(body, AsyncIterable):
         async for raw in body:
             chunks = step(raw)

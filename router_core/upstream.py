@@ -59,6 +59,18 @@ class UpstreamResponse:
             raise self.transport_error from exc
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
+    def buffered(self) -> bytes:
+        """The body's bytes that arrived and are not read yet, without waiting (often
+        the first events, sent with the headers); later reads start after them."""
+        resp = self._close
+        if resp is None:
+            return b""
+        try:
+            return resp.content.read_nowait()
+        except aiohttp.ClientError as exc:
+            self.transport_error = _read_error(exc)
+            raise self.transport_error from exc
+
     async def _read_chunks(self) -> bytes:
         parts: list[bytes] = []
         size = 0
