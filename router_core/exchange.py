@@ -141,6 +141,8 @@ async def stream_exchange(
     if ended:
         scope.release()
         return OpenStream(target, resp, first, None)
+    if first:
+        resp.flowing()
     return OpenStream(target, resp, first, StreamBody(it, pending, scope, resp, bool(first)))
 
 
@@ -202,8 +204,9 @@ class StreamBody:
         pending, self._pending = self._pending, None
         try:
             if self._first_seen:
-                # Flowing: each read is bounded by the idle timeout already (the socket's
-                # read timeout, or the in-process reader's); the total is checked per batch.
+                # Flowing: each read is bounded by the idle timeout already (the process's
+                # idle sweep, or the in-process reader's timer); the total is checked per
+                # batch.
                 if clock.over():
                     raise TimeoutError
                 batch = await (pending if pending is not None else self._it.__anext__())
@@ -212,6 +215,7 @@ class StreamBody:
                     batch = await (pending if pending is not None else self._it.__anext__())
                 self._first_seen = True
                 self._scope.health.first_token(self._scope)
+                self._response.flowing()
         except StopAsyncIteration:
             self.close()
             raise

@@ -215,6 +215,8 @@ async def stream_exchange(
         raise
     if first:
         scope.health.first_token(scope)
+        if not ended:
+            resp.flowing()  # the idle sweep bounds its silences from here (upstream.py)
     secrets = secret_bytes(scope.upstream_request)
     return NativeStream(
         scope.target, resp, scope, first, pending, None if ended else it, tap, secrets

@@ -8,7 +8,8 @@ first_token_s   send -> the status line of a JSON answer; send -> the first tran
                 chunk of a stream (a partial event, or events the translator turns into
                 nothing, never count as the first token)
 idle_s          silence between two reads of a body, JSON or stream (a stream: the
-                socket's read timeout; a JSON body: the exchange's one timer; the
+                socket's read timeout until its first chunk, then the process's
+                ``upstream.IdleSweep``; a JSON body: the exchange's one timer; the
                 reader's own timer for in-process upstreams)
 total_s         send -> last byte, JSON bodies and streams alike; never later than the
                 request's budget (``[upstream] total_timeout_s`` over all attempts)
@@ -18,8 +19,9 @@ A JSON exchange runs under one timer (:class:`AttemptClock.json_phase`): the
 first-token deadline until the headers arrived, then the total deadline and the idle
 bound after the body's last read, so a body that trickles a byte at a time ends at
 ``total_s``. A stream carries a timer only
-until its first chunk; after that the socket's read timeout bounds silence and the
-total deadline is checked as chunks arrive, so a flowing stream costs no timer.
+until its first chunk; after that the idle sweep bounds its silences (a read that
+waited ``idle_s``, checked every eighth of it) and the total deadline is checked as
+chunks arrive, so a flowing stream costs no timer.
 
 Client, per response (:class:`ClientWriteWatch`): output the client does not accept
 for ``[server] client_write_timeout_s`` (no byte of the pending output taken, as

@@ -7,6 +7,8 @@ the caller wraps the rest.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 
@@ -21,7 +23,7 @@ from router_core.settings import UpstreamSettings
 from router_core.timeouts import AttemptClock, JsonTimer
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class UpstreamResponse:
     """An upstream answer whose status and headers have arrived."""
 
@@ -36,6 +38,10 @@ class UpstreamResponse:
     #: The failure of the connection itself while reading (a reset, a read timeout), as
     #: opposed to an error the upstream wrote into the body.
     transport_error: RouterError | None = None
+    #: Bounds the silence of a flowing stream once :meth:`flowing` handed it over.
+    idle_sweep: IdleSweep | None = None
+    #: When the read in progress started waiting (None: no read waiting).
+    waiting_since: float | None = None
 
     async def read(self, timer: JsonTimer | None = None) -> bytes:
         """The whole body (bounded by ``max_body``). With ``timer``, each read is
@@ -86,8 +92,11 @@ class UpstreamResponse:
         while True:
             try:
                 if self._close is not None:
-                    # aiohttp's sock_read timeout already bounds each read
+                    # aiohttp's sock_read timeout bounds each read, or, once the stream
+                    # flows, the idle sweep (which reads waiting_since)
+                    self.waiting_since = time.monotonic()
                     chunk = await it.__anext__()
+                    self.waiting_since = None
                 else:
                     limit = self.first_timeout or self.idle_timeout
                     self.first_timeout = None
@@ -101,8 +110,31 @@ class UpstreamResponse:
             yield chunk
             del chunk  # not held while the next read waits (a silent stream)
 
+    def flowing(self) -> None:
+        """The stream's first chunk came: from now on the process's :class:`IdleSweep`
+        bounds its silences instead of aiohttp's socket read timer, which is made and
+        cancelled on every packet and kept for the stream's whole life."""
+        resp, sweep = self._close, self.idle_sweep
+        if resp is None or sweep is None or resp.connection is None:
+            return  # in-process upstream, or the body already ended
+        protocol = resp.connection.protocol
+        if protocol is None:
+            return
+        protocol.read_timeout = None
+        protocol.start_timeout()  # with no read timeout: drops the armed timer
+        sweep.add(self)
+
+    def expire_idle(self) -> None:
+        """Fail the read in progress as aiohttp's own read timeout would."""
+        if self._close is not None:
+            self._close.content.set_exception(
+                aiohttp.SocketTimeoutError("Timeout on reading data from socket")
+            )
+
     def release(self) -> None:
         """Close the upstream connection now (the body will not be read to its end)."""
+        if self.idle_sweep is not None:
+            self.idle_sweep.discard(self)
         if self._close is not None:
             self._close.close()
         else:
@@ -113,12 +145,62 @@ class UpstreamResponse:
                 task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
 
 
+class IdleSweep:
+    """Bounds the silences of every flowing upstream stream from one task per process:
+    a read that has waited ``idle_timeout`` fails as aiohttp's socket read timeout
+    would have failed it, checked every eighth of the timeout (so it fires after 1 to
+    1.125 timeouts). Only the time a read waits counts: a stream held up by a slow
+    client is not idle."""
+
+    def __init__(self) -> None:
+        self._responses: dict[UpstreamResponse, None] = {}
+        self._tick = 1.0
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start the sweeper (in the running loop)."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._sweep())
+
+    async def close(self) -> None:
+        """Stop the sweeper."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def add(self, resp: UpstreamResponse) -> None:
+        """Bound ``resp``'s silences until :meth:`discard`."""
+        self._responses[resp] = None
+        self._tick = min(self._tick, max(resp.idle_timeout / 8, 0.01))
+
+    def discard(self, resp: UpstreamResponse) -> None:
+        """Stop (idempotent)."""
+        self._responses.pop(resp, None)
+
+    def __len__(self) -> int:
+        """Streams bounded now."""
+        return len(self._responses)
+
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(self._tick)
+            now = time.monotonic()
+            for resp in list(self._responses):
+                since = resp.waiting_since
+                if since is not None and now - since >= resp.idle_timeout:
+                    self._responses.pop(resp, None)
+                    resp.expire_idle()
+
+
 class UpstreamClient:
     """One pooled ClientSession for every upstream call of this process."""
 
     def __init__(self, settings: UpstreamSettings) -> None:
         self._settings = settings
         self._session: aiohttp.ClientSession | None = None
+        self.idle = IdleSweep()
         # Parsed URLs by string: a deployment's few URLs are parsed once, not per request.
         self._urls: dict[str, URL] = {}
         self._header_sets: dict[tuple[tuple[str, str], ...], CIMultiDict[str]] = {}
@@ -149,8 +231,10 @@ class UpstreamClient:
             # No skip_auto_headers: with it aiohttp copies every request's headers to
             # decide what to add; _request_headers names the router instead of aiohttp.
         )
+        self.idle.start()
 
     async def close(self) -> None:
+        await self.idle.close()
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -203,7 +287,13 @@ class UpstreamClient:
                 detail=f"{_host(req.url)}: {exc.__class__.__name__}: {exc}",
             ) from exc
         return UpstreamResponse(
-            resp.status, resp.headers, resp.content.iter_any(), resp, clock.idle_s, max_body
+            resp.status,
+            resp.headers,
+            resp.content.iter_any(),
+            resp,
+            clock.idle_s,
+            max_body,
+            idle_sweep=self.idle if timed_reads else None,
         )
 
     def _headers(self, headers: Mapping[str, str]) -> CIMultiDict[str]:

@@ -176,6 +176,28 @@ async def test_slow_between_chunks_is_an_idle_timeout_event(rig: Rig) -> None:
     await rig.assert_clean()  # the silent upstream was closed
 
 
+async def test_a_flowing_stream_is_bounded_by_the_idle_sweep(rig: Rig) -> None:
+    """Once the first chunk came, the process's idle sweep bounds the stream's
+    silences (aiohttp's per-read socket timer is off): it holds the stream while it
+    flows, ends the silent one with the same timeout event, and then lets it go."""
+    rig.a.script(Step("slow_between", delay=2.0))
+    sweep = rig.router.state.upstream.idle
+    raw = await rig.client.chat.completions.with_raw_response.create(
+        model="smart", messages=[{"role": "user", "content": "hi"}], stream=True
+    )
+    held = len(sweep)  # the role chunk came; the upstream is now silent
+    err: BaseException | None = None
+    try:
+        async for _ in raw.parse():
+            pass
+    except openai.APIError as exc:
+        err = exc
+    assert held == 1
+    assert isinstance(err, openai.APIError) and err.body == "timeout"
+    assert len(sweep) == 0
+    await rig.assert_clean()
+
+
 async def test_slow_between_within_idle_timeout_is_fine(rig: Rig) -> None:
     rig.a.script(Step("slow_between", delay=0.05))
     text, _, err = await rig.stream()
