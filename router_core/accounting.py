@@ -25,6 +25,10 @@ from router_core.pricing import cost_usd
 from router_core.state import RouterState
 from router_core.store.base import UsageEvent
 
+#: Content strings a stream keeps before folding them into its estimate: a long stream
+#: would otherwise keep every delta (about 60 bytes each) until it ends.
+_FOLD_AT = 64
+
 
 @dataclass(slots=True)
 class StreamOutcome:
@@ -33,30 +37,34 @@ class StreamOutcome:
 
     usage: Usage | None = None
     chunks: int = 0
-    completion_chars: int = 0
     first_chunk_at: float | None = None
     error: RouterError | None = None
     disconnected: bool = False
     finish_reasons: list[str] = field(default_factory=list)
     #: Frames before the chunk an output filter refused (sent before the error event).
     blocked_frames: bytes = b""
-    #: Content sent, kept for the estimate when the upstream reports no usage.
+    #: Content sent and not yet folded into ``estimated``, for the estimate when the
+    #: upstream reports no usage.
     texts: list[str] = field(default_factory=list)
+    #: Tokens of the content folded so far (the estimator adds up over any split).
+    estimated: float = 0.0
 
     def observe(self, chunk: ChatCompletionChunk) -> None:
         """Count one content chunk that goes to the client."""
         for choice in chunk.choices:
             content = choice.delta.content
             if isinstance(content, str) and content:
-                self.completion_chars += len(content)
                 self.texts.append(content)
+                if len(self.texts) >= _FOLD_AT:
+                    self.estimated += estimate_text_tokens("".join(self.texts))
+                    self.texts.clear()
             if choice.finish_reason is not None:
                 self.finish_reasons.append(choice.finish_reason)
         self.chunks += 1
 
     def completion_estimate(self) -> int:
         """Tokens of the content sent, by the guards' estimator."""
-        return int(sum(estimate_text_tokens(t) for t in self.texts) + 0.999)
+        return int(self.estimated + estimate_text_tokens("".join(self.texts)) + 0.999)
 
 
 @dataclass(slots=True)
