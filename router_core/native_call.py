@@ -295,11 +295,13 @@ async def relay(
     out: StreamOutcome,
     error_frames: Callable[[RouterError], bytes],
     scan: OutputScan | None = None,
+    on_end: Callable[[], None] | None = None,
 ) -> ClientStream:
     """Commit the 200 (``headers`` is emptied once sent) and relay the upstream's
     bytes as they come; the tap reads the events they complete (``out.usage``). A
     failure after the commit is one error event of the client's dialect; so is an
-    output filter's hit (the bytes that completed it are not sent)."""
+    output filter's hit (the bytes that completed it are not sent). ``on_end`` is
+    called once it is over, however it ended."""
     stream = ClientStream(headers=headers, keepalive=keepalive, sweep=sweep)
     try:
         await stream.prepare(http_request)
@@ -326,6 +328,8 @@ async def relay(
         opened.close()
         if stream.prepared:
             stream.stop_streaming()
+        if on_end is not None:
+            on_end()
     return stream
 
 

@@ -1,10 +1,9 @@
 """THE request pipeline every endpoint runs: authenticate, decode, route, guard,
 admit, dispatch, respond, account. An endpoint is a dialect
 (``router_core/dialects/base.py``): it supplies the credential forms, decode and
-the encoders; everything here is shared. Handlers are one line::
+the encoders; everything here is shared. A handler is the pipeline with its dialect::
 
-    async def chat_completions(request: web.Request) -> web.StreamResponse:
-        return await pipeline.run(request, OPENAI_CHAT)
+    chat_completions = functools.partial(pipeline.run, dialect=OPENAI_CHAT)
 
 Each step is a function below, in request order; errors are RouterErrors that the
 request boundary renders in the dialect's error shape (``DIALECT`` on the request).
@@ -15,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -81,6 +81,8 @@ async def run(
     t_start = time.monotonic()
     fields: dict[str, Any] = request[LOG_FIELDS]
     extra_headers: dict[str, str] = request[EXTRA_HEADERS]
+    # the server's error shape (dialects with one fixed shape ignore it), then the key's
+    dialect = dialect.with_error_format(state.settings.server.error_format)
     request[DIALECT] = dialect
     extra_headers.update(dialect.response_headers(extra_headers))
     principal = await authenticate(request, state, dialect, fields)
@@ -118,7 +120,8 @@ async def run(
     try:
         await inline_images(state, plan)
         if call.stream:
-            return await respond_stream(request, state, dialect, call, plan, tally, filters)
+            relay_stream = await open_stream(request, state, dialect, call, plan, tally, filters)
+            return await relay_stream
         return await respond_json(request, state, dialect, call, plan, tally, filters)
     finally:
         fields["attempts"] = tally.call.summary()
@@ -300,7 +303,7 @@ async def respond_json(
     )
 
 
-async def respond_stream(
+async def open_stream(
     request: web.Request,
     state: RouterState,
     dialect: Dialect,
@@ -308,8 +311,11 @@ async def respond_stream(
     plan: Plan,
     tally: Tally,
     filters: FilterChain,
-) -> web.StreamResponse:
-    """Open the upstream stream (failing over until commit) and relay it."""
+) -> Coroutine[Any, Any, web.StreamResponse]:
+    """Open the upstream stream (failing over until commit) and return the relay that
+    serves it, which the caller awaits at once: the relay runs in the caller's chain
+    without this function's frame around it, which an open stream would keep until
+    it ends. The relay's end undoes the stream's bookkeeping (``ended``)."""
     server = state.settings.server
     opened: OpenStream | native_call.NativeStream
     if native_call.may_serve_natively(dialect, plan.targets):
@@ -332,10 +338,15 @@ async def respond_stream(
     m = state.metrics
     m.open_streams.inc()
     token = state.client_writes.watch(request)
+
+    def ended() -> None:
+        state.client_writes.unwatch(token)
+        m.open_streams.dec()
+
     try:
         if isinstance(opened, native_call.NativeStream):
             call.native_tap, call.native_provider = opened.tap, target.deployment.provider
-            return await native_call.relay(
+            return native_call.relay(
                 request,
                 opened,
                 headers=headers,
@@ -344,8 +355,9 @@ async def respond_stream(
                 out=tally.stream_out,
                 error_frames=dialect.stream_encoder(call).error,
                 scan=native_scan(opened, filters, plan.request, state),
+                on_end=ended,
             )
-        return await relay(
+        return relay(
             request,
             opened,
             encoder=dialect.stream_encoder(call),
@@ -354,10 +366,12 @@ async def respond_stream(
             sweep=state.keepalives,
             out=tally.stream_out,
             scanner=filters.scanner(),
+            on_end=ended,
         )
-    finally:
-        state.client_writes.unwatch(token)
-        m.open_streams.dec()
+    except BaseException:
+        opened.close()
+        ended()
+        raise
 
 
 def native_scan(

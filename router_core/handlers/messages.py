@@ -7,6 +7,7 @@ or billed: it generates nothing."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from aiohttp import web
@@ -41,9 +42,8 @@ class _Counting(AnthropicMessages):
 COUNTING = _Counting()
 
 
-async def create_message(request: web.Request) -> web.StreamResponse:
-    """POST /v1/messages (JSON or SSE)."""
-    return await pipeline.run(request, ANTHROPIC_MESSAGES)
+#: POST /v1/messages (JSON or SSE): the pipeline itself (see handlers/chat.py).
+create_message = partial(pipeline.run, dialect=ANTHROPIC_MESSAGES)
 
 
 async def count_tokens(request: web.Request) -> web.StreamResponse:
