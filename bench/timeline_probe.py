@@ -139,11 +139,14 @@ def _probe_router() -> None:
     else:
         _probe_boundary()
     wrap_async(pipeline, "run", "pipeline entered")
+    _rebind_handlers(pipeline.run)
     wrap_async(pipeline, "authenticate", None, "authenticated")
     wrap_async(pipeline, "read_body", None, "body read")
     wrap_sync(pipeline, "plan_call", "decoded", "planned")
     wrap_async(pipeline, "admit", None, "admitted")
-    wrap_async(pipeline, "respond_stream", "dispatch starts")
+    # open_stream since the relay is awaited in pipeline.run; respond_stream in a base before
+    opener = "open_stream" if hasattr(pipeline, "open_stream") else "respond_stream"
+    wrap_async(pipeline, opener, "dispatch starts")
     wrap_async(attempts.AttemptLoop, "run", "attempt loop entered")
     wrap_sync(attempts.AttemptLoop, "_build", "building upstream request", "upstream request built")
     wrap_async(exchange, "open_response", "exchange entered")
@@ -154,6 +157,17 @@ def _probe_router() -> None:
     wrap_async(dispatch, "stream_exchange", None, "stream opened")
     wrap_async(pipeline, "relay", "relay entered")
     wrap_async(streaming.ClientStream, "prepare", "response prepare", "response prepared")
+
+
+def _rebind_handlers(run: Any) -> None:
+    """Handlers that are ``functools.partial(pipeline.run, ...)`` (bound at import,
+    before the probes) call the wrapped ``run`` too."""
+    from router_core.handlers import chat, messages
+
+    for module, name in ((chat, "chat_completions"), (messages, "create_message")):
+        handler = getattr(module, name)
+        if isinstance(handler, functools.partial):
+            setattr(module, name, functools.partial(run, *handler.args, **handler.keywords))
 
 
 def _probe_boundary() -> None:
