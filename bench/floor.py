@@ -52,6 +52,8 @@ import aiohttp
 import msgspec
 from aiohttp import web
 
+from bench.loop import run_server
+
 LEVELS = ("parse", "auth", "limits", "metrics", "log", "deadlines")
 #: The key every rung from ``auth`` on accepts (the ladder sends it).
 BENCH_KEY = "sk-floor-bench-key"
@@ -340,21 +342,7 @@ def main() -> None:
     parser.add_argument("--level", type=int, choices=range(1, len(LEVELS) + 1), required=True)
     parser.add_argument("--log-file", default=os.devnull, help="access lines (level 5 on)")
     args = parser.parse_args()
-    try:
-        import uvloop
-
-        loop = uvloop.new_event_loop()
-    except ImportError:
-        loop = None
-    web.run_app(
-        make_app(args.upstream, args.level, args.log_file),
-        host="127.0.0.1",
-        port=args.port,
-        access_log=None,
-        print=None,
-        backlog=1024,
-        loop=loop,
-    )
+    run_server(make_app(args.upstream, args.level, args.log_file), args.port)
 
 
 if __name__ == "__main__":

@@ -27,30 +27,16 @@ from pathlib import Path
 
 from bench.ab import _plain, _router, _streams
 from bench.floor import BENCH_KEY, LEVELS
-from bench.procs import Cores, free_port, raise_nofile, spawn, stop, wait_port
-from bench.servers import Server, _repo, start_mock, start_passthrough
+from bench.procs import Cores, raise_nofile, stop
+from bench.servers import Server, start_mock, start_passthrough
+from bench.servers import start_floor as start_floor_at
 
 
 def start_floor(cores: Cores, work: Path, upstream_port: int, level: int) -> Server:
-    """``bench.floor`` at ``level`` on the server CPU."""
-    port = free_port()
-    cmd = [
-        *cores.prefix(cores.server),
-        sys.executable,
-        "-m",
-        "bench.floor",
-        "--port",
-        str(port),
-        "--upstream",
-        f"http://127.0.0.1:{upstream_port}",
-        "--level",
-        str(level),
-        "--log-file",
-        str(work / f"floor-{level}-access.log"),
-    ]
-    proc = spawn(cmd, work / f"floor-{level}.log", cwd=_repo())
-    wait_port(port, 15)
-    return Server(f"+{LEVELS[level - 1]}", proc, port, key=BENCH_KEY if level >= 2 else None)
+    """``bench.floor`` at ``level`` on the server CPU, named after its rung."""
+    server = start_floor_at(cores, work, upstream_port, level, f"+{LEVELS[level - 1]}")
+    server.key = BENCH_KEY if level >= 2 else None
+    return server
 
 
 def main(argv: list[str] | None = None) -> int:

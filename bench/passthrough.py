@@ -15,6 +15,8 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
+from bench.loop import run_server
+
 UPSTREAM = web.AppKey("upstream", str)
 SESSION = web.AppKey("session", aiohttp.ClientSession)
 _FORWARD_HEADERS = ("Content-Type", "Accept", "Authorization")
@@ -63,21 +65,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--upstream", required=True, help="e.g. http://127.0.0.1:9000")
     args = parser.parse_args()
-    try:
-        import uvloop
-
-        loop_factory = uvloop.new_event_loop
-    except ImportError:
-        loop_factory = None
-    web.run_app(
-        make_app(args.upstream),
-        host="127.0.0.1",
-        port=args.port,
-        access_log=None,
-        print=None,
-        backlog=1024,
-        loop=loop_factory() if loop_factory else None,
-    )
+    run_server(make_app(args.upstream), args.port)
 
 
 if __name__ == "__main__":

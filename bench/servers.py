@@ -42,43 +42,52 @@ class Server:
         stop(self.proc)
 
 
+def _bench_module(
+    cpus: list[str], work: Path, module: str, log: str, *args: str
+) -> tuple[subprocess.Popen[bytes], int, float]:
+    """``python -m bench.<module> --port P ARGS`` pinned by ``cpus``, once its port
+    listens: (process, port, seconds to listening)."""
+    port = free_port()
+    cmd = [*cpus, sys.executable, "-m", f"bench.{module}", "--port", str(port), *args]
+    t0 = time.monotonic()
+    proc = spawn(cmd, work / log, cwd=_repo())
+    wait_port(port, 15)
+    return proc, port, time.monotonic() - t0
+
+
 def start_mock(cores: Cores, work: Path, chunks: int, delay_ms: float) -> Server:
     """The mock upstream on the load CPU."""
-    port = free_port()
-    cmd = [
-        *cores.prefix(cores.load),
-        sys.executable,
-        "-m",
-        "bench.mock_upstream",
-        "--port",
-        str(port),
-        "--chunks",
-        str(chunks),
-        "--delay-ms",
-        str(delay_ms),
-    ]
-    proc = spawn(cmd, work / "mock.log", cwd=_repo())
-    wait_port(port, 15)
+    args = ("--chunks", str(chunks), "--delay-ms", str(delay_ms))
+    proc, port, _ = _bench_module(
+        cores.prefix(cores.load), work, "mock_upstream", "mock.log", *args
+    )
     return Server("mock", proc, port)
 
 
 def start_passthrough(cores: Cores, work: Path, upstream_port: int) -> Server:
     """The bare aiohttp proxy on the server CPU."""
-    port = free_port()
-    cmd = [
-        *cores.prefix(cores.server),
-        sys.executable,
-        "-m",
-        "bench.passthrough",
-        "--port",
-        str(port),
+    upstream = f"http://127.0.0.1:{upstream_port}"
+    proc, port, took = _bench_module(
+        cores.prefix(cores.server), work, "passthrough", "passthrough.log", "--upstream", upstream
+    )
+    return Server("pass-through", proc, port, startup_s=took)
+
+
+def start_floor(cores: Cores, work: Path, upstream_port: int, level: int, name: str) -> Server:
+    """``bench.floor`` at ``level`` on the server CPU, its access lines in ``work``."""
+    proc, port, took = _bench_module(
+        cores.prefix(cores.server),
+        work,
+        "floor",
+        f"floor-{level}.log",
         "--upstream",
         f"http://127.0.0.1:{upstream_port}",
-    ]
-    t0 = time.monotonic()
-    proc = spawn(cmd, work / "passthrough.log", cwd=_repo())
-    wait_port(port, 15)
-    return Server("pass-through", proc, port, startup_s=time.monotonic() - t0)
+        "--level",
+        str(level),
+        "--log-file",
+        str(work / f"floor-{level}-access.log"),
+    )
+    return Server(name, proc, port, startup_s=took)
 
 
 def start_redis(cores: Cores, work: Path) -> Server:

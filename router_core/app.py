@@ -155,8 +155,8 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     await _open_state(state)
     await state.upstream.start()
     await state.ledger.start()
-    await state.client_writes.start()
-    await state.keepalives.start()
+    state.client_writes.start()
+    state.keepalives.start()
     models = ModelRefresher(state)
     await models.start()
     state.ready = True

@@ -75,7 +75,7 @@ class ClientStream(EventSourceResponse):
         # for the stream's whole life: about 3 KB of each held stream.
         self.headers.clear()
         if self.keepalive > 0:
-            self._sweep.add(self)
+            self._sweep.add(self, self.keepalive)
         return writer
 
     def flush_headers(self) -> None:

@@ -40,7 +40,7 @@ import contextlib
 import time
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 import structlog
 from aiohttp import web
@@ -48,6 +48,8 @@ from aiohttp import web
 from router_core.errors import UpstreamTimeout
 
 log = structlog.get_logger("viberouter.timeouts")
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,18 +193,18 @@ class _Pending:
         self.since = now
 
 
-class ClientWriteWatch:
-    """Aborts client connections whose output makes no progress (see module doc)."""
+class Sweeper:
+    """One task per process that wakes every ``tick`` seconds and runs :meth:`check`:
+    what would otherwise be a timer per request or per stream."""
 
-    def __init__(self, timeout_s: float) -> None:
-        self.timeout_s = timeout_s
-        self._pending: dict[int, _Pending] = {}
+    def __init__(self) -> None:
+        self.tick = 1.0
         self._task: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
-        """Start the sweeper (no-op when the timeout is off)."""
-        if self.timeout_s > 0 and self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._sweep())
+    def start(self) -> None:
+        """Start the sweeper (in the running loop)."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def close(self) -> None:
         """Stop the sweeper."""
@@ -211,6 +213,65 @@ class ClientWriteWatch:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.tick)
+            self.check(time.monotonic())
+
+    def check(self, now: float) -> None:
+        """One sweep (``now``: time.monotonic())."""
+        raise NotImplementedError
+
+
+class WatchSet(Sweeper, Generic[T]):
+    """A :class:`Sweeper` over a set of items, each with an interval: checked every
+    eighth of the shortest interval, so an item is late by at most an eighth."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._items: dict[T, None] = {}
+
+    def add(self, item: T, interval: float) -> None:
+        """Watch ``item`` until :meth:`discard`."""
+        self._items[item] = None
+        self.tick = min(self.tick, max(interval / 8, 0.01))
+
+    def discard(self, item: T) -> None:
+        """Stop watching (idempotent)."""
+        self._items.pop(item, None)
+
+    def __len__(self) -> int:
+        """Items watched now."""
+        return len(self._items)
+
+    def check(self, now: float) -> None:
+        for item in list(self._items):
+            if self.due(item, now):
+                self.fire(item)
+
+    def due(self, item: T, now: float) -> bool:
+        """True when ``item`` needs :meth:`fire` now."""
+        raise NotImplementedError
+
+    def fire(self, item: T) -> None:
+        """Act on an item that is due."""
+        raise NotImplementedError
+
+
+class ClientWriteWatch(Sweeper):
+    """Aborts client connections whose output makes no progress (see module doc)."""
+
+    def __init__(self, timeout_s: float) -> None:
+        super().__init__()
+        self.timeout_s = timeout_s
+        self.tick = max(0.05, timeout_s / 4)
+        self._pending: dict[int, _Pending] = {}
+
+    def start(self) -> None:
+        """Start the sweeper (no-op when the timeout is off)."""
+        if self.timeout_s > 0:
+            super().start()
 
     def watch(self, request: web.BaseRequest) -> int:
         """Watch the writes of ``request`` until :meth:`unwatch` with the returned token."""
@@ -222,15 +283,11 @@ class ClientWriteWatch:
         """Stop watching (idempotent)."""
         self._pending.pop(token, None)
 
-    async def _sweep(self) -> None:
-        period = max(0.05, self.timeout_s / 4)
-        while True:
-            await asyncio.sleep(period)
-            now = time.monotonic()
-            for token, p in list(self._pending.items()):
-                if self._stalled(p, now):
-                    self._pending.pop(token, None)
-                    _abort(p.request)
+    def check(self, now: float) -> None:
+        for token, p in list(self._pending.items()):
+            if self._stalled(p, now):
+                self._pending.pop(token, None)
+                _abort(p.request)
 
     def _stalled(self, p: _Pending, now: float) -> bool:
         transport = p.request.transport
@@ -254,7 +311,7 @@ class Silent(Protocol):
         """Send one keep-alive (without waiting for it)."""
 
 
-class KeepAliveSweep:
+class KeepAliveSweep(WatchSet[Silent]):
     """Sends the keep-alives of every open stream from one task per process.
 
     A stream is a dict entry, checked every eighth of its keep-alive interval, so a
@@ -262,44 +319,11 @@ class KeepAliveSweep:
     stream did the same at about 0.5 KB of each held stream (its handle, callback and
     libuv timer), 5 MB of 10,000 held streams."""
 
-    def __init__(self) -> None:
-        self._streams: dict[Silent, None] = {}
-        self._tick = 1.0
-        self._task: asyncio.Task[None] | None = None
+    def due(self, item: Silent, now: float) -> bool:
+        return now - item.last_write >= item.keepalive
 
-    async def start(self) -> None:
-        """Start the sweeper."""
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._sweep())
-
-    async def close(self) -> None:
-        """Stop the sweeper."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    def add(self, stream: Silent) -> None:
-        """Keep ``stream`` alive until :meth:`discard`."""
-        self._streams[stream] = None
-        self._tick = min(self._tick, max(stream.keepalive / 8, 0.01))
-
-    def discard(self, stream: Silent) -> None:
-        """Stop (idempotent)."""
-        self._streams.pop(stream, None)
-
-    def __len__(self) -> int:
-        """Streams kept alive now."""
-        return len(self._streams)
-
-    async def _sweep(self) -> None:
-        while True:
-            await asyncio.sleep(self._tick)
-            now = time.monotonic()
-            for stream in list(self._streams):
-                if now - stream.last_write >= stream.keepalive:
-                    stream.ping()
+    def fire(self, item: Silent) -> None:
+        item.ping()
 
 
 class WatchedResponse(web.Response):

@@ -7,7 +7,6 @@ the caller wraps the rest.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from router_core import __version__
 from router_core.errors import InvalidRequest, ModelError, RouterError, UpstreamTimeout
 from router_core.plugin_api import LocalResponse, ProviderPlugin, UpstreamRequest
 from router_core.settings import UpstreamSettings
-from router_core.timeouts import AttemptClock, JsonTimer
+from router_core.timeouts import AttemptClock, JsonTimer, WatchSet
 
 
 @dataclass(slots=True, eq=False)
@@ -122,7 +121,7 @@ class UpstreamResponse:
             return
         protocol.read_timeout = None
         protocol.start_timeout()  # with no read timeout: drops the armed timer
-        sweep.add(self)
+        sweep.add(self, self.idle_timeout)
 
     def expire_idle(self) -> None:
         """Fail the read in progress as aiohttp's own read timeout would."""
@@ -145,53 +144,20 @@ class UpstreamResponse:
                 task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
 
 
-class IdleSweep:
+class IdleSweep(WatchSet[UpstreamResponse]):
     """Bounds the silences of every flowing upstream stream from one task per process:
     a read that has waited ``idle_timeout`` fails as aiohttp's socket read timeout
     would have failed it, checked every eighth of the timeout (so it fires after 1 to
     1.125 timeouts). Only the time a read waits counts: a stream held up by a slow
     client is not idle."""
 
-    def __init__(self) -> None:
-        self._responses: dict[UpstreamResponse, None] = {}
-        self._tick = 1.0
-        self._task: asyncio.Task[None] | None = None
+    def due(self, item: UpstreamResponse, now: float) -> bool:
+        since = item.waiting_since
+        return since is not None and now - since >= item.idle_timeout
 
-    def start(self) -> None:
-        """Start the sweeper (in the running loop)."""
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._sweep())
-
-    async def close(self) -> None:
-        """Stop the sweeper."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    def add(self, resp: UpstreamResponse) -> None:
-        """Bound ``resp``'s silences until :meth:`discard`."""
-        self._responses[resp] = None
-        self._tick = min(self._tick, max(resp.idle_timeout / 8, 0.01))
-
-    def discard(self, resp: UpstreamResponse) -> None:
-        """Stop (idempotent)."""
-        self._responses.pop(resp, None)
-
-    def __len__(self) -> int:
-        """Streams bounded now."""
-        return len(self._responses)
-
-    async def _sweep(self) -> None:
-        while True:
-            await asyncio.sleep(self._tick)
-            now = time.monotonic()
-            for resp in list(self._responses):
-                since = resp.waiting_since
-                if since is not None and now - since >= resp.idle_timeout:
-                    self._responses.pop(resp, None)
-                    resp.expire_idle()
+    def fire(self, item: UpstreamResponse) -> None:
+        self.discard(item)
+        item.expire_idle()
 
 
 class UpstreamClient:
