@@ -317,20 +317,7 @@ async def open_stream(
     without this function's frame around it, which an open stream would keep until
     it ends. The relay's end undoes the stream's bookkeeping (``ended``)."""
     server = state.settings.server
-    opened: OpenStream | native_call.NativeStream
-    if native_call.may_serve_natively(dialect, plan.targets):
-        target, opened = await native_call.open_stream(
-            state, dialect, call, plan.targets, plan.request, request.headers, tally.call
-        )
-    else:
-        opened = await state.dispatcher.open_stream(
-            plan.targets,
-            plan.request,
-            call.extras_source,
-            tally.call,
-            commit_delay=server.sse_keepalive_s or 15.0,
-        )
-        target = opened.target
+    target, opened = await _open_upstream(request, state, dialect, call, plan, tally)
     tally.serve(target)
     headers: dict[str, str] = request[EXTRA_HEADERS]
     served_headers(headers, target, tally)
@@ -372,6 +359,30 @@ async def open_stream(
         opened.close()
         ended()
         raise
+
+
+async def _open_upstream(
+    request: web.Request,
+    state: RouterState,
+    dialect: Dialect,
+    call: ChatCall,
+    plan: Plan,
+    tally: Tally,
+) -> tuple[Target, OpenStream | native_call.NativeStream]:
+    """The upstream stream, native when the dialect and the target allow, failing
+    over until it is committed."""
+    if native_call.may_serve_natively(dialect, plan.targets):
+        return await native_call.open_stream(
+            state, dialect, call, plan.targets, plan.request, request.headers, tally.call
+        )
+    opened = await state.dispatcher.open_stream(
+        plan.targets,
+        plan.request,
+        call.extras_source,
+        tally.call,
+        commit_delay=state.settings.server.sse_keepalive_s or 15.0,
+    )
+    return opened.target, opened
 
 
 def native_scan(
