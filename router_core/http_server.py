@@ -17,7 +17,7 @@ and its limits against abusive clients.
   unacknowledged for ``UNACKED_SEND_LIMIT_S``. A slow stream's writes never block on a
   full buffer, so only this notices a peer that vanished without a FIN. aiohttp-sse
   sets and restores the same option around every stream instead: three socket
-  objects and five system calls per stream, about 5 us (docs/performance.md).
+  objects and six system calls per stream, about 5 us (docs/performance.md).
 """
 
 from __future__ import annotations
