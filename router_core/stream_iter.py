@@ -3,7 +3,7 @@ canonical chunks. Written once; dispatch reads every upstream stream through it 
 ``router_core.plugin_testing`` runs plugins through the same code.
 
 :class:`ChunkReader` is the step (one slice of bytes in, the chunks it completes
-out); :func:`iter_chunks` drives it over an async or sync iterable of byte slices
+out); :func:`read_batches` drives it over an async or sync iterable of byte slices
 and yields each non-empty batch, the closing batch (finish and usage chunks the
 translator holds back until the body ends) last. A slice that completes no event,
 or events the translator turns into nothing, yields nothing: the first batch is the
@@ -99,26 +99,14 @@ class ChunkReader:
         return out
 
 
-def iter_chunks(
-    body: AsyncIterable[bytes] | Iterable[bytes],
-    framing: str,
-    translator: StreamTranslator,
-    max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
-    as_sent: AsSentTranslator | None = None,
-) -> AsyncIterator[Batch]:
-    """Canonical chunk batches from upstream byte slices (see the module docstring);
-    ``as_sent`` (the same translator, typed as one that says so) wraps the events it
-    passed through unchanged. RouterErrors of the decoder or translator propagate
-    unchanged."""
-    return read_batches(ChunkReader(framing, translator, max_event_bytes, as_sent), body)
-
-
 async def read_batches(
     reader: ChunkReader, body: AsyncIterable[bytes] | Iterable[bytes]
 ) -> AsyncIterator[Batch]:
-    """:func:`iter_chunks` through a reader made by the caller, which may have fed it
-    the bytes that were already there (``exchange.stream_exchange``): what those left
-    incomplete is completed by ``body``'s first slices."""
+    """Batches from ``reader`` over ``body``'s byte slices (see the module docstring).
+    The caller may have fed it the bytes that were already there
+    (``exchange.stream_exchange``): what those left incomplete is completed by
+    ``body``'s first slices. RouterErrors of the decoder or translator propagate
+    unchanged."""
     step = reader.step
     if isinstance(body, AsyncIterable):
         async for raw in body:
