@@ -90,7 +90,7 @@ class Dispatcher:
             dec = msgspec.json.Decoder(typ)
             self._extras_decoders[typ] = dec
         extras = decode_json(dec, raw_body)
-        check_nesting(struct_parts(extras))
+        check_nesting(struct_parts(extras), body=raw_body)
         return extras
 
     def builder(self, request: ChatRequest, raw_body: bytes) -> Callable[[Target], UpstreamRequest]:

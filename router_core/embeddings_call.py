@@ -144,12 +144,12 @@ async def create_embeddings(request: web.Request) -> web.StreamResponse:
         prompt_estimate=estimate,
         t_start=t_start,
     )
-    state.metrics.in_flight.inc()
+    state.metrics.in_flight_c.inc()
     try:
         return await _respond(request, state, req, targets, tally, len(inputs))
     finally:
         fields["attempts"] = tally.call.summary()
-        state.metrics.in_flight.dec()
+        state.metrics.in_flight_c.dec()
         await settle(state, principal, admission, tally, fields)
 
 

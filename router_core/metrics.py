@@ -11,17 +11,30 @@ capped too, so a bug upstream of a label cannot grow memory or series without bo
 With several worker processes, ``PROMETHEUS_MULTIPROC_DIR`` switches
 prometheus-client to its multiprocess mode (serve.py sets it); ``exposition()``
 then merges every worker's values.
+
+In one process, the observations every request makes (its count, durations, tokens,
+cost, the in-flight gauges) are deferred: a child keeps what it was given as a plain
+number or a list of values, and the batch is folded into prometheus-client's values
+when anything reads the registry (a scrape, ``get_sample_value``) or when 1,024
+observations are waiting. A prometheus-client update takes a lock and, for a
+histogram, walks its buckets in Python; a request makes about a dozen, so the fold
+turns them into an addition each. Nothing is lost or late for a reader: every read
+of the registry folds first. With several workers the values live in shared files
+that other processes read without asking this one, so there every observation goes
+straight to prometheus-client, as before.
 """
 
 from __future__ import annotations
 
 import os
 import platform
-from collections.abc import Callable, Iterable
-from typing import Generic, Literal, TypeVar
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Generic, Literal, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.metrics import MetricWrapperBase
+from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from router_core import __version__
@@ -51,17 +64,159 @@ TenantMode = Literal["off", "account", "key"]
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 M = TypeVar("M", bound=MetricWrapperBase)
+#: Observations waiting in deferred children before they are folded at once.
+FOLD_AT = 1024
+
+
+class Deferred:
+    """The batch of deferred children (see the module docstring): which of them hold
+    observations not yet folded, and how many are waiting. A registry collector that
+    yields no metric of its own, registered before every metric, folds the batch
+    whenever the registry is read."""
+
+    __slots__ = ("_dirty", "waiting")
+
+    def __init__(self) -> None:
+        self._dirty: list[_DeferredChild] = []
+        self.waiting = 0
+
+    def mark(self, child: _DeferredChild) -> None:
+        """``child`` holds observations now (it was clean until this one)."""
+        self._dirty.append(child)
+
+    def added(self) -> None:
+        """One more observation waits; fold when the batch is full."""
+        self.waiting += 1
+        if self.waiting >= FOLD_AT:
+            self.fold()
+
+    def fold(self) -> None:
+        """Every waiting observation into prometheus-client's values, now."""
+        dirty, self._dirty = self._dirty, []
+        self.waiting = 0
+        for child in dirty:
+            child.fold()
+
+    def collect(self) -> Iterator[Metric]:
+        """The registry's hook: a read of the registry folds first."""
+        self.fold()
+        return iter(())
+
+
+class _DeferredChild:
+    __slots__ = ("_batch", "_child", "_dirty")
+
+    def __init__(self, child: Any, batch: Deferred) -> None:
+        self._child = child
+        self._batch = batch
+        self._dirty = False
+
+    def fold(self) -> None:
+        raise NotImplementedError
+
+
+class DeferredCounter(_DeferredChild):
+    """A counter child whose increments add up until the batch is folded."""
+
+    __slots__ = ("_pending",)
+
+    def __init__(self, child: Any, batch: Deferred) -> None:
+        super().__init__(child, batch)
+        self._pending = 0.0
+
+    def inc(self, amount: float = 1.0) -> None:
+        """Count ``amount`` (not negative, as on a counter)."""
+        if amount < 0:
+            raise ValueError("Counters can only be incremented by non-negative amounts.")
+        self._pending += amount
+        if not self._dirty:
+            self._dirty = True
+            self._batch.mark(self)
+        self._batch.added()
+
+    def fold(self) -> None:
+        pending, self._pending, self._dirty = self._pending, 0.0, False
+        self._child.inc(pending)
+
+
+class DeferredGauge(_DeferredChild):
+    """A gauge moved up and down; the net change is applied when folded."""
+
+    __slots__ = ("_pending",)
+
+    def __init__(self, child: Any, batch: Deferred) -> None:
+        super().__init__(child, batch)
+        self._pending = 0.0
+
+    def inc(self, amount: float = 1.0) -> None:
+        """Move up by ``amount``."""
+        self._pending += amount
+        if not self._dirty:
+            self._dirty = True
+            self._batch.mark(self)
+        self._batch.added()
+
+    def dec(self, amount: float = 1.0) -> None:
+        """Move down by ``amount``."""
+        self.inc(-amount)
+
+    def fold(self) -> None:
+        pending, self._pending, self._dirty = self._pending, 0.0, False
+        if pending:
+            self._child.inc(pending)
+
+
+class DeferredHistogram(_DeferredChild):
+    """A histogram child that keeps its values until the batch is folded; the fold
+    counts them into buckets with one addition per bucket touched."""
+
+    __slots__ = ("_bounds", "_values")
+
+    def __init__(self, child: Any, batch: Deferred) -> None:
+        super().__init__(child, batch)
+        self._values: list[float] = []
+        # prometheus-client keeps a child's buckets and sum as value objects; when a
+        # version does not, the fold observes each value through the public API.
+        has_parts = all(hasattr(child, a) for a in ("_upper_bounds", "_buckets", "_sum"))
+        self._bounds: list[float] | None = list(child._upper_bounds) if has_parts else None
+
+    def observe(self, amount: float) -> None:
+        """Record one value."""
+        self._values.append(amount)
+        if not self._dirty:
+            self._dirty = True
+            self._batch.mark(self)
+        self._batch.added()
+
+    def fold(self) -> None:
+        values, self._values, self._dirty = self._values, [], False
+        child, bounds = self._child, self._bounds
+        if bounds is None:
+            for v in values:
+                child.observe(v)
+            return
+        counts: dict[int, int] = {}
+        for v in values:
+            i = bisect_left(bounds, v)  # the first bound >= v, as observe() picks
+            counts[i] = counts.get(i, 0) + 1
+        child._sum.inc(sum(values))
+        for i, n in counts.items():
+            child._buckets[i].inc(n)
 
 
 class _Cached(Generic[M]):
-    """Caches ``metric.labels(*values)`` children by label tuple, at most ``cap`` of them."""
+    """Caches ``metric.labels(*values)`` children by label tuple, at most ``cap`` of them
+    (deferred children when ``deferred`` is given and the metric's kind allows)."""
 
-    __slots__ = ("_cap", "_children", "_metric")
+    __slots__ = ("_cap", "_children", "_deferred", "_metric")
 
-    def __init__(self, metric: M, cap: int = CHILDREN_CAP) -> None:
+    def __init__(
+        self, metric: M, cap: int = CHILDREN_CAP, deferred: Deferred | None = None
+    ) -> None:
         self._metric = metric
         self._cap = cap
         self._children: dict[tuple[str, ...], M] = {}
+        self._deferred = deferred
 
     def get(self, *values: str) -> M:
         child = self._children.get(values)
@@ -71,9 +226,22 @@ class _Cached(Generic[M]):
                 child = self._children.get(values)
                 if child is not None:
                     return child
-            child = self._metric.labels(*values)
+            child = _defer(self._metric.labels(*values), self._deferred)
             self._children[values] = child
         return child
+
+
+def _defer(child: M, batch: Deferred | None) -> M:
+    """``child`` behind a deferred wrapper of its kind (same methods), or as it is."""
+    if batch is None:
+        return child
+    if isinstance(child, Histogram):
+        return DeferredHistogram(child, batch)  # type: ignore[return-value]
+    if isinstance(child, Counter):
+        return DeferredCounter(child, batch)  # type: ignore[return-value]
+    if isinstance(child, Gauge):
+        return DeferredGauge(child, batch)  # type: ignore[return-value]
+    return child
 
 
 class _RequestChildren(_Cached[Counter]):
@@ -178,6 +346,10 @@ class Metrics:
     ) -> None:
         self.registry = registry or CollectorRegistry()
         r = self.registry
+        # registered first, so every read of the registry folds before it collects
+        self.deferred: Deferred | None = None if multiprocess_dir() else Deferred()
+        if self.deferred is not None:
+            r.register(self.deferred)
         self._define_request_metrics(r)
         self._define_upstream_metrics(r)
         self.build.labels(__version__, platform.python_version()).set(1)
@@ -302,14 +474,18 @@ class Metrics:
 
     def _cache_children(self) -> None:
         """Label children looked up once (hot path), and every fixed series at zero."""
-        self.requests_c = _RequestChildren(self.requests)
-        self.request_duration_c = _Cached(self.request_duration)
-        self.ttft_c = _Cached(self.ttft)
-        self.overhead_c = _Cached(self.overhead)
-        self.upstream_duration_c = _Cached(self.upstream_duration)
+        # the per-request ones deferred; the rest are rare and stay immediate
+        d = self.deferred
+        self.requests_c = _RequestChildren(self.requests, deferred=d)
+        self.request_duration_c = _Cached(self.request_duration, deferred=d)
+        self.ttft_c = _Cached(self.ttft, deferred=d)
+        self.overhead_c = _Cached(self.overhead, deferred=d)
+        self.upstream_duration_c = _Cached(self.upstream_duration, deferred=d)
         self.upstream_errors_c = _Cached(self.upstream_errors)
-        self.tokens_c = _Cached(self.tokens)
-        self.cost_c = _Cached(self.cost)
+        self.tokens_c = _Cached(self.tokens, deferred=d)
+        self.cost_c = _Cached(self.cost, deferred=d)
+        self.in_flight_c = _defer(self.in_flight, d)
+        self.open_streams_c = _defer(self.open_streams, d)
         self.rate_limited_c = _Cached(self.rate_limited)
         self.retries_c = _Cached(self.retries)
         self.fallbacks_c = _Cached(self.fallbacks)

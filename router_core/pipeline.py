@@ -116,7 +116,7 @@ async def run(
         t_start=t_start,
     )
     m = state.metrics
-    m.in_flight.inc()
+    m.in_flight_c.inc()
     try:
         await inline_images(state, plan)
         if call.stream:
@@ -125,7 +125,7 @@ async def run(
         return await respond_json(request, state, dialect, call, plan, tally, filters)
     finally:
         fields["attempts"] = tally.call.summary()
-        m.in_flight.dec()
+        m.in_flight_c.dec()
         try:
             if hooks is not None:
                 await hooks.after_answer(call, principal)
@@ -323,12 +323,12 @@ async def open_stream(
     served_headers(headers, target, tally)
     tally.stream_out = StreamOutcome()
     m = state.metrics
-    m.open_streams.inc()
+    m.open_streams_c.inc()
     token = state.client_writes.watch(request)
 
     def ended() -> None:
         state.client_writes.unwatch(token)
-        m.open_streams.dec()
+        m.open_streams_c.dec()
 
     try:
         if isinstance(opened, native_call.NativeStream):

@@ -14,6 +14,7 @@ from router_core.api.decoding import (
     check_nesting,
     decode_chat_request,
     decode_json,
+    may_nest_deeper,
     struct_parts,
 )
 from router_core.errors import InvalidRequest
@@ -73,6 +74,39 @@ def test_check_nesting_never_recurses() -> None:
     check_nesting([("$.exact", [[[]]])], limit=3)
     with pytest.raises(InvalidRequest):
         check_nesting([("$.over", [[[[]]]])], limit=3)
+
+
+@pytest.mark.parametrize("levels", [0, 1, 2, 3, 4, 5])
+def test_bracket_count_skips_only_walks_that_cannot_fail(levels: int) -> None:
+    # a value ``levels`` arrays deep, in a body of exactly that many brackets (plus
+    # brackets inside a string, which only add to the count)
+    value: Any = []
+    for _ in range(levels - 1):
+        value = [value]
+    body = msgspec.json.encode({"x": value if levels else 1, "s": "[{"})
+    assert may_nest_deeper(body, limit=levels + 3) is False  # 1 + levels + 2 in "s"
+    assert may_nest_deeper(body, limit=levels + 2) is True
+    for limit in range(0, 7):
+        walked = _refused([("$.x", value if levels else 1)], limit, None)
+        with_body = _refused([("$.x", value if levels else 1)], limit, body)
+        assert with_body == walked, (levels, limit)
+        assert walked == (levels > limit)
+
+
+def _refused(parts: list[tuple[str, object]], limit: int, body: bytes | None) -> bool:
+    try:
+        check_nesting(parts, limit, body)
+    except InvalidRequest:
+        return True
+    return False
+
+
+def test_small_bodies_skip_the_walk_large_ones_do_not() -> None:
+    assert not may_nest_deeper(HEAD + b'"hi"}]}')
+    deep = b"[" * (MAX_FREE_FORM_DEPTH + 1) + b"]" * (MAX_FREE_FORM_DEPTH + 1)
+    # a body with more brackets than the limit is walked: the deep part is refused
+    with pytest.raises(InvalidRequest, match="nested more than"):
+        decode_chat_request(DECODER, HEAD + b'"hi"}],"audio":{"x":' + deep + b"}}")
 
 
 def _any_fields(tp: Any, path: str, seen: set[type]) -> set[str]:

@@ -95,10 +95,10 @@ async def test_client_disconnect_closes_upstream(
         await asyncio.sleep(0.2)
         assert up.sent == sent_at_close  # no orphaned generation
         for _ in range(50):
-            if router.state.metrics.in_flight._value.get() == 0:
+            if router.state.metrics.registry.get_sample_value("viberouter_in_flight_requests") == 0:
                 break
             await asyncio.sleep(0.02)
-        assert router.state.metrics.in_flight._value.get() == 0
+        assert router.state.metrics.registry.get_sample_value("viberouter_in_flight_requests") == 0
         assert router.state.metrics.client_disconnects._value.get() == 1
         # the key's only concurrency slot is free again
         up.closed.clear()
@@ -132,10 +132,10 @@ async def test_client_disconnect_during_non_stream_wait(
         await session.close()
         await asyncio.wait_for(up.closed.wait(), timeout=5)
         for _ in range(50):
-            if router.state.metrics.in_flight._value.get() == 0:
+            if router.state.metrics.registry.get_sample_value("viberouter_in_flight_requests") == 0:
                 break
             await asyncio.sleep(0.02)
-        assert router.state.metrics.in_flight._value.get() == 0
+        assert router.state.metrics.registry.get_sample_value("viberouter_in_flight_requests") == 0
     finally:
         await router.stop()
 

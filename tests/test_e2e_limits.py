@@ -113,7 +113,7 @@ async def test_abandoned_stream_gives_tokens_back(tmp_path: Path) -> None:
         resp.close()
         await session.close()
         for _ in range(100):
-            if router.state.metrics.in_flight._value.get() == 0:
+            if router.state.metrics.registry.get_sample_value("viberouter_in_flight_requests") == 0:
                 break
             await asyncio.sleep(0.02)
         status, _, text = await call(router, key, {**body, "stream": False})
@@ -200,11 +200,11 @@ async def test_many_streams_half_abandoned_release_everything(tmp_path: Path) ->
             done = await asyncio.gather(*(one(i) for i in range(200)))
         assert sum(done) == 100
         for _ in range(200):
-            if router.state.metrics.in_flight._value.get() == 0:
+            if router.state.metrics.registry.get_sample_value("viberouter_in_flight_requests") == 0:
                 break
             await asyncio.sleep(0.02)
-        assert router.state.metrics.in_flight._value.get() == 0
-        assert router.state.metrics.open_streams._value.get() == 0
+        assert router.state.metrics.registry.get_sample_value("viberouter_in_flight_requests") == 0
+        assert router.state.metrics.registry.get_sample_value("viberouter_open_streams") == 0
         # every concurrency slot came back: 200 more at once still pass
         statuses = [
             s

@@ -81,7 +81,7 @@ def decode_messages(body: bytes, *, count_tokens: bool = False) -> MessagesReque
         raise InvalidRequest("There was an issue with the JSON body: invalid UTF-8") from exc
     except RecursionError as exc:
         raise InvalidRequest("There was an issue with the JSON body: nested too deeply") from exc
-    check_nesting(free_form(req))
+    check_nesting(free_form(req), body=body)
     if not count_tokens and isinstance(req.max_tokens, msgspec.UnsetType):
         raise InvalidRequest("max_tokens: Field required")
     if not req.messages:

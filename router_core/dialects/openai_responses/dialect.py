@@ -80,7 +80,7 @@ def decode_request(body: bytes) -> ResponsesRequest:
     """The typed request, or 400 naming the field path (free-form parts bounded in
     depth, as on chat)."""
     req = decode_json(_decoder, body)
-    check_nesting(free_form(req))
+    check_nesting(free_form(req), body=body)
     if req.metadata and (
         len(req.metadata) > MAX_METADATA or any(len(k) > 64 for k in req.metadata)
     ):
