@@ -73,8 +73,10 @@ class Balancer:
 
     def order(self, targets: Sequence[Target]) -> list[Target]:
         """The order to try ``targets`` in for one request."""
-        out: list[Target] = []
         n = len(targets)
+        if n == 1:
+            return [targets[0]]  # the common route: one deployment, nothing to order
+        out: list[Target] = []
         i = 0
         while i < n:
             head = targets[i]

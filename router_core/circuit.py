@@ -195,6 +195,11 @@ class Breakers:
         then all are tried (panic), those not open first."""
         if not self._settings.enabled:
             return Selection([Pick(t, None, False) for t in targets])
+        if len(targets) == 1:  # the common route, without the lists below
+            only = targets[0]
+            breaker = self.get(deployment_id(only))
+            if not breaker.blocked():
+                return Selection([Pick(only, breaker, True)])
         pairs = [(t, self.get(deployment_id(t))) for t in targets]
         blocked = [b.blocked() for _, b in pairs]
         if not any(blocked):  # the usual case: every circuit closed

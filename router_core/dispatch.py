@@ -22,6 +22,7 @@ more ``Build``, run by the same :class:`AttemptLoop`.
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -30,13 +31,12 @@ import msgspec
 import structlog
 
 from router_core.api.chat import ChatCompletion, ChatRequest
-from router_core.api.decoding import check_nesting, decode_json, struct_parts
+from router_core.api.decoding import check_nesting, decode_json, may_nest_deeper, struct_parts
 from router_core.attempts import (
     CIRCUIT_OPEN,
     HEALTH_ERRORS,
     Attempt,
     AttemptLoop,
-    AttemptScope,
     CallLog,
     Exchange,
     Health,
@@ -90,7 +90,8 @@ class Dispatcher:
             dec = msgspec.json.Decoder(typ)
             self._extras_decoders[typ] = dec
         extras = decode_json(dec, raw_body)
-        check_nesting(struct_parts(extras), body=raw_body)
+        if may_nest_deeper(raw_body):
+            check_nesting(struct_parts(extras))
         return extras
 
     def builder(self, request: ChatRequest, raw_body: bytes) -> Callable[[Target], UpstreamRequest]:
@@ -126,10 +127,9 @@ class Dispatcher:
         self, targets: Sequence[Target], request: ChatRequest, raw_body: bytes, log: CallLog
     ) -> tuple[Target, ChatCompletion]:
         """A non-streaming completion from the first target that answers."""
-
-        async def exchange(scope: AttemptScope) -> ChatCompletion:
-            return await json_exchange(self._upstream, scope, request)
-
+        exchange: Exchange[ChatCompletion] = functools.partial(
+            json_exchange, self._upstream, request=request
+        )
         build = self.builder(request, raw_body)
         return await self.run(targets, request.model, log, build, exchange)
 
@@ -142,11 +142,13 @@ class Dispatcher:
         commit_delay: float,
     ) -> OpenStream:
         """An accepted upstream stream from the first target that answers."""
-        max_event = self._settings.max_event_bytes
-
-        async def exchange(scope: AttemptScope) -> OpenStream:
-            return await stream_exchange(self._upstream, scope, request, commit_delay, max_event)
-
+        exchange: Exchange[OpenStream] = functools.partial(
+            stream_exchange,
+            self._upstream,
+            request=request,
+            commit_delay=commit_delay,
+            max_event_bytes=self._settings.max_event_bytes,
+        )
         build = self.builder(request, raw_body)
         _, opened = await self.run(targets, request.model, log, build, exchange)
         return opened

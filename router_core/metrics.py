@@ -84,12 +84,6 @@ class Deferred:
         """``child`` holds observations now (it was clean until this one)."""
         self._dirty.append(child)
 
-    def added(self) -> None:
-        """One more observation waits; fold when the batch is full."""
-        self.waiting += 1
-        if self.waiting >= FOLD_AT:
-            self.fold()
-
     def fold(self) -> None:
         """Every waiting observation into prometheus-client's values, now."""
         dirty, self._dirty = self._dirty, []
@@ -129,10 +123,13 @@ class DeferredCounter(_DeferredChild):
         if amount < 0:
             raise ValueError("Counters can only be incremented by non-negative amounts.")
         self._pending += amount
+        batch = self._batch
         if not self._dirty:
             self._dirty = True
-            self._batch.mark(self)
-        self._batch.added()
+            batch.mark(self)
+        batch.waiting += 1  # counted here, not in a method: one call less per observation
+        if batch.waiting >= FOLD_AT:
+            batch.fold()
 
     def fold(self) -> None:
         pending, self._pending, self._dirty = self._pending, 0.0, False
@@ -151,10 +148,13 @@ class DeferredGauge(_DeferredChild):
     def inc(self, amount: float = 1.0) -> None:
         """Move up by ``amount``."""
         self._pending += amount
+        batch = self._batch
         if not self._dirty:
             self._dirty = True
-            self._batch.mark(self)
-        self._batch.added()
+            batch.mark(self)
+        batch.waiting += 1
+        if batch.waiting >= FOLD_AT:
+            batch.fold()
 
     def dec(self, amount: float = 1.0) -> None:
         """Move down by ``amount``."""
@@ -183,10 +183,13 @@ class DeferredHistogram(_DeferredChild):
     def observe(self, amount: float) -> None:
         """Record one value."""
         self._values.append(amount)
+        batch = self._batch
         if not self._dirty:
             self._dirty = True
-            self._batch.mark(self)
-        self._batch.added()
+            batch.mark(self)
+        batch.waiting += 1
+        if batch.waiting >= FOLD_AT:
+            batch.fold()
 
     def fold(self) -> None:
         values, self._values, self._dirty = self._values, [], False

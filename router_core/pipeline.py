@@ -118,7 +118,8 @@ async def run(
     m = state.metrics
     m.in_flight_c.inc()
     try:
-        await inline_images(state, plan)
+        if needs_inline_images(plan.targets):
+            await inline_images(state, plan)
         if call.stream:
             relay_stream = await open_stream(request, state, dialect, call, plan, tally, filters)
             return await relay_stream
@@ -146,8 +147,17 @@ async def authenticate(
 async def read_body(request: web.Request, limit_s: float) -> bytes:
     """The whole request body, or 408 invalid_request when the client sends it too
     slowly (the size cap is aiohttp's client_max_size: 413 invalid_request)."""
-    if request.content.is_eof():
-        return await request.read()  # the whole body already arrived with the headers
+    content = request.content
+    if content.is_eof():
+        # The whole body came with the headers: taken from the buffer in one call, not
+        # read() (two reads, a bytearray and a copy); the size cap checked as read() does.
+        body = content.read_nowait()
+        if request.client_max_size and len(body) > request.client_max_size:
+            raise web.HTTPRequestEntityTooLarge(
+                max_size=request.client_max_size, actual_size=len(body)
+            )
+        request._read_bytes = body  # a later read() returns it, as after read()
+        return body
     try:
         async with asyncio.timeout(limit_s if limit_s > 0 else None):
             return await request.read()
@@ -254,12 +264,21 @@ async def admit(
     return admission
 
 
+def needs_inline_images(targets: list[Target]) -> bool:
+    """Whether a target's provider takes images only inline (a loop, not ``any()``
+    over a generator: this runs on every request)."""
+    for t in targets:  # noqa: SIM110
+        if type(t.plugin).needs_inline_images:
+            return True
+    return False
+
+
 async def inline_images(state: RouterState, plan: Plan) -> None:
     """Remote image URLs fetched and inlined (image_fetch.py) when a target's provider
-    takes images only inline; after admission, so a refused key fetches nothing."""
-    if any(type(t.plugin).needs_inline_images for t in plan.targets):
-        policy = state.settings.guards.image_fetch
-        plan.request = await state.images.inline(plan.request, policy)
+    takes images only inline (:func:`needs_inline_images`); after admission, so a
+    refused key fetches nothing."""
+    policy = state.settings.guards.image_fetch
+    plan.request = await state.images.inline(plan.request, policy)
 
 
 async def respond_json(

@@ -25,8 +25,16 @@ def cost_usd(pricing: Pricing, usage: Usage) -> float:
     that tier's rates."""
     prompt = max(0, usage.prompt_tokens)
     completion = max(0, usage.completion_tokens)
-    cached, written, written_1h = _prompt_parts(usage.prompt_tokens_details, prompt)
-    reasoning = _reasoning(usage.completion_tokens_details, completion)
+    p_details, c_details = usage.prompt_tokens_details, usage.completion_tokens_details
+    if (
+        not pricing.tiers
+        and not isinstance(p_details, PromptTokensDetails)
+        and not isinstance(c_details, CompletionTokensDetails)
+    ):
+        # the common case, no parts and no tiers: the sum below without its lookups
+        return (prompt * pricing.prompt_per_mtok + completion * pricing.completion_per_mtok) / 1e6
+    cached, written, written_1h = _prompt_parts(p_details, prompt)
+    reasoning = _reasoning(c_details, completion)
     tier = _tier(pricing.tiers, prompt)
     p_in = _rate(tier.prompt_per_mtok, pricing.prompt_per_mtok)
     p_out = _rate(tier.completion_per_mtok, pricing.completion_per_mtok)

@@ -3,6 +3,7 @@ context length per model (with fallbacks), each with its exact error body."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -140,5 +141,44 @@ async def test_context_check_can_be_turned_off(tmp_path: Path) -> None:
     try:
         status, _ = await post(router, {"model": "small", "messages": [user("word " * 400)]})
         assert status == 200
+    finally:
+        await router.stop()
+
+
+@pytest.mark.parametrize("split", [False, True])
+async def test_body_size_cap_whether_the_body_came_with_the_headers_or_later(
+    tmp_path: Path, split: bool
+) -> None:
+    # A small cap: the body arrives in the headers' segment (taken from the buffer at
+    # once) or, split, after them (read as it comes); the same 413 either way.
+    settings = router_settings(tmp_path)
+    server = msgspec.structs.replace(settings.server, max_body_bytes=1024)
+    router = await start_router(msgspec.structs.replace(settings, server=server))
+    try:
+        host, port = router.base_url.split("//")[1].split("/")[0].split(":")
+        for size, expected in ((900, 200), (1100, 413)):
+            body = msgspec.json.encode({"model": "echo", "messages": [user("z")]})
+            body = body[:-1] + b',"user":"' + b"u" * (size - len(body) - 10) + b'"}'
+            head = (
+                f"POST /v1/chat/completions HTTP/1.1\r\nHost: {host}\r\n"
+                f"Authorization: Bearer {router.key}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+            ).encode()
+            reader, writer = await asyncio.open_connection(host, int(port))
+            if split:
+                writer.write(head + body[:10])
+                await writer.drain()
+                await asyncio.sleep(0.05)
+                writer.write(body[10:])
+            else:
+                writer.write(head + body)
+            await writer.drain()
+            answer = await asyncio.wait_for(reader.read(), 10)
+            writer.close()
+            status = int(answer.split(b" ", 2)[1])
+            assert status == expected, (size, split, answer[:300])
+            if expected == 413:
+                payload = msgspec.json.decode(answer.partition(b"\r\n\r\n")[2])
+                assert payload["error"] == "invalid_request" and "too large" in payload["message"]
     finally:
         await router.stop()

@@ -341,3 +341,30 @@ def test_the_router_never_loads_the_price_package(tmp_path: Path) -> None:
     pricing = cards["openai/gpt-4o"]["pricing"]
     assert pricing["source"] == LISTED and pricing["cache_read_per_mtok"] == 1.25
     assert "pydantic_core" not in maps and "genai_prices" not in maps
+
+
+@pytest.mark.parametrize(
+    "pricing",
+    [
+        Pricing(prompt_per_mtok=2.5, completion_per_mtok=10.0),
+        Pricing(prompt_per_mtok=0.0, completion_per_mtok=0.0),
+        Pricing(
+            prompt_per_mtok=1.25,
+            completion_per_mtok=10.0,
+            tiers=[PriceTier(above_input_tokens=100, prompt_per_mtok=2.5, completion_per_mtok=15)],
+        ),
+    ],
+)
+@pytest.mark.parametrize(("prompt", "completion"), [(0, 0), (7, 3), (150, 40), (-5, 9)])
+def test_usage_without_parts_costs_what_zero_parts_cost(
+    pricing: Pricing, prompt: int, completion: int
+) -> None:
+    # no details at all takes the short way (unless tiers apply); zero details the long
+    bare = Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=0)
+    zeros = _usage(prompt, completion)
+    assert cost_usd(pricing, bare) == pytest.approx(cost_usd(pricing, zeros), rel=1e-15, abs=0)
+    if not pricing.tiers:
+        expected = (max(0, prompt) * pricing.prompt_per_mtok) + (
+            max(0, completion) * pricing.completion_per_mtok
+        )
+        assert cost_usd(pricing, bare) == pytest.approx(expected / 1e6, rel=1e-15, abs=0)

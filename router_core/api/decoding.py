@@ -51,16 +51,10 @@ def may_nest_deeper(body: bytes, limit: int = MAX_FREE_FORM_DEPTH) -> bool:
     return body.count(b"{") + body.count(b"[") > limit
 
 
-def check_nesting(
-    parts: Iterable[tuple[str, object]],
-    limit: int = MAX_FREE_FORM_DEPTH,
-    body: bytes | None = None,
-) -> None:
+def check_nesting(parts: Iterable[tuple[str, object]], limit: int = MAX_FREE_FORM_DEPTH) -> None:
     """400 invalid_request when a free-form ``(path, value)`` part nests deeper than
-    ``limit`` objects and arrays (``body``, the bytes the parts came from, lets a body
-    too small to nest that deep skip the walk)."""
-    if body is not None and not may_nest_deeper(body, limit):
-        return
+    ``limit`` objects and arrays (callers skip it when :func:`may_nest_deeper` says
+    the body cannot)."""
     for path, value in parts:
         if _deeper_than(value, limit):
             raise InvalidRequest(
@@ -110,7 +104,8 @@ def struct_parts(obj: msgspec.Struct) -> Iterator[tuple[str, object]]:
 def decode_chat_request(decoder: msgspec.json.Decoder[ChatRequest], body: bytes) -> ChatRequest:
     """A chat request from its body: ``decode_json`` plus the nesting bound."""
     req = decode_json(decoder, body)
-    check_nesting(chat_free_form(req), body=body)
+    if may_nest_deeper(body):
+        check_nesting(chat_free_form(req))
     return req
 
 

@@ -111,7 +111,7 @@ class OpenAIChat(Dialect):
 
     def decode(self, body: bytes) -> ChatCall:
         """The request as sent; ``models`` adds the client's fallbacks in order."""
-        req = decode_request(body)
+        req = decode_chat_request(_decoder, body)
         names = [req.model]
         for extra in req.models or ():
             if extra not in names:

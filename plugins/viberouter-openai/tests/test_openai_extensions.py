@@ -73,3 +73,23 @@ def test_a_plain_request_is_not_copied() -> None:
         {"model": "m", "messages": [{"role": "user", "content": "hi"}]}, ChatRequest
     )
     assert without_extensions(request) is request
+
+
+def test_each_message_extension_alone_is_removed() -> None:
+    # one extension per request, so the check for each name is what finds it
+    values: dict[str, Any] = {
+        "cache_control": MARK,
+        "reasoning_content": "think",
+        "reasoning": "think",
+        "reasoning_details": [{"type": "reasoning.text", "text": "t", "signature": "s"}],
+        "thinking_blocks": [{"type": "thinking", "thinking": "t", "signature": "s"}],
+    }
+    from viberouter_openai.extensions import _MESSAGE_EXTRAS
+
+    assert set(values) == set(_MESSAGE_EXTRAS)
+    for name, value in values.items():
+        doc = {"model": "m", "messages": [{"role": "assistant", "content": "a", name: value}]}
+        req = msgspec.json.decode(json.dumps(doc), type=ChatRequest)
+        plain = without_extensions(req)
+        assert plain is not req, name
+        assert name not in msgspec.to_builtins(plain.messages[0]), name

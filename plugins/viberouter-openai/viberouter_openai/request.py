@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 import msgspec
@@ -28,13 +30,31 @@ def build_upstream_request(
     """The HTTP request for one canonical chat request."""
     if not settings.forward_extensions:
         request = without_extensions(request)
+    stream = request.stream
+    url, headers = _endpoint(settings, stream)
     return UpstreamRequest(
         method="POST",
-        url=settings.base_url.rstrip("/") + "/chat/completions",
-        headers=request_headers(settings, stream=request.stream),
+        url=url,
+        headers=headers,
         body=encode_request_body(request, deployment.model, extras),
-        framing="sse" if request.stream else "json",
+        framing="sse" if stream else "json",
     )
+
+
+#: (settings, stream) -> the URL and headers every chat request of that kind sends:
+#: built once, not per request. Keyed by id, with the settings kept alive beside.
+_ENDPOINTS: dict[tuple[int, bool], tuple[OpenAISettings, str, Mapping[str, str]]] = {}
+
+
+def _endpoint(settings: OpenAISettings, stream: bool) -> tuple[str, Mapping[str, str]]:
+    found = _ENDPOINTS.get((id(settings), stream))
+    if found is None or found[0] is not settings:
+        if len(_ENDPOINTS) >= 1024:
+            _ENDPOINTS.clear()  # settings come from the config: only reloads add more
+        url = settings.base_url.rstrip("/") + "/chat/completions"
+        headers = MappingProxyType(request_headers(settings, stream=stream))
+        found = _ENDPOINTS[(id(settings), stream)] = (settings, url, headers)
+    return found[1], found[2]
 
 
 def request_headers(settings: OpenAISettings, *, stream: bool) -> dict[str, str]:

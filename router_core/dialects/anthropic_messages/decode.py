@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 
 import msgspec
 
-from router_core.api.decoding import check_nesting
+from router_core.api.decoding import check_nesting, may_nest_deeper
 from router_core.dialects.anthropic_messages.wire import (
     Block,
     MessagesRequest,
@@ -81,7 +81,8 @@ def decode_messages(body: bytes, *, count_tokens: bool = False) -> MessagesReque
         raise InvalidRequest("There was an issue with the JSON body: invalid UTF-8") from exc
     except RecursionError as exc:
         raise InvalidRequest("There was an issue with the JSON body: nested too deeply") from exc
-    check_nesting(free_form(req), body=body)
+    if may_nest_deeper(body):
+        check_nesting(free_form(req))
     if not count_tokens and isinstance(req.max_tokens, msgspec.UnsetType):
         raise InvalidRequest("max_tokens: Field required")
     if not req.messages:

@@ -16,7 +16,7 @@ from typing import ClassVar
 import msgspec
 
 from router_core.api.chat import ChatCompletion, ChatCompletionChunk, ChatRequest, Message
-from router_core.api.decoding import check_nesting, decode_json
+from router_core.api.decoding import check_nesting, decode_json, may_nest_deeper
 from router_core.dialects.base import KEEPALIVE_COMMENT, ChatCall, Dialect
 from router_core.dialects.openai_responses.errors import ResponsesInvalid, error_body
 from router_core.dialects.openai_responses.from_chat import from_completion, new_id
@@ -80,7 +80,8 @@ def decode_request(body: bytes) -> ResponsesRequest:
     """The typed request, or 400 naming the field path (free-form parts bounded in
     depth, as on chat)."""
     req = decode_json(_decoder, body)
-    check_nesting(free_form(req), body=body)
+    if may_nest_deeper(body):
+        check_nesting(free_form(req))
     if req.metadata and (
         len(req.metadata) > MAX_METADATA or any(len(k) > 64 for k in req.metadata)
     ):
