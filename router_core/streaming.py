@@ -195,15 +195,18 @@ async def _commit(
     encoder: StreamEncoder,
     out: StreamOutcome,
     scanner: OutputScanner | None,
-) -> None:
-    """The 200, the SSE headers and the first batch, in one write."""
+) -> bytes:
+    """The 200 and the SSE headers; returns the first batch's frames, which go out
+    with the headers in the relay's first write (the headers alone at once when there
+    is no frame yet)."""
     data = encoder.start() + _frames(opened.first_chunks, encoder, out, scanner)
     # Neither the first batch nor its frames are needed again; a held stream would
     # otherwise keep both (about 1 KB) until it ends.
     opened.first_chunks = ()
     await stream.prepare(http_request)
-    await _send(stream, data, out)
-    stream.flush_headers()
+    if not data:
+        stream.flush_headers()
+    return data
 
 
 async def relay(
@@ -226,23 +229,38 @@ async def relay(
     the client abandoned (the handler is cancelled then). Raises ContentFilter,
     with nothing sent, when the chunks read before the commit break an output filter.
     The batch loop is in this frame, not a helper's: an open stream keeps every
-    coroutine frame of its chain (about 0.3 KB each) until it ends."""
+    coroutine frame of its chain (about 0.3 KB each) until it ends.
+
+    Frames wait for the next batch only while the upstream's whole body is already
+    in (``response.ended()``): the rest then comes without waiting, and a short
+    answer goes out in one write with its end, not one write per batch."""
     stream: ClientStream | None = None
     try:
         stream = ClientStream(
             headers=headers, keepalive=keepalive, sweep=sweep, ping=encoder.keepalive()
         )
-        await _commit(http_request, stream, opened, encoder, out, scanner)
+        held = await _commit(http_request, stream, opened, encoder, out, scanner)
         headers.clear()  # sent: the request's copy would live as long as the stream
         try:
-            if opened.body is not None:
-                async for chunks in opened.body:
-                    await _send(stream, _frames(chunks, encoder, out, scanner), out)
-            await stream.send_bytes(encoder.close())
+            body = opened.body
+            if body is not None:
+                ended = opened.response.ended
+                while True:
+                    if held and not ended():
+                        data, held = held, b""
+                        await _send(stream, data, out)  # before a read that may wait
+                    try:
+                        chunks = await body.__anext__()
+                    except StopAsyncIteration:
+                        break
+                    held += _frames(chunks, encoder, out, scanner)
+            data, held = held + encoder.close(), b""
+            await _send(stream, data, out)
         except ConnectionResetError:
             raise
         except (Exception, asyncio.CancelledError) as exc:
-            await stream.send_bytes(_failure_frames(http_request, exc, encoder, out))
+            # what was translated before the failure, then its error event
+            await stream.send_bytes(held + _failure_frames(http_request, exc, encoder, out))
     except (ConnectionResetError, asyncio.CancelledError) as exc:
         out.disconnected = True
         if isinstance(exc, asyncio.CancelledError):

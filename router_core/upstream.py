@@ -109,6 +109,11 @@ class UpstreamResponse:
             yield chunk
             del chunk  # not held while the next read waits (a silent stream)
 
+    def ended(self) -> bool:
+        """True once the whole body arrived: reading the rest will not wait."""
+        resp = self._close
+        return resp is not None and resp.content.is_eof()
+
     def flowing(self) -> None:
         """The stream's first chunk came: from now on the process's :class:`IdleSweep`
         bounds its silences instead of aiohttp's socket read timer, which is made and

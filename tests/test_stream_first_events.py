@@ -149,3 +149,37 @@ async def test_an_untranslatable_first_event_fails_over(tmp_path: Path, with_hea
     assert reply.status == 200
     assert _content(reply.body) == "Hello"  # the second deployment's stream, whole
     assert (first.requests, second.requests) == (1, 1)
+
+
+@pytest.mark.parametrize(
+    ("split", "writes"),
+    [
+        # the whole body came with the headers: one write, end included
+        ("one write", 1),
+        # the rest comes later: the first event goes out before that read waits
+        ("first event with the headers", 2),
+        ("headers alone", 1),
+    ],
+)
+async def test_frames_wait_only_for_a_body_already_in(
+    tmp_path: Path, split: str, writes: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from router_core.streaming import ClientStream
+
+    sent: list[bytes] = []
+    send = ClientStream.send_bytes
+
+    async def recording(self: ClientStream, data: bytes) -> None:
+        sent.append(data)
+        await send(self, data)
+
+    monkeypatch.setattr(ClientStream, "send_bytes", recording)
+    first, second = RawUpstream(SPLITS[split]), RawUpstream(OK)
+    async with routed(tmp_path, first, second) as router:
+        reply = await post_chat(router, STREAM)
+    assert reply.status == 200 and _content(reply.body) == "Hello"
+    assert len(sent) == writes, sent
+    assert sent[-1].endswith(b"data: [DONE]\n\n")
+    if writes == 2:
+        # written while the upstream paused, before its next events came
+        assert b'"Hel"' in sent[0] and b'"lo"' not in sent[0]
