@@ -22,7 +22,7 @@ from router_core.attempts import AttemptScope
 from router_core.catalog import Target
 from router_core.errors import RouterError
 from router_core.plugin_api import StreamTranslator
-from router_core.stream_iter import Batch, ChunkReader, read_batches
+from router_core.stream_iter import Batch, Batches, ChunkReader
 from router_core.upstream import UpstreamClient, UpstreamResponse
 
 
@@ -68,11 +68,10 @@ async def open_response(upstream: UpstreamClient, scope: AttemptScope) -> Upstre
     failure the connection and the slot are given back."""
     clock, plugin = scope.clock, scope.target.plugin
     try:
-        async with asyncio.timeout(clock.first_token_left()):
+        # the JSON exchange's timer (one handle, no async context manager): its expiry
+        # before the headers is the attempt's "no first token in time"
+        with clock.json_phase():
             resp = await upstream.send(plugin, scope.upstream_request, clock)
-    except TimeoutError as exc:
-        scope.release()
-        raise clock.expired(first_seen=False) from exc
     except BaseException:
         scope.release()
         raise
@@ -127,7 +126,7 @@ async def stream_exchange(
         # The events that came with the headers, translated without a read: when they
         # hold the first token no read is waited for before the commit.
         first = reader.step(resp.buffered())
-        it = read_batches(reader, resp.iter_chunks()).__aiter__()
+        it = Batches(reader, resp)
         pending: asyncio.Future[Batch] | None = None
         ended = False
         if not first:

@@ -3,11 +3,10 @@ canonical chunks. Written once; dispatch reads every upstream stream through it 
 ``router_core.plugin_testing`` runs plugins through the same code.
 
 :class:`ChunkReader` is the step (one slice of bytes in, the chunks it completes
-out); :func:`read_batches` drives it over an async or sync iterable of byte slices
-and yields each non-empty batch, the closing batch (finish and usage chunks the
-translator holds back until the body ends) last. A slice that completes no event,
-or events the translator turns into nothing, yields nothing: the first batch is the
-first token.
+out); :class:`Batches` drives it over a body's slices and returns each non-empty
+batch, the closing batch (finish and usage chunks the translator holds back until
+the body ends) last. A slice that completes no event, or events the translator
+turns into nothing, gives no batch: the first batch is the first token.
 
 With a translator that says which events it passed through unchanged (contract 2.6,
 :class:`~router_core.plugin_api.AsSentTranslator`), such an event's chunk comes out
@@ -17,7 +16,8 @@ OpenAI chat chunks can send the data instead of encoding the chunk.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Protocol
 
 from router_core.api.chat import ChatCompletionChunk
 from router_core.framing import EventDecoder, make_decoder
@@ -99,30 +99,47 @@ class ChunkReader:
         return out
 
 
-async def read_batches(
-    reader: ChunkReader, body: AsyncIterable[bytes] | Iterable[bytes]
-) -> AsyncIterator[Batch]:
-    """Batches from ``reader`` over ``body``'s byte slices (see the module docstring).
-    The caller may have fed it the bytes that were already there
-    (``exchange.stream_exchange``): what those left incomplete is completed by
-    ``body``'s first slices. RouterErrors of the decoder or translator propagate
-    unchanged."""
-    step = reader.step
-    if isinstance(body, AsyncIterable):
-        async for raw in body:
+class ChunkSource(Protocol):
+    """Where a stream's bytes come from (``upstream.UpstreamResponse``)."""
+
+    async def read_chunk(self) -> bytes:
+        """The next slice of the body, ``b""`` at its end."""
+        ...
+
+
+class Batches:
+    """The batches of one stream body: each slice ``source`` reads goes through
+    ``reader``, and every non-empty batch is one ``__anext__``, the closing batch
+    (finish and usage chunks the translator holds back until the body ends) last. A
+    coroutine per batch, not a generator over a generator: a stream resumes it for
+    every batch. The caller may have fed ``reader`` the bytes that were already
+    there (``exchange.stream_exchange``): what those left incomplete is completed by
+    the first slices read here. RouterErrors of the source, decoder or translator
+    propagate unchanged."""
+
+    __slots__ = ("_done", "_reader", "_source")
+
+    def __init__(self, reader: ChunkReader, source: ChunkSource) -> None:
+        self._reader = reader
+        self._source = source
+        self._done = False
+
+    def __aiter__(self) -> Batches:
+        return self
+
+    async def __anext__(self) -> Batch:
+        if self._done:
+            raise StopAsyncIteration
+        read, step = self._source.read_chunk, self._reader.step
+        while raw := await read():
             chunks = step(raw)
             if chunks:
-                yield chunks
-            # Dropped before the next read: a silent stream would hold both until then.
-            del raw, chunks
-    else:
-        for raw in body:
-            chunks = step(raw)
-            if chunks:
-                yield chunks
-    tail = reader.close()
-    if tail:
-        yield tail
+                return chunks
+        self._done = True
+        tail = self._reader.close()
+        if tail:
+            return tail
+        raise StopAsyncIteration
 
 
 def translate_all(

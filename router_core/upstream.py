@@ -86,26 +86,33 @@ class UpstreamResponse:
             parts.append(chunk)
         return b"".join(parts)
 
+    async def read_chunk(self) -> bytes:
+        """The body's next slice as it arrives, ``b""`` at its end. A coroutine, not a
+        generator step: a stream reads one per batch. Connection failures and read
+        timeouts become RouterErrors (``transport_error``)."""
+        resp = self._close
+        try:
+            if resp is not None:
+                # aiohttp's sock_read timeout bounds each read, or, once the stream
+                # flows, the idle sweep (which reads waiting_since)
+                self.waiting_since = time.monotonic()
+                chunk = await resp.content.readany()  # b"" only at the end
+                self.waiting_since = None
+                return chunk
+            limit = self.first_timeout or self.idle_timeout
+            self.first_timeout = None
+            async with asyncio.timeout(limit):
+                while True:  # an in-process body may yield empty slices: not its end
+                    local = await anext(self._chunks, None)
+                    if local is None or local:
+                        return local or b""
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            self.transport_error = _read_error(exc)
+            raise self.transport_error from exc
+
     async def iter_chunks(self) -> AsyncIterator[bytes]:
-        it = self._chunks.__aiter__()
-        while True:
-            try:
-                if self._close is not None:
-                    # aiohttp's sock_read timeout bounds each read, or, once the stream
-                    # flows, the idle sweep (which reads waiting_since)
-                    self.waiting_since = time.monotonic()
-                    chunk = await it.__anext__()
-                    self.waiting_since = None
-                else:
-                    limit = self.first_timeout or self.idle_timeout
-                    self.first_timeout = None
-                    async with asyncio.timeout(limit):
-                        chunk = await it.__anext__()
-            except StopAsyncIteration:
-                return
-            except (TimeoutError, aiohttp.ClientError) as exc:
-                self.transport_error = _read_error(exc)
-                raise self.transport_error from exc
+        """Every slice of the body (:meth:`read_chunk` until the end)."""
+        while chunk := await self.read_chunk():
             yield chunk
             del chunk  # not held while the next read waits (a silent stream)
 
