@@ -110,11 +110,11 @@ class SecretRedactor:
         # Longest first, so a secret that contains another is replaced whole.
         self._known = tuple(sorted({s for s in known if len(s) >= 4}, key=len, reverse=True))
         # Short strings repeat (model names, paths): scrub each once.
-        self._cache: dict[str, str] = {}
+        self.cache: dict[str, str] = {}
 
     def scrub_str(self, value: str) -> str:
         """``value`` with every secret in it replaced."""
-        cached = self._cache.get(value)
+        cached = self.cache.get(value)
         if cached is not None:
             return cached
         cleaned = value
@@ -123,9 +123,9 @@ class SecretRedactor:
                 cleaned = cleaned.replace(secret, REDACTED)
         cleaned = _SECRET_RE.sub(_replace, cleaned)
         if len(value) <= _CACHE_LEN:
-            if len(self._cache) >= _CACHE_MAX:
-                self._cache.clear()
-            self._cache[value] = cleaned
+            if len(self.cache) >= _CACHE_MAX:
+                self.cache.clear()
+            self.cache[value] = cleaned
         return cleaned
 
     def scrub(self, value: Any) -> Any:
@@ -288,6 +288,7 @@ class AccessLog:
             return
         names = self._secret_names
         trusted = ACCESS_TRUSTED_FIELDS
+        scrubbed = redactor.cache  # the redactor's own cache, read here without a call
         for k, v in fields.items():
             if isinstance(v, _PLAIN) or k in trusted or (trusted_id and k == "request_id"):
                 continue
@@ -298,8 +299,11 @@ class AccessLog:
                 secret = names[k] = is_secret_name(k)
             if secret:
                 fields[k] = REDACTED
+            elif type(v) is str:
+                clean = scrubbed.get(v)
+                fields[k] = clean if clean is not None else redactor.scrub_str(v)
             else:
-                fields[k] = redactor.scrub_str(v) if type(v) is str else redactor.scrub(v)
+                fields[k] = redactor.scrub(v)
         fields["event"] = "request"
         fields["level"] = "info"
         fields["timestamp"] = self._timestamp()
