@@ -14,7 +14,6 @@ time (utime + stime from /proc) per request or stream, which load moves less.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import statistics
@@ -22,8 +21,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.client import request_body, streams
 from bench.procs import Cores, raise_nofile, stop
+from bench.rounds import plain_load, stream_load
 from bench.servers import (
     Server,
     create_key,
@@ -33,37 +32,6 @@ from bench.servers import (
     start_redis,
     start_router,
 )
-from bench.wrk import run_wrk, write_script
-
-_TICK = os.sysconf("SC_CLK_TCK")
-
-
-def _cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _TICK
-
-
-def _plain(
-    cores: Cores, work: Path, server: Server, seconds: float, conns: int
-) -> dict[str, float]:
-    script = write_script(
-        work / f"wrk-{server.name}.lua", request_body("m-fast", False), server.key
-    )
-    cpu0 = _cpu_s(server.proc.pid)
-    res = run_wrk(cores.prefix(cores.load), server.url, script, connections=conns, seconds=seconds)
-    cpu = _cpu_s(server.proc.pid) - cpu0
-    return {"rps": res.rps, "cpu_us": 1e6 * cpu / max(res.requests, 1), "errors": res.errors}
-
-
-def _streams(server: Server, seconds: float, conns: int) -> dict[str, float]:
-    cpu0 = _cpu_s(server.proc.pid)
-    res = asyncio.run(streams(server.url, server.key, "m-fast", conns, seconds))
-    cpu = _cpu_s(server.proc.pid) - cpu0
-    return {
-        "sps": res["streams_per_s"],
-        "cpu_us": 1e6 * cpu / max(res["completed"], 1),
-        "errors": res["errors"],
-    }
 
 
 def _router(
@@ -123,9 +91,9 @@ def main(argv: list[str] | None = None) -> int:
             if r % 2:
                 order = [order[0], order[2], order[1]]
             for name, srv in order:
-                rows[name].append(_plain(cores, work, srv, args.seconds, args.connections))
+                rows[name].append(plain_load(cores, work, srv, args.seconds, args.connections))
                 if not args.no_streams:
-                    srows[name].append(_streams(srv, args.seconds, args.connections))
+                    srows[name].append(stream_load(srv, args.seconds, args.connections))
             print(
                 f"round {r + 1}: " + json.dumps({n: (rows[n][-1], srows[n][-1:]) for n in names}),
                 file=sys.stderr,

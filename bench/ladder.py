@@ -19,15 +19,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench.ab import _plain, _router, _streams
+from bench.ab import _router
 from bench.floor import BENCH_KEY, LEVELS
 from bench.procs import Cores, raise_nofile, stop
+from bench.rounds import interleave, summarize
 from bench.servers import Server, start_mock, start_passthrough
 from bench.servers import start_floor as start_floor_at
 
@@ -57,17 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         servers.append(start_passthrough(cores, work, mock.port))
         servers += [start_floor(cores, work, mock.port, n) for n in range(1, len(LEVELS) + 1)]
         servers.append(_router(cores, work, mock, "router", None, None))
-        rows: dict[str, list[tuple[dict[str, float], dict[str, float]]]] = {
-            s.name: [] for s in servers
-        }
-        for r in range(args.rounds):
-            shift = r % len(servers)
-            for srv in servers[shift:] + servers[:shift]:
-                plain = _plain(cores, work, srv, args.seconds, args.connections)
-                stream = _streams(srv, args.seconds, args.connections)
-                rows[srv.name].append((plain, stream))
-            print(f"round {r + 1}/{args.rounds} done", file=sys.stderr)
-        summary = _summary(rows, servers[0].name)
+        rows = interleave(cores, work, servers, args.rounds, args.seconds, args.connections)
+        summary = summarize(rows, servers[0].name)
         print(json.dumps(summary, indent=1))
         if not args.json:
             print()
@@ -78,26 +69,6 @@ def main(argv: list[str] | None = None) -> int:
             stop(s.proc)
         stop(mock.proc)
     return 0
-
-
-def _summary(
-    rows: dict[str, list[tuple[dict[str, float], dict[str, float]]]], base: str
-) -> dict[str, dict[str, float]]:
-    out: dict[str, dict[str, float]] = {}
-    for name, got in rows.items():
-        pt = rows[base]
-        out[name] = {
-            "cpu_us_per_req": statistics.median(p["cpu_us"] for p, _ in got),
-            "rps_xPT": statistics.median(
-                p["rps"] / b["rps"] for (p, _), (b, _) in zip(got, pt, strict=True)
-            ),
-            "cpu_us_per_stream": statistics.median(s["cpu_us"] for _, s in got),
-            "sps_xPT": statistics.median(
-                s["sps"] / b["sps"] for (_, s), (_, b) in zip(got, pt, strict=True)
-            ),
-            "errors": sum(p["errors"] + s["errors"] for p, s in got),
-        }
-    return out
 
 
 def _table(summary: dict[str, dict[str, float]]) -> str:

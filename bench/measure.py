@@ -33,6 +33,10 @@ class Plan:
     hold_streams: int
     chunks: int
     delay_ms: float
+    #: Interleaved rounds of the pass-through and the embedded router (bench/rounds.py),
+    #: whose median ratios the throughput targets are judged on.
+    rounds: int = 3
+    round_s: float = 3.0
 
 
 FULL = Plan(
@@ -60,6 +64,8 @@ SMOKE = Plan(
     hold_streams=50,
     chunks=3,
     delay_ms=2.0,
+    rounds=1,
+    round_s=1.0,
 )
 
 

@@ -3,6 +3,9 @@
 Scenarios: direct to mock, pass-through, VibeRouter (embedded), VibeRouter (Redis),
 VibeRouter ``--workers 2``; ``BENCH_WITH=litellm`` adds LiteLLM's proxy. The server
 under test runs on one CPU, the mock, Redis and the load generators on another.
+After the embedded scenario, the pass-through and a fresh embedded router run
+interleaved rounds (bench/rounds.py): the throughput and CPU-per-stream targets are
+judged on those rounds' median ratios, the single pass shown beside them.
 ``BENCH_SOAK=1`` adds the memory soak (``BENCH_SOAK_S`` seconds, default 600).
 """
 
@@ -25,6 +28,7 @@ from typing import Any
 from bench.measure import FULL, SMOKE, Plan, Row, held_streams, measure, redis_round_trips, soak
 from bench.procs import NOFILE, Cores, raise_nofile
 from bench.report import DIRECT, PASS_THROUGH, Target, find, render
+from bench.rounds import interleave, plain_load, summarize
 from bench.servers import (
     Server,
     create_key,
@@ -100,6 +104,7 @@ class Bench:
                 header=False,
             )
             self._embedded(mock)
+            self._interleaved(mock)
             redis = start_redis(self.cores, self.work)
             with running(redis):
                 self._redis(mock, redis)
@@ -199,6 +204,50 @@ class Bench:
 
         self._scenario(EMBEDDED, start, header=True, then=then)
 
+    def _interleaved(self, mock: Server) -> None:
+        """The pass-through and a fresh embedded router in interleaved rounds
+        (bench/rounds.py): the figures the throughput and CPU targets are judged on,
+        as one pass per scenario puts each in a different minute of the host."""
+        plan = self.plan
+        _log(f"interleaved rounds: {plan.rounds} x {plan.round_s:g} s, pass-through and embedded")
+        cfg, key = self._router(mock, EMBEDDED, "embedded", None)
+        pt = start_passthrough(self.cores, self.work, mock.port)
+        try:
+            vr = start_router(self.cores, self.work, cfg, name="rounds", cpus=self.cores.server)
+            vr.key = key
+            try:
+                if plan.warmup_s:
+                    for srv in (pt, vr):
+                        plain_load(
+                            self.cores, self.work, srv, plan.warmup_s, plan.stream_concurrency
+                        )
+                rows = interleave(
+                    self.cores,
+                    self.work,
+                    [pt, vr],
+                    plan.rounds,
+                    plan.round_s,
+                    plan.stream_concurrency,
+                    progress=lambda msg: _log(f"  {msg}"),
+                )
+            finally:
+                vr.stop()
+        finally:
+            pt.stop()
+        summary = summarize(rows, pt.name)
+        self.facts["interleaved"] = {"pt": summary[pt.name], "router": summary[vr.name]}
+        row = find(self.rows, EMBEDDED)
+        if row is not None:
+            row.errors += int(summary[vr.name]["errors"])
+        p, r = summary[pt.name], summary[vr.name]
+        self.notes.append(
+            f"interleaved rounds ({plan.rounds} x {plan.round_s:g} s, {plan.stream_concurrency} "
+            f"connections, medians of per-round ratios): requests/s {r['rps_xPT']:.2f}x the "
+            f"pass-through's, streams/s {r['sps_xPT']:.2f}x; CPU per request "
+            f"{r['cpu_us_per_req']:.0f} vs {p['cpu_us_per_req']:.0f} µs, per stream "
+            f"{r['cpu_us_per_stream']:.0f} vs {p['cpu_us_per_stream']:.0f} µs"
+        )
+
     def _redis(self, mock: Server, redis: Server) -> None:
         redis_cli(redis.port, "FLUSHALL")
         cfg, key = self._router(mock, REDIS, "redis", redis)
@@ -265,7 +314,12 @@ class Bench:
         vr, rd, w2 = find(rows, EMBEDDED), find(rows, REDIS), find(rows, WORKERS2)
         out: list[Target] = []
         assert direct and pt and vr
-        out.append(_ratio_target("non-streaming throughput", ">= 0.70 x PT", vr.rps, pt.rps, 0.70))
+        rounds = self.facts.get("interleaved")
+        out.append(
+            _rounds_target(
+                "non-streaming throughput", vr.rps, pt.rps, rounds, "rps_xPT", self.plan.rounds
+            )
+        )
         added = _minus(vr.c1_p50_ms, direct.c1_p50_ms)
         pt_added = _minus(pt.c1_p50_ms, direct.c1_p50_ms)
         out.append(
@@ -282,8 +336,20 @@ class Bench:
             _above_target("latency p99 @1", "<= PT p99 + 1 ms", vr.c1_p99_ms, pt.c1_p99_ms, 1.0)
         )
         out.append(
-            _ratio_target("streams/s", ">= 0.70 x PT", vr.streams_per_s, pt.streams_per_s, 0.70)
+            _rounds_target(
+                "streams/s", vr.streams_per_s, pt.streams_per_s, rounds, "sps_xPT", self.plan.rounds
+            )
         )
+        if rounds:
+            mine, base = rounds["router"]["cpu_us_per_stream"], rounds["pt"]["cpu_us_per_stream"]
+            out.append(
+                Target(
+                    "CPU per stream",
+                    "<= 1.5 x PT's",
+                    f"{mine:.0f} µs vs PT {base:.0f} µs ({mine / base:.2f}x, interleaved rounds)",
+                    mine <= 1.5 * base,
+                )
+            )
         vr_ttft = _minus(vr.ttft_p50_ms, direct.ttft_p50_ms)
         pt_ttft = _minus(pt.ttft_p50_ms, direct.ttft_p50_ms)
         out.append(_above_target("added TTFT p50", "<= PT's + 0.3 ms", vr_ttft, pt_ttft, 0.3))
@@ -395,6 +461,29 @@ def _ratio_target(
         return Target(name, goal, "n/a", None)
     ratio = value / base
     return Target(name, goal, f"{value:,.0f} vs {base:,.0f} ({ratio:.2f}x)", ratio >= need)
+
+
+def _rounds_target(
+    name: str,
+    single: float | None,
+    single_base: float | None,
+    rounds: dict[str, dict[str, float]] | None,
+    key: str,
+    count: int,
+) -> Target:
+    """A throughput target judged on the interleaved rounds' median ratio (the single
+    pass shown beside it), or on the single pass when no rounds ran."""
+    goal = ">= 0.70 x PT"
+    if not rounds:
+        return _ratio_target(name, goal, single, single_base, 0.70)
+    ratio = rounds["router"][key]
+    once = f"{single / single_base:.2f}x" if single and single_base else "n/a"
+    return Target(
+        name,
+        goal,
+        f"{ratio:.2f}x, median of {count} interleaved round(s) (single pass: {once})",
+        ratio >= 0.70,
+    )
 
 
 def _above_target(

@@ -47,4 +47,6 @@ def test_bench_smoke_runs_every_scenario_without_errors(tmp_path: Path) -> None:
         assert cells[-1] == "0", f"{name} had errors:\n{report}"
         assert cells[1] not in ("n/a", "0"), f"{name} measured no requests:\n{report}"
     assert "## Targets" in report
+    # the throughput targets are judged on the interleaved rounds, and say so
+    assert "interleaved round(s)" in report and "| CPU per stream |" in report, report
     assert list(out.glob("*-smoke.json")), "the raw figures are written next to the table"
