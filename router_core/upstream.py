@@ -50,6 +50,14 @@ class UpstreamResponse:
         if timer is None or resp is None:
             return await self._read_chunks()
         content = resp.content
+        if content.is_eof() and content.exception() is None:
+            # The whole body came with the headers (a short answer): taken from the
+            # buffer in one call, without a read to wait for.
+            body = content.read_nowait()
+            if len(body) > self.max_body:
+                raise _oversized(self.max_body)
+            timer.read()
+            return body
         parts: list[bytes] = []
         size = 0
         try:
