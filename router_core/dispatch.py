@@ -54,6 +54,38 @@ from router_core.upstream import UpstreamClient
 log = structlog.get_logger("viberouter.dispatch")
 
 
+class _ExtrasReader:
+    """A plugin's extra request fields (``ProviderPlugin.extra_params``) from the raw
+    body. The body was decoded once already, into the canonical request; a second full
+    decode for fields most requests do not send would parse a long prompt twice. So
+    when none of the fields' names occurs in the body as a JSON string (and no
+    ``\\u`` escape could spell one differently), the answer is what ``{}`` decodes to."""
+
+    __slots__ = ("_decoder", "_names", "_skippable")
+
+    def __init__(self, typ: type[msgspec.Struct]) -> None:
+        self._decoder = msgspec.json.Decoder(typ)
+        self._names = tuple(b'"' + n.encode() + b'"' for n in typ.__struct_encode_fields__)
+        try:
+            self._decoder.decode(b"{}")
+            self._skippable = True
+        except msgspec.ValidationError:
+            self._skippable = False  # a required field: every body is decoded
+
+    def read(self, raw_body: bytes) -> msgspec.Struct:
+        """The extras, or 400 invalid_request for a bad value (api/decoding.py)."""
+        if self._skippable and b"\\u" not in raw_body:
+            for name in self._names:
+                if name in raw_body:
+                    break
+            else:
+                return self._decoder.decode(b"{}")
+        extras = decode_json(self._decoder, raw_body)
+        if may_nest_deeper(raw_body):
+            check_nesting(struct_parts(extras))
+        return extras
+
+
 class Dispatcher:
     """Runs a request against a route's targets with retries and fallbacks."""
 
@@ -74,7 +106,7 @@ class Dispatcher:
         self.balancer = Balancer(self.routing.latency_ewma_alpha, self._rng)
         self.breakers = Breakers(self.routing.circuit, self._circuit_changed)
         self.health = Health(metrics, self.balancer, self.breakers)
-        self._extras_decoders: dict[type[msgspec.Struct], msgspec.json.Decoder[msgspec.Struct]] = {}
+        self._extras_decoders: dict[type[msgspec.Struct], _ExtrasReader] = {}
 
     def _circuit_changed(self, deployment_id: str, state: CircuitState) -> None:
         provider = deployment_id.partition("/")[0]
@@ -85,14 +117,10 @@ class Dispatcher:
         typ = target.plugin.extra_params
         if typ is None:
             return None
-        dec = self._extras_decoders.get(typ)
-        if dec is None:
-            dec = msgspec.json.Decoder(typ)
-            self._extras_decoders[typ] = dec
-        extras = decode_json(dec, raw_body)
-        if may_nest_deeper(raw_body):
-            check_nesting(struct_parts(extras))
-        return extras
+        reader = self._extras_decoders.get(typ)
+        if reader is None:
+            reader = self._extras_decoders[typ] = _ExtrasReader(typ)
+        return reader.read(raw_body)
 
     def builder(self, request: ChatRequest, raw_body: bytes) -> Callable[[Target], UpstreamRequest]:
         """The translated upstream request per target (the plugin's extras decoded)."""

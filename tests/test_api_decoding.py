@@ -156,3 +156,34 @@ def test_plugin_extras_are_bounded_field_by_field() -> None:
         check_nesting(struct_parts(extras))
     with pytest.raises(InvalidRequest, match="UTF-8"):
         decode_json(dec, b'{"thinking":{"type":"\xff"}}')
+
+
+def test_plugin_extras_are_read_as_a_full_decode_would_read_them() -> None:
+    from router_core.dispatch import _ExtrasReader
+
+    class Extras(msgspec.Struct, omit_defaults=True):
+        top_k: int | None = None
+        min_p: float | None = None
+
+    reader = _ExtrasReader(Extras)
+    full = msgspec.json.Decoder(Extras)
+    bodies = [
+        b'{"model":"m","messages":[{"role":"user","content":"hi"}]}',  # none: the short way
+        b'{"model":"m","messages":[],"top_k":5}',
+        b'{"model":"m","messages":[],"min_p":0.5,"top_k":-1}',
+        b'{"model":"m","messages":[],"\\u0074op_k":7}',  # an escaped name: decoded
+        b'{"model":"m","messages":[],"stop":["top_k"]}',  # the name as a value: decoded
+        b'{"model":"m","messages":[{"role":"user","content":"say \\"top_k\\""}]}',
+    ]
+    for body in bodies:
+        assert reader.read(body) == full.decode(body), body
+    assert reader.read(bodies[3]) == Extras(top_k=7)
+    with pytest.raises(InvalidRequest, match="top_k"):
+        reader.read(b'{"model":"m","messages":[],"top_k":"many"}')
+
+    class Required(msgspec.Struct):
+        seed_of: int
+
+    strict = _ExtrasReader(Required)  # {} does not decode: every body is decoded
+    with pytest.raises(InvalidRequest, match="seed_of"):
+        strict.read(b'{"model":"m","messages":[]}')
