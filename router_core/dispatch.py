@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import random
+import re
 import time
 from collections.abc import Callable, Sequence
 
@@ -54,6 +55,9 @@ from router_core.upstream import UpstreamClient
 log = structlog.get_logger("viberouter.dispatch")
 
 
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+
+
 class _ExtrasReader:
     """A plugin's extra request fields (``ProviderPlugin.extra_params``) from the raw
     body. The body was decoded once already, into the canonical request; a second full
@@ -65,10 +69,13 @@ class _ExtrasReader:
 
     def __init__(self, typ: type[msgspec.Struct]) -> None:
         self._decoder = msgspec.json.Decoder(typ)
-        self._names = tuple(b'"' + n.encode() + b'"' for n in typ.__struct_encode_fields__)
+        names = typ.__struct_encode_fields__
+        self._names = tuple(b'"' + n.encode() + b'"' for n in names)
         try:
             self._decoder.decode(b"{}")
-            self._skippable = True
+            # a name JSON may spell with another escape than \u (``\/``) or must
+            # escape is not found by its plain bytes: every body is decoded then
+            self._skippable = all(_PLAIN_NAME.fullmatch(n) for n in names)
         except msgspec.ValidationError:
             self._skippable = False  # a required field: every body is decoded
 

@@ -254,12 +254,17 @@ async def relay(
                     except StopAsyncIteration:
                         break
                     held += _frames(chunks, encoder, out, scanner)
-            data, held = held + encoder.close(), b""
-            await _send(stream, data, out)
+            if held:
+                data, held = held + encoder.close(), b""
+                await _send(stream, data, out)
+            else:  # the end alone is no first token
+                await stream.send_bytes(encoder.close())
         except ConnectionResetError:
             raise
         except (Exception, asyncio.CancelledError) as exc:
             # what was translated before the failure, then its error event
+            if held and out.first_chunk_at is None:
+                out.first_chunk_at = time.monotonic()
             await stream.send_bytes(held + _failure_frames(http_request, exc, encoder, out))
     except (ConnectionResetError, asyncio.CancelledError) as exc:
         out.disconnected = True

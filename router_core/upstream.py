@@ -107,13 +107,13 @@ class UpstreamResponse:
                 chunk = await resp.content.readany()  # b"" only at the end
                 self.waiting_since = None
                 return chunk
-            limit = self.first_timeout or self.idle_timeout
-            self.first_timeout = None
-            async with asyncio.timeout(limit):
-                while True:  # an in-process body may yield empty slices: not its end
+            while True:  # an in-process body may yield empty slices: not its end
+                limit = self.first_timeout or self.idle_timeout
+                self.first_timeout = None
+                async with asyncio.timeout(limit):  # each slice, as a socket read
                     local = await anext(self._chunks, None)
-                    if local is None or local:
-                        return local or b""
+                if local is None or local:
+                    return local or b""
         except (TimeoutError, aiohttp.ClientError) as exc:
             self.transport_error = _read_error(exc)
             raise self.transport_error from exc

@@ -187,3 +187,14 @@ def test_plugin_extras_are_read_as_a_full_decode_would_read_them() -> None:
     strict = _ExtrasReader(Required)  # {} does not decode: every body is decoded
     with pytest.raises(InvalidRequest, match="seed_of"):
         strict.read(b'{"model":"m","messages":[]}')
+
+
+def test_plugin_extras_with_escapable_names_are_always_decoded() -> None:
+    from router_core.dispatch import _ExtrasReader
+
+    class Slashed(msgspec.Struct, omit_defaults=True):
+        a_b: int | None = msgspec.field(default=None, name="a/b")
+
+    reader = _ExtrasReader(Slashed)
+    # "a\/b" is the same key as "a/b" in JSON; its plain bytes are not in the body
+    assert reader.read(b'{"model":"m","messages":[],"a\\/b":3}') == Slashed(a_b=3)

@@ -183,3 +183,29 @@ async def test_frames_wait_only_for_a_body_already_in(
     if writes == 2:
         # written while the upstream paused, before its next events came
         assert b'"Hel"' in sent[0] and b'"lo"' not in sent[0]
+
+
+@pytest.mark.parametrize("split", [False, True])
+async def test_a_stream_that_fails_after_tokens_records_its_first_token(
+    tmp_path: Path, split: bool
+) -> None:
+    # tokens, then the body ends without a finish: the error comes at the end. Whole
+    # with the headers, the tokens' frames are held and go out with the error event.
+    unfinished = EVENTS[0] + EVENTS[1]
+    if split:
+        writes = [(HEAD + _chunked(EVENTS[0]), 0.05), (_chunked(EVENTS[1]) + b"0\r\n\r\n", 0.0)]
+    else:
+        writes = [(HEAD + _chunked(unfinished) + b"0\r\n\r\n", 0.0)]
+    first, second = RawUpstream(writes), RawUpstream(OK)
+    async with routed(tmp_path, first, second) as router:
+        reply = await post_chat(router, STREAM)
+        ttft = router.state.metrics.registry.get_sample_value(
+            "viberouter_time_to_first_token_seconds_count", {"model": "fe", "provider": "first"}
+        )
+    assert reply.status == 200
+    frames = [f for f in reply.body.split(b"\n\n") if f]
+    assert b'"error"' in frames[-1] and b"ended early" in frames[-1], frames
+    body_without_error = b"\n\n".join(frames[:-1]) + b"\n\n"
+    assert _content(body_without_error) == "Hello"
+    assert (first.requests, second.requests) == (1, 0)
+    assert ttft == 1

@@ -24,7 +24,7 @@ from viberouter_openai.catalog import default_cards
 from viberouter_openai.embeddings import build_embeddings_request, parse_embeddings_response
 from viberouter_openai.errors import error_for, fault_from_body
 from viberouter_openai.model_list import parse_model_list
-from viberouter_openai.request import build_upstream_request, request_headers
+from viberouter_openai.request import build_upstream_request, chat_endpoints, request_headers
 from viberouter_openai.response import parse_completion
 from viberouter_openai.responses_native import (
     RESPONSES,
@@ -51,6 +51,7 @@ class OpenAIProvider(ProviderPlugin):
         super().__init__(settings if settings is not None else OpenAISettings())
         self._settings: OpenAISettings = self.settings
         self._native_responses = native_enabled(self._settings)
+        self._endpoints = chat_endpoints(self._settings)  # built once, not per request
         # What an event passed on with fields the router does not know must not repeat.
         sent = (self._settings.api_key or "", *self._settings.headers.values())
         self._secrets = tuple(value for value in sent if len(value) >= 4)
@@ -67,7 +68,7 @@ class OpenAIProvider(ProviderPlugin):
         extras: msgspec.Struct | None = None,
     ) -> UpstreamRequest:
         """The OpenAI request (see ``request.request_body`` for what changes)."""
-        return build_upstream_request(self._settings, request, deployment, extras)
+        return build_upstream_request(self._settings, request, deployment, extras, self._endpoints)
 
     def parse_response(
         self, request: ChatRequest, deployment: Deployment, body: bytes

@@ -21,17 +21,33 @@ _REQUEST_FIELDS = frozenset(ChatRequest.__struct_fields__)
 _UNSET = msgspec.UNSET
 
 
+#: The URL and the header set of a chat request, streamed or not.
+Endpoint = tuple[str, Mapping[str, str]]
+
+
+def chat_endpoints(settings: OpenAISettings) -> tuple[Endpoint, Endpoint]:
+    """The chat URL and headers for a plain and a streamed request: the same for every
+    request of a provider, so the provider builds them once (read-only headers)."""
+    url = settings.base_url.rstrip("/") + "/chat/completions"
+    return (
+        (url, MappingProxyType(request_headers(settings, stream=False))),
+        (url, MappingProxyType(request_headers(settings, stream=True))),
+    )
+
+
 def build_upstream_request(
     settings: OpenAISettings,
     request: ChatRequest,
     deployment: Deployment,
     extras: msgspec.Struct | None,
+    endpoints: tuple[Endpoint, Endpoint] | None = None,
 ) -> UpstreamRequest:
-    """The HTTP request for one canonical chat request."""
+    """The HTTP request for one canonical chat request (``endpoints``: the provider's
+    :func:`chat_endpoints`, built from ``settings`` when not given)."""
     if not settings.forward_extensions:
         request = without_extensions(request)
     stream = request.stream
-    url, headers = _endpoint(settings, stream)
+    url, headers = (endpoints or chat_endpoints(settings))[1 if stream else 0]
     return UpstreamRequest(
         method="POST",
         url=url,
@@ -39,22 +55,6 @@ def build_upstream_request(
         body=encode_request_body(request, deployment.model, extras),
         framing="sse" if stream else "json",
     )
-
-
-#: (settings, stream) -> the URL and headers every chat request of that kind sends:
-#: built once, not per request. Keyed by id, with the settings kept alive beside.
-_ENDPOINTS: dict[tuple[int, bool], tuple[OpenAISettings, str, Mapping[str, str]]] = {}
-
-
-def _endpoint(settings: OpenAISettings, stream: bool) -> tuple[str, Mapping[str, str]]:
-    found = _ENDPOINTS.get((id(settings), stream))
-    if found is None or found[0] is not settings:
-        if len(_ENDPOINTS) >= 1024:
-            _ENDPOINTS.clear()  # settings come from the config: only reloads add more
-        url = settings.base_url.rstrip("/") + "/chat/completions"
-        headers = MappingProxyType(request_headers(settings, stream=stream))
-        found = _ENDPOINTS[(id(settings), stream)] = (settings, url, headers)
-    return found[1], found[2]
 
 
 def request_headers(settings: OpenAISettings, *, stream: bool) -> dict[str, str]:
