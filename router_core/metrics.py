@@ -109,8 +109,8 @@ class _DeferredChild:
         raise NotImplementedError
 
 
-class DeferredCounter(_DeferredChild):
-    """A counter child whose increments add up until the batch is folded."""
+class _DeferredSum(_DeferredChild):
+    """A child whose updates add up to one net change, applied when folded."""
 
     __slots__ = ("_pending",)
 
@@ -118,10 +118,8 @@ class DeferredCounter(_DeferredChild):
         super().__init__(child, batch)
         self._pending = 0.0
 
-    def inc(self, amount: float = 1.0) -> None:
-        """Count ``amount`` (not negative, as on a counter)."""
-        if amount < 0:
-            raise ValueError("Counters can only be incremented by non-negative amounts.")
+    def add(self, amount: float = 1.0) -> None:
+        """Add ``amount`` to the change waiting for the fold."""
         self._pending += amount
         batch = self._batch
         if not self._dirty:
@@ -133,37 +131,32 @@ class DeferredCounter(_DeferredChild):
 
     def fold(self) -> None:
         pending, self._pending, self._dirty = self._pending, 0.0, False
-        self._child.inc(pending)
+        if pending:
+            self._child.inc(pending)
 
 
-class DeferredGauge(_DeferredChild):
-    """A gauge moved up and down; the net change is applied when folded."""
+class DeferredCounter(_DeferredSum):
+    """A counter child whose increments add up until the batch is folded."""
 
-    __slots__ = ("_pending",)
-
-    def __init__(self, child: Any, batch: Deferred) -> None:
-        super().__init__(child, batch)
-        self._pending = 0.0
+    __slots__ = ()
 
     def inc(self, amount: float = 1.0) -> None:
-        """Move up by ``amount``."""
-        self._pending += amount
-        batch = self._batch
-        if not self._dirty:
-            self._dirty = True
-            batch.mark(self)
-        batch.waiting += 1
-        if batch.waiting >= FOLD_AT:
-            batch.fold()
+        """Count ``amount`` (not negative, as on a counter)."""
+        if amount < 0:
+            raise ValueError("Counters can only be incremented by non-negative amounts.")
+        self.add(amount)
+
+
+class DeferredGauge(_DeferredSum):
+    """A gauge moved up and down; the net change is applied when folded."""
+
+    __slots__ = ()
+
+    inc = _DeferredSum.add  # up by ``amount``
 
     def dec(self, amount: float = 1.0) -> None:
         """Move down by ``amount``."""
-        self.inc(-amount)
-
-    def fold(self) -> None:
-        pending, self._pending, self._dirty = self._pending, 0.0, False
-        if pending:
-            self._child.inc(pending)
+        self.add(-amount)
 
 
 class DeferredHistogram(_DeferredChild):

@@ -5,7 +5,12 @@ The chunks come from dispatch's stream iterator; this module only frames and wri
 
 Output content filters run here: a hit in the chunks read before the response
 starts is a plain 400 ``content_filter``; after that, the chunk that hit is not
-sent, one ``content_filter`` error event is, and the stream ends."""
+sent, one ``content_filter`` error event is, and the stream ends.
+
+Frames wait for the next batch only while the upstream's whole body is already in
+(``UpstreamResponse.ended()``): the rest then comes without waiting, so a short
+answer goes out in one write with its end, not one write per batch; a stream that
+still flows is written batch by batch, before each read that may wait."""
 
 from __future__ import annotations
 
@@ -209,6 +214,14 @@ async def _commit(
     return data
 
 
+async def _send_last(stream: ClientStream, held: bytes, last: bytes, out: StreamOutcome) -> None:
+    """The held frames and the stream's last ones (its end, or its error event) in one
+    write; only held frames make a first token."""
+    if held and out.first_chunk_at is None:
+        out.first_chunk_at = time.monotonic()
+    await stream.send_bytes(held + last)
+
+
 async def relay(
     http_request: web.Request,
     opened: OpenStream,
@@ -229,11 +242,8 @@ async def relay(
     the client abandoned (the handler is cancelled then). Raises ContentFilter,
     with nothing sent, when the chunks read before the commit break an output filter.
     The batch loop is in this frame, not a helper's: an open stream keeps every
-    coroutine frame of its chain (about 0.3 KB each) until it ends.
-
-    Frames wait for the next batch only while the upstream's whole body is already
-    in (``response.ended()``): the rest then comes without waiting, and a short
-    answer goes out in one write with its end, not one write per batch."""
+    coroutine frame of its chain (about 0.3 KB each) until it ends. Frames are held
+    for the next batch only while the upstream's body is all in (module docstring)."""
     stream: ClientStream | None = None
     try:
         stream = ClientStream(
@@ -244,9 +254,8 @@ async def relay(
         try:
             body = opened.body
             if body is not None:
-                ended = opened.response.ended
                 while True:
-                    if held and not ended():
+                    if held and not opened.response.ended():
                         data, held = held, b""
                         await _send(stream, data, out)  # before a read that may wait
                     try:
@@ -254,18 +263,13 @@ async def relay(
                     except StopAsyncIteration:
                         break
                     held += _frames(chunks, encoder, out, scanner)
-            if held:
-                data, held = held + encoder.close(), b""
-                await _send(stream, data, out)
-            else:  # the end alone is no first token
-                await stream.send_bytes(encoder.close())
+            data, held = held, b""
+            await _send_last(stream, data, encoder.close(), out)
         except ConnectionResetError:
             raise
         except (Exception, asyncio.CancelledError) as exc:
             # what was translated before the failure, then its error event
-            if held and out.first_chunk_at is None:
-                out.first_chunk_at = time.monotonic()
-            await stream.send_bytes(held + _failure_frames(http_request, exc, encoder, out))
+            await _send_last(stream, held, _failure_frames(http_request, exc, encoder, out), out)
     except (ConnectionResetError, asyncio.CancelledError) as exc:
         out.disconnected = True
         if isinstance(exc, asyncio.CancelledError):
