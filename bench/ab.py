@@ -5,9 +5,9 @@ runs the bare pass-through, router A (``--base`` and its bundled plugins put fir
 ``PYTHONPATH``: another checkout, or a directory that shadows one module) and router B
 (this checkout) side by side, all started once (``--redis``: both on one Redis backend; with
 ``--a-embedded`` A stays embedded, to price the Redis path itself), and measures
-them in alternating order round after round: plain requests (wrk) and streams (the
-asyncio client). Each round's figure is divided by the pass-through's
-from the same round; the report is the median of those ratios, and the server's CPU
+them turn by turn, the order rotated each round (bench/rounds.py): plain requests
+(wrk) and streams (the asyncio client). Each round's figure is divided by the
+pass-through's from the same round; the report is the median of those ratios, and the server's CPU
 time (utime + stime from /proc) per request or stream, which load moves less.
 """
 
@@ -16,13 +16,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 import tempfile
 from pathlib import Path
 
 from bench.procs import Cores, raise_nofile, stop
-from bench.rounds import plain_load, stream_load
+from bench.rounds import interleave, summarize
 from bench.servers import (
     Server,
     create_key,
@@ -83,22 +82,21 @@ def main(argv: list[str] | None = None) -> int:
         a_redis = None if args.a_embedded else redis
         servers.append(_router(cores, work, mock, "A", args.base.resolve(), a_redis))
         servers.append(_router(cores, work, mock, "B", None, redis))
-        names = ["PT", "A", "B"]
-        rows: dict[str, list[dict[str, float]]] = {n: [] for n in names}
-        srows: dict[str, list[dict[str, float]]] = {n: [] for n in names}
+        rows = interleave(
+            cores,
+            work,
+            servers,
+            args.rounds,
+            args.seconds,
+            args.connections,
+            with_streams=not args.no_streams,
+        )
         for r in range(args.rounds):
-            order = list(zip(names, servers, strict=True))
-            if r % 2:
-                order = [order[0], order[2], order[1]]
-            for name, srv in order:
-                rows[name].append(plain_load(cores, work, srv, args.seconds, args.connections))
-                if not args.no_streams:
-                    srows[name].append(stream_load(srv, args.seconds, args.connections))
-            print(
-                f"round {r + 1}: " + json.dumps({n: (rows[n][-1], srows[n][-1:]) for n in names}),
-                file=sys.stderr,
-            )
-        print(json.dumps(_summary(names, rows, srows), indent=1))
+            figures = {n: got[r] for n, got in rows.items()}
+            print(f"round {r + 1}: {json.dumps(figures)}", file=sys.stderr)
+        summary = summarize(rows, servers[0].name)
+        summary = {("PT" if n == servers[0].name else n): f for n, f in summary.items()}
+        print(json.dumps(summary, indent=1))
     finally:
         for s in servers:
             stop(s.proc)
@@ -106,32 +104,6 @@ def main(argv: list[str] | None = None) -> int:
         if redis is not None:
             stop(redis.proc)
     return 0
-
-
-def _summary(
-    names: list[str],
-    rows: dict[str, list[dict[str, float]]],
-    srows: dict[str, list[dict[str, float]]],
-) -> dict[str, dict[str, float]]:
-    out: dict[str, dict[str, float]] = {}
-    for n in names:
-        fig: dict[str, float] = {
-            "rps_xPT": statistics.median(
-                a["rps"] / p["rps"] for a, p in zip(rows[n], rows["PT"], strict=True)
-            ),
-            "rps": statistics.median(a["rps"] for a in rows[n]),
-            "cpu_us_per_req": statistics.median(a["cpu_us"] for a in rows[n]),
-            "errors": sum(a["errors"] for a in rows[n]),
-        }
-        if srows[n]:
-            fig["sps_xPT"] = statistics.median(
-                a["sps"] / p["sps"] for a, p in zip(srows[n], srows["PT"], strict=True)
-            )
-            fig["sps"] = statistics.median(a["sps"] for a in srows[n])
-            fig["cpu_us_per_stream"] = statistics.median(a["cpu_us"] for a in srows[n])
-            fig["stream_errors"] = sum(a["errors"] for a in srows[n])
-        out[n] = fig
-    return out
 
 
 if __name__ == "__main__":

@@ -70,14 +70,17 @@ def interleave(
     seconds: float,
     conns: int,
     progress: Callable[[str], None] | None = None,
+    *,
+    with_streams: bool = True,
 ) -> dict[str, list[Round]]:
-    """``rounds`` rounds over ``servers`` (the order rotated each round)."""
+    """``rounds`` rounds over ``servers`` (the order rotated each round); without
+    streams a round's stream figures are an empty dict."""
     rows: dict[str, list[Round]] = {s.name: [] for s in servers}
     for r in range(rounds):
         shift = r % len(servers)
         for srv in [*servers[shift:], *servers[:shift]]:
             plain = plain_load(cores, work, srv, seconds, conns)
-            stream = stream_load(srv, seconds, conns)
+            stream = stream_load(srv, seconds, conns) if with_streams else {}
             rows[srv.name].append((plain, stream))
         (progress or _stderr)(f"round {r + 1}/{rounds} done")
     return rows
@@ -88,20 +91,21 @@ def summarize(rows: dict[str, list[Round]], base: str) -> dict[str, dict[str, fl
     out: dict[str, dict[str, float]] = {}
     pt = rows[base]
     for name, got in rows.items():
-        out[name] = {
+        fig = out[name] = {
             "rps_xPT": statistics.median(
                 p["rps"] / b["rps"] for (p, _), (b, _) in zip(got, pt, strict=True)
             ),
             "rps": statistics.median(p["rps"] for p, _ in got),
             "cpu_us_per_req": statistics.median(p["cpu_us"] for p, _ in got),
-            "sps_xPT": statistics.median(
-                s["sps"] / b["sps"] for (_, s), (_, b) in zip(got, pt, strict=True)
-            ),
-            "sps": statistics.median(s["sps"] for _, s in got),
-            "cpu_us_per_stream": statistics.median(s["cpu_us"] for _, s in got),
-            "errors": sum(p["errors"] + s["errors"] for p, s in got),
+            "errors": sum(p["errors"] + s.get("errors", 0) for p, s in got),
             "rounds": len(got),
         }
+        if got and got[0][1]:  # the rounds ran streams
+            fig["sps_xPT"] = statistics.median(
+                s["sps"] / b["sps"] for (_, s), (_, b) in zip(got, pt, strict=True)
+            )
+            fig["sps"] = statistics.median(s["sps"] for _, s in got)
+            fig["cpu_us_per_stream"] = statistics.median(s["cpu_us"] for _, s in got)
     return out
 
 
