@@ -28,7 +28,8 @@ class UpstreamResponse:
 
     status: int
     headers: Mapping[str, str]
-    _chunks: AsyncIterator[bytes]
+    #: An in-process body; None for an aiohttp response (read from ``_close.content``).
+    _chunks: AsyncIterator[bytes] | None
     _close: aiohttp.ClientResponse | None
     idle_timeout: float
     max_body: int
@@ -107,11 +108,13 @@ class UpstreamResponse:
                 chunk = await resp.content.readany()  # b"" only at the end
                 self.waiting_since = None
                 return chunk
+            body = self._chunks
+            assert body is not None, "an in-process response has its body"
             while True:  # an in-process body may yield empty slices: not its end
                 limit = self.first_timeout or self.idle_timeout
                 self.first_timeout = None
                 async with asyncio.timeout(limit):  # each slice, as a socket read
-                    local = await anext(self._chunks, None)
+                    local = await anext(body, None)
                 if local is None or local:
                     return local or b""
         except (TimeoutError, aiohttp.ClientError) as exc:
@@ -275,7 +278,7 @@ class UpstreamClient:
         return UpstreamResponse(
             resp.status,
             resp.headers,
-            resp.content.iter_any(),
+            None,  # read through resp.content (read_chunk), no iterator per request
             resp,
             clock.idle_s,
             max_body,
