@@ -9,7 +9,7 @@ shape) as the router reads it from the socket in one piece per event:
 * ``chat relay``: the same as the router runs it: the core's stream reader
   (``stream_iter.ChunkReader``, events passed through unchanged kept with their data
   where the plugin says so, contract 2.6) and the relay's framing with its accounting
-  (``streaming._frames`` with the chat dialect's encoder);
+  (``streaming.frame_batch`` with the chat dialect's encoder);
 * ``anthropic native``: the pass-through path: Anthropic SSE -> framing decoder -> the
   anthropic plugin's usage tap (reads, never writes) -> the upstream bytes as they came;
 * ``anthropic translated``: OpenAI SSE -> framing decoder -> translator -> the
@@ -35,7 +35,7 @@ from router_core.dialects.openai_chat import OpenAIChatStream
 from router_core.framing import SSEDecoder
 from router_core.plugin_api import ChatRequest, Deployment, ModelCard, json_encode
 from router_core.stream_iter import ChunkReader
-from router_core.streaming import _frames
+from router_core.streaming import frame_batch
 
 _DEPLOYMENT = Deployment(
     id="openai/gpt-4o", provider="openai", model="gpt-4o", card=ModelCard(id="gpt-4o")
@@ -127,8 +127,8 @@ def _relay(reads: list[bytes], provider: OpenAIProvider) -> Callable[[], object]
             reader = ChunkReader("sse", as_sent, as_sent=as_sent)
             step = reader.feed_forwarding
         encoder, out = OpenAIChatStream(False), StreamOutcome()
-        frames = [_frames(step(raw), encoder, out) for raw in reads]
-        frames.append(_frames(reader.close(), encoder, out))
+        frames = [frame_batch(step(raw), encoder, out) for raw in reads]
+        frames.append(frame_batch(reader.close(), encoder, out))
         return frames
 
     return run

@@ -62,6 +62,15 @@ class StreamOutcome:
                 self.finish_reasons.append(choice.finish_reason)
         self.chunks += 1
 
+    def observe_texts(self, texts: list[str]) -> None:
+        """Count content chunks of one choice that go to the client, by their texts
+        (a ``stream_iter.TokenRun``'s: none of them finishes)."""
+        self.texts += texts
+        if len(self.texts) >= _FOLD_AT:
+            self.estimated += estimate_text_tokens("".join(self.texts))
+            self.texts.clear()
+        self.chunks += len(texts)
+
     def completion_estimate(self) -> int:
         """Tokens of the content sent, by the guards' estimator."""
         return int(self.estimated + estimate_text_tokens("".join(self.texts)) + 0.999)

@@ -48,6 +48,10 @@ class SSEDecoder:
         self._size = 0
         self._pending_cr = False
 
+    def idle(self) -> bool:
+        """Whether no part of an event is pending (the bytes fed so far ended one)."""
+        return not (self._buf or self._data or self._event or self._pending_cr)
+
     def feed(self, data: bytes) -> list[UpstreamEvent]:
         if not data:
             return []

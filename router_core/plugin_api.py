@@ -76,6 +76,10 @@ event itself; the core then sends an OpenAI chat client the event's own bytes.
 of the cache writes made with a one-hour TTL (Anthropic's
 ``cache_creation.ephemeral_1h_input_tokens``), billed at
 ``Pricing.cache_write_1h_per_mtok``; left unset, every write pays the cache-write rate.
+2.8 token templates: an :class:`AsSentTranslator` may also say, after an event that
+was one more text token of a started choice, that any event shaped like it with
+another text would be the same (``token_template``, a :class:`TokenTemplate`); the
+core then reads such events' bytes without calling ``feed``.
 
 Native dialects (2.1, optional): a plugin whose upstream speaks a client-facing API
 itself (the anthropic plugin: ``anthropic_messages``) lists it in ``native_dialects``.
@@ -147,7 +151,7 @@ from router_core.errors import (
 from router_core.framing import UpstreamEvent, make_decoder
 
 #: This contract's version, (major, minor); see "Versioning" above.
-CONTRACT_VERSION: Final[tuple[int, int]] = (2, 7)
+CONTRACT_VERSION: Final[tuple[int, int]] = (2, 8)
 #: The major alone (what contract 1 called its version).
 API_VERSION: Final[int] = CONTRACT_VERSION[0]
 
@@ -217,9 +221,32 @@ class AsSentTranslator(StreamTranslator, Protocol):
     unless the plugin forwards those, no role, index, finish reason, model or usage
     the translator would have changed). The core may then send an OpenAI chat client
     the event's bytes instead of encoding the chunk, and reads the chunk itself for
-    accounting and output filters as always. False is always safe."""
+    accounting and output filters as always. False is always safe.
+
+    Optional (2.8): ``token_template``. A translator that has the attribute sets it
+    after every ``feed``: a :class:`TokenTemplate` when that event was as sent, was
+    one more text token (non-empty ``delta.content``, nothing else varying) of one
+    started choice, and moved none of the translator's state, so that any event whose
+    data is the template's ``prefix``, then a JSON string of non-empty text, then its
+    ``suffix`` would come out as sent too, as that same chunk with the other text, and
+    move nothing either. Otherwise None. While it is set, the core may take such
+    events from the bytes without calling ``feed``; the next event of any other
+    shape goes to ``feed`` as always. Return the same object while the template does
+    not change (the core prepares each new one once). None is always safe."""
 
     as_sent: bool
+
+
+class TokenTemplate(msgspec.Struct, frozen=True, gc=False):
+    """An as-sent text-token event with its text cut out (contract 2.8, see
+    :class:`AsSentTranslator`): the event's data is ``prefix`` + the JSON string of
+    the chunk's one ``delta.content`` + ``suffix``, exactly as the upstream wrote it.
+    ``chunk`` is that event's chunk (the core copies it, with another text, for a
+    client that needs chunks); it must not change afterwards."""
+
+    prefix: str
+    suffix: str
+    chunk: ChatCompletionChunk
 
 
 class UsageTap(Protocol):
@@ -585,6 +612,7 @@ __all__ = [
     "StreamTranslator",
     "TextPart",
     "ThinkingBlock",
+    "TokenTemplate",
     "Tool",
     "ToolCall",
     "ToolCallDelta",

@@ -10,6 +10,8 @@ against the core's own readers and stream loop rather than a copy of them:
   feeds a translator), :func:`byte_by_byte` and :func:`two_slices` (the same body cut
   at every byte offset), :func:`translate` / :func:`run_stream` (bytes -> chunks
   through the core's own stream iterator, ``stream_iter.ChunkReader``, in any slicing);
+  :func:`chat_frames` (bytes -> what an OpenAI chat client receives through an
+  as-sent translator, events as they came and token templates included);
 * checks: :func:`check_stream` runs a translator over every slicing of a fixture,
   requires the same chunks from each and checks the stream rules of the contract
   (role first, dense tool-call indexes, one finish per choice, at most one usage chunk
@@ -18,9 +20,9 @@ against the core's own readers and stream loop rather than a copy of them:
 * comparing: :func:`as_lines` (chunks as the compact JSON lines of ``*.expected.jsonl``
   fixtures) and :func:`normalised` (random ids and clocks replaced by fixed values).
 
-It imports only the contract (``plugin_api``), the core's framing readers and its
-stream iterator, and raises ``AssertionError`` for a broken rule, so it works under
-any test runner.
+It imports only the contract (``plugin_api``), the core's framing readers, its
+stream iterator and the chat dialect's stream encoder, and raises ``AssertionError``
+for a broken rule, so it works under any test runner.
 """
 
 from __future__ import annotations
@@ -31,8 +33,11 @@ from typing import Any
 
 import msgspec
 
+from router_core.accounting import StreamOutcome
+from router_core.dialects.openai_chat import OpenAIChatStream
 from router_core.framing import make_decoder
 from router_core.plugin_api import (
+    AsSentTranslator,
     ChatCompletion,
     ChatCompletionChunk,
     ChatRequest,
@@ -46,6 +51,7 @@ from router_core.plugin_api import (
     json_encode,
 )
 from router_core.stream_iter import ChunkReader
+from router_core.streaming import frame_batch
 
 #: The core's default limit on one upstream event (``upstream.max_event_bytes``).
 MAX_EVENT_BYTES = 8 * 1024 * 1024
@@ -145,6 +151,24 @@ def run_stream(
         out.extend(reader.feed(piece))
     out.extend(reader.close(finish=close))
     return out
+
+
+def chat_frames(
+    translator: AsSentTranslator,
+    slices: Iterable[bytes],
+    *,
+    include_usage: bool = False,
+    templates: bool = True,
+) -> bytes:
+    """The SSE bytes an OpenAI chat client receives for an upstream SSE body in these
+    slices, through ``translator`` as an as-sent translator (contract 2.6) and, unless
+    ``templates=False``, its token templates (2.8): the core's reader and the chat
+    dialect's encoder, as a streamed request runs them, up to ``data: [DONE]``."""
+    reader = ChunkReader("sse", translator, MAX_EVENT_BYTES, translator, templates=templates)
+    encoder = OpenAIChatStream(include_usage)
+    out = StreamOutcome()
+    frames = [frame_batch(reader.step(piece), encoder, out) for piece in slices]
+    return b"".join(frames) + frame_batch(reader.close(), encoder, out) + encoder.close()
 
 
 def translate(

@@ -12,6 +12,14 @@ With a translator that says which events it passed through unchanged (contract 2
 :class:`~router_core.plugin_api.AsSentTranslator`), such an event's chunk comes out
 paired with the event's data (:data:`Forwarded`), so an encoder whose frames are
 OpenAI chat chunks can send the data instead of encoding the chunk.
+
+When such a translator also offers a token template (contract 2.8,
+:class:`~router_core.plugin_api.TokenTemplate`) and an SSE slice starts with no event
+pending, the events of that shape are read from the bytes without the decoder or the
+translator: the template's head and tail compared, the text between them decoded
+(which checks it is one JSON string). Consecutive ones come out as one
+:class:`TokenRun`, which holds their bytes as they came; any other event goes through
+the decoder and the translator as before, and may change the template.
 """
 
 from __future__ import annotations
@@ -19,27 +27,44 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
+import msgspec
+
 from router_core.api.chat import ChatCompletionChunk
-from router_core.framing import EventDecoder, make_decoder
-from router_core.plugin_api import AsSentTranslator, StreamTranslator
+from router_core.framing import EventDecoder, SSEDecoder, make_decoder
+from router_core.plugin_api import AsSentTranslator, StreamTranslator, TokenTemplate
+from router_core.token_runs import EventTemplate, Forwarded, TokenRun
 
 #: Largest event accepted when the caller names no limit (``[upstream] max_event_bytes``).
 DEFAULT_MAX_EVENT_BYTES = 8 * 1024 * 1024
 
 
-#: A chunk whose upstream event is that chunk as it came, with the event's text: an
-#: OpenAI chat encoder may send the text instead of encoding the chunk. A plain tuple:
-#: one is made per streamed event, and a tuple costs a fifth of a slotted object.
-Forwarded = tuple[ChatCompletionChunk, str]
+#: Events forwarded one by one, while a stream has no token template, before the
+#: rest of a slice goes to the decoder at once (the role chunk and the first text
+#: token come first; a stream of other events stops trying soon).
+TEMPLATE_TRIES = 8
 
-#: One batch of a stream: chunks, some maybe with their event's data.
-Batch = Sequence[ChatCompletionChunk | Forwarded]
+_text = msgspec.json.Decoder(str).decode
+_NOT_TEXT = (msgspec.DecodeError, msgspec.ValidationError)
+
+#: One batch of a stream: chunks, some maybe with their event's data, and runs of
+#: text-token events read without the translator.
+Batch = Sequence[ChatCompletionChunk | Forwarded | TokenRun]
 
 
 class ChunkReader:
     """One stream's decoder and translator, fed byte slices."""
 
-    __slots__ = ("_as_sent", "_decoder", "_translator")
+    __slots__ = (
+        "_as_sent",
+        "_decoder",
+        "_max",
+        "_source",
+        "_sse",
+        "_template",
+        "_templates",
+        "_translator",
+        "_tries",
+    )
 
     def __init__(
         self,
@@ -47,10 +72,21 @@ class ChunkReader:
         translator: StreamTranslator,
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
         as_sent: AsSentTranslator | None = None,
+        *,
+        templates: bool = True,
     ) -> None:
+        """``templates=False`` ignores the translator's token templates (tests compare)."""
         self._decoder: EventDecoder = make_decoder(framing, max_event_bytes)
         self._translator = translator
         self._as_sent = as_sent
+        self._max = max_event_bytes
+        decoder = self._decoder
+        self._sse = decoder if isinstance(decoder, SSEDecoder) else None
+        # Token templates (2.8) need SSE and a translator that offers them.
+        self._templates = templates and self._sse is not None and hasattr(as_sent, "token_template")
+        self._source: TokenTemplate | None = None
+        self._template: EventTemplate | None = None
+        self._tries = TEMPLATE_TRIES if self._templates else 0
 
     def step(self, raw: bytes) -> Batch:
         """:meth:`feed_forwarding` when the reader was made with ``as_sent``, else :meth:`feed`."""
@@ -58,20 +94,88 @@ class ChunkReader:
 
     def feed_forwarding(self, raw: bytes) -> Batch:
         """As :meth:`feed`, with each event the translator passed through unchanged
-        as its chunk and data (:data:`Forwarded`; the reader was made with ``as_sent``)."""
+        as its chunk and data (:data:`Forwarded`; the reader was made with ``as_sent``),
+        and the events its token template matches as :class:`TokenRun` items."""
+        if (self._template is not None or self._tries > 0) and b"\r" not in raw:
+            sse = self._sse
+            assert sse is not None  # templates are only taken for SSE
+            if sse.idle():
+                return self._runs(raw)
+        return self._forward(raw)
+
+    def _forward(self, raw: bytes) -> list[ChatCompletionChunk | Forwarded | TokenRun]:
+        """The events ``raw`` completes through the decoder and the translator."""
         events = self._decoder.feed(raw)
         if not events:
-            return ()
+            return []
         translator = self._as_sent
         assert translator is not None, "feed_forwarding needs an as-sent translator"
         feed = translator.feed
-        out: list[ChatCompletionChunk | Forwarded] = []
+        out: list[ChatCompletionChunk | Forwarded | TokenRun] = []
         for ev in events:
             chunks = feed(ev)
             if translator.as_sent and len(chunks) == 1:  # the contract's one chunk
                 out.append((chunks[0], ev.data))
             elif chunks:
                 out.extend(chunks)
+        if self._templates:
+            source: TokenTemplate | None = getattr(translator, "token_template", None)
+            if source is not self._source:
+                self._source, self._template = source, EventTemplate.of(source)
+                if self._template is not None:
+                    self._tries = TEMPLATE_TRIES
+        return out
+
+    def _runs(self, raw: bytes) -> list[ChatCompletionChunk | Forwarded | TokenRun]:
+        """:meth:`feed_forwarding` of a slice that starts with no event pending: the
+        events the template matches taken from the bytes, the others forwarded one
+        by one, for the template the next one may leave (while there is none, up to
+        :data:`TEMPLATE_TRIES` events, then the rest of the slice at once)."""
+        out: list[ChatCompletionChunk | Forwarded | TokenRun] = []
+        template = self._template
+        head, tail = (template.head, template.tail) if template is not None else (b"", b"")
+        cut, keep, limit = len(head), len(tail), self._max
+        strings: list[bytes] = []
+        texts: list[str] = []
+        start = run = 0
+        while (end := raw.find(b"\n\n", start)) >= 0:
+            stop = end + 2
+            if (
+                template is not None
+                and cut + keep + 2 <= stop - start <= limit
+                and raw.startswith(head, start)
+                and raw.endswith(tail, start, stop)
+            ):
+                string = raw[start + cut : stop - keep]
+                try:
+                    text = _text(string)
+                except _NOT_TEXT:
+                    text = ""  # not one JSON string: the decoder's and translator's
+                if text:
+                    strings.append(string)
+                    texts.append(text)
+                    start = stop
+                    continue
+            if strings:
+                assert template is not None
+                out.append(TokenRun(raw[run:start], strings, texts, template))
+                strings, texts = [], []
+            if template is None:
+                if self._tries <= 0:
+                    break  # the rest at once
+                self._tries -= 1
+            out.extend(self._forward(raw[start:stop]))
+            start = run = stop
+            if self._template is not template:
+                template = self._template
+                if template is not None:
+                    head, tail = template.head, template.tail
+                    cut, keep = len(head), len(tail)
+        if strings:
+            assert template is not None
+            out.append(TokenRun(raw[run:start], strings, texts, template))
+        if start < len(raw):
+            out.extend(self._forward(raw[start:] if start else raw))
         return out
 
     def feed(self, raw: bytes) -> list[ChatCompletionChunk]:

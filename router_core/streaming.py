@@ -33,6 +33,7 @@ from router_core.exchange import OpenStream
 from router_core.filters import OutputScanner
 from router_core.stream_iter import Batch
 from router_core.timeouts import KeepAliveSweep
+from router_core.token_runs import TokenRun
 
 log = structlog.get_logger("viberouter.streaming")
 
@@ -129,7 +130,25 @@ def scan_chunk(scanner: OutputScanner, chunk: ChatCompletionChunk) -> None:
                     scanner.feed(choice.index, fn.arguments)
 
 
-def _frames(
+def _run_frames(
+    run: TokenRun,
+    encoder: StreamEncoder,
+    out: StreamOutcome,
+    scanner: OutputScanner | None,
+) -> bytes:
+    """The frames of a run of text-token events: the encoder's own when it frames
+    runs (and no output filter reads them), else each event's, as they would have
+    come from the translator."""
+    feed_run = getattr(encoder, "feed_run", None)
+    if scanner is None and feed_run is not None:
+        frames: bytes | None = feed_run(run)
+        if frames is not None:
+            out.observe_texts(run.texts)
+            return frames
+    return frame_batch(run.forwarded(), encoder, out, scanner)
+
+
+def frame_batch(
     chunks: Batch,
     encoder: StreamEncoder,
     out: StreamOutcome,
@@ -138,11 +157,19 @@ def _frames(
     """The frames of ``chunks``. When the scanner refuses a chunk, the frames
     before it are kept in ``out.blocked_frames`` and ContentFilter is raised.
     A chunk paired with its upstream data (``stream_iter.Forwarded``) is read like
-    any other and framed from its data."""
+    any other and framed from its data; a ``stream_iter.TokenRun`` by
+    :func:`_run_frames`."""
     parts: list[bytes] = []
     for item in chunks:
         if isinstance(item, tuple):
             chunk, data = item
+        elif isinstance(item, TokenRun):
+            try:
+                parts.append(_run_frames(item, encoder, out, scanner))
+            except ContentFilter:
+                out.blocked_frames = b"".join(parts) + out.blocked_frames
+                raise
+            continue
         else:
             chunk, data = item, None
         if isinstance(chunk.usage, Usage):
@@ -204,7 +231,7 @@ async def _commit(
     """The 200 and the SSE headers; returns the first batch's frames, which go out
     with the headers in the relay's first write (the headers alone at once when there
     is no frame yet)."""
-    data = encoder.start() + _frames(opened.first_chunks, encoder, out, scanner)
+    data = encoder.start() + frame_batch(opened.first_chunks, encoder, out, scanner)
     # Neither the first batch nor its frames are needed again; a held stream would
     # otherwise keep both (about 1 KB) until it ends.
     opened.first_chunks = ()
@@ -262,7 +289,7 @@ async def relay(
                         chunks = await body.__anext__()
                     except StopAsyncIteration:
                         break
-                    held += _frames(chunks, encoder, out, scanner)
+                    held += frame_batch(chunks, encoder, out, scanner)
             data, held = held, b""
             await _send_last(stream, data, encoder.close(), out)
         except ConnectionResetError:

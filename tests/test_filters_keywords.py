@@ -16,7 +16,7 @@ from router_core.dialects.openai_chat import OpenAIChatStream
 from router_core.errors import ContentFilter
 from router_core.filters import FilterChain, FilterError, KeywordFilter, load_filters
 from router_core.guard_settings import GuardSettings, KeywordFilterSettings
-from router_core.streaming import StreamOutcome, _frames
+from router_core.streaming import StreamOutcome, frame_batch
 from tests.router_harness import RunningRouter, post_chat, router_settings, start_router
 
 
@@ -108,7 +108,7 @@ def test_frames_keep_what_came_before_a_hit() -> None:
 
     out = StreamOutcome()
     with pytest.raises(ContentFilter):
-        _frames(
+        frame_batch(
             [chunk("good "), chunk("very "), chunk("bad")],
             OpenAIChatStream(False),
             out,

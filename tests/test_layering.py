@@ -99,6 +99,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "upstream",
             "upstream_secrets",
             "openapi",
+            "token_runs",
             "dialects.*",
         ],
     ),

@@ -67,6 +67,7 @@ PINNED = {
     "StreamTranslator",
     "TextPart",
     "ThinkingBlock",
+    "TokenTemplate",
     "Tool",
     "ToolCall",
     "ToolCallDelta",
@@ -92,7 +93,7 @@ PINNED = {
 
 def test_all_is_pinned() -> None:
     assert set(api.__all__) == PINNED
-    assert api.CONTRACT_VERSION == (2, 7)
+    assert api.CONTRACT_VERSION == (2, 8)
     assert api.API_VERSION == 2
     for name in api.__all__:
         assert hasattr(api, name), name

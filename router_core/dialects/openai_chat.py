@@ -10,11 +10,14 @@ from router_core.api.decoding import decode_chat_request
 from router_core.api.openai_errors import openai_error
 from router_core.dialects.base import KEEPALIVE_COMMENT, ChatCall, Dialect
 from router_core.errors import RouterError
+from router_core.token_runs import EventTemplate, TokenRun
 
 _decoder = msgspec.json.Decoder(ChatRequest)
 _encoder = msgspec.json.Encoder()
 DONE = b"data: [DONE]\n\n"
 _NULL_USAGE = ',"usage":null'
+#: A JSON string no upstream event holds (``feed_run`` finds where a text goes with it).
+_PROBE = '"\\u0000viberouter-run\\u0000"'
 
 
 def decode_request(body: bytes) -> ChatRequest:
@@ -36,13 +39,16 @@ class OpenAIChatStream:
 
     A chunk an OpenAI-compatible upstream sent in this very form goes out as the
     upstream's text (:meth:`feed_as_sent`): no encoding, and fields the router would
-    not have written (key order, spacing) stay as they came."""
+    not have written (key order, spacing) stay as they came; a run of such text-token
+    events (:meth:`feed_run`) as the run's bytes."""
 
-    __slots__ = ("_include_usage", "_nested")
+    __slots__ = ("_include_usage", "_nested", "_parts", "_template")
 
     def __init__(self, include_usage: bool, nested: bool = False) -> None:
         self._include_usage = include_usage
         self._nested = nested
+        self._template: EventTemplate | None = None
+        self._parts: tuple[bytes, bytes] | None = None
 
     def start(self) -> bytes:
         """Nothing: OpenAI streams begin with their first chunk."""
@@ -76,6 +82,33 @@ class OpenAIChatStream:
         if cut > 0 and data.count('"usage"') == 1:
             return b"data: " + (data[:cut] + data[cut + len(_NULL_USAGE) :]).encode() + b"\n\n"
         return self.feed(chunk)
+
+    def feed_run(self, run: TokenRun) -> bytes | None:
+        """The frames of a run of text-token events: what :meth:`feed_as_sent` gives
+        each of them, made once per template (None: they need a chunk each)."""
+        template = run.template
+        if template is not self._template:
+            self._template, self._parts = template, self._frame_parts(template)
+        parts = self._parts
+        if parts is None:
+            return None
+        head, tail = parts
+        if head == template.head and tail == template.tail:
+            return run.raw  # the frames are the events as they came
+        return b"".join([head + string + tail for string in run.strings])
+
+    def _frame_parts(self, template: EventTemplate) -> tuple[bytes, bytes] | None:
+        """The frame of the template's event around its JSON string. feed_as_sent
+        edits only the top-level ``usage`` key, which a JSON string cannot hold, so
+        the frame of a probe string shows where any other string goes."""
+        source = template.source
+        chunk = msgspec.structs.replace(source.chunk)  # feed() may set its usage
+        frame = self.feed_as_sent(chunk, source.prefix + _PROBE + source.suffix)
+        probe = _PROBE.encode()
+        if frame.count(probe) != 1:
+            return None  # the chunk was encoded: each event needs its own
+        head, _, tail = frame.partition(probe)
+        return head, tail
 
     def close(self) -> bytes:
         """``data: [DONE]``."""

@@ -16,7 +16,7 @@ def test_openai_entry_point_loads_the_provider() -> None:
     cls = entry.load()
     assert cls is OpenAIProvider
     assert issubclass(cls, ProviderPlugin)
-    assert cls.contract_version == (2, 6)
+    assert cls.contract_version == (2, 8)
     assert (cls.settings_type, cls.extra_params) == (OpenAISettings, OpenAIExtras)
 
 

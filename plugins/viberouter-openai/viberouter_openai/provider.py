@@ -40,7 +40,7 @@ class OpenAIProvider(ProviderPlugin):
     """Speaks ``POST {base_url}/chat/completions``; forwards every OpenAI field, so it
     refuses nothing itself and lets the upstream's 400 explain what it cannot do."""
 
-    contract_version: ClassVar[tuple[int, int]] = (2, 6)  # discovery, events as sent
+    contract_version: ClassVar[tuple[int, int]] = (2, 8)  # discovery, as sent, token templates
     #: Client dialects this provider can serve natively; ``responses_api`` decides per
     #: provider whether it does (``build_native_request`` refuses otherwise).
     native_dialects: ClassVar[frozenset[str]] = frozenset({RESPONSES})

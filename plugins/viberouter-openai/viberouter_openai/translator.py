@@ -12,6 +12,11 @@ as they came, with ``as_sent`` set (contract 2.6), so the core can send the clie
 the event's own bytes. Any event that needs a change takes the tolerant path below;
 after a few such events in a row the stream stops trying (an upstream that adds a
 field to every event would otherwise pay two decodes per event).
+
+The commonest of them, one more text token of a started choice with the stream's
+identity unchanged, moves no state at all, so after one the translator also offers
+the event with its text cut out (``token_template``, contract 2.8): the core takes
+the next events of that shape from the bytes without calling :meth:`feed`.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from router_core.plugin_api import (
     Delta,
     FunctionDelta,
     ModelError,
+    TokenTemplate,
     ToolCallDelta,
     UpstreamEvent,
     Usage,
@@ -41,6 +47,8 @@ _DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError)
 # Read-only stand-ins for absent parts, so a missing delta/function allocates nothing.
 _NO_DELTA = wire.UpDelta()
 _NO_FUNCTION = wire.UpFunction()
+_encode = msgspec.json.encode
+_CONTENT_KEY = '"content":'
 #: Events in a row that need a fix before a stream stops trying the as-sent decode.
 MAX_SENT_MISSES = 4
 
@@ -77,6 +85,7 @@ class OpenAIStreamTranslator:
         "_tier",
         "_usage",
         "as_sent",
+        "token_template",
     )
 
     def __init__(
@@ -89,6 +98,8 @@ class OpenAIStreamTranslator:
     ) -> None:
         #: The last feed() returned the event itself (contract 2.6, AsSentTranslator).
         self.as_sent = False
+        #: After a text token that moved no state: that event without its text (2.8).
+        self.token_template: TokenTemplate | None = None
         # With unknown fields kept, an event is passed on only when it repeats none of
         # these (the provider's credentials): no byte a client gets may carry them, and
         # only the fields the router knows are what it would send anyway.
@@ -111,10 +122,13 @@ class OpenAIStreamTranslator:
     def feed(self, event: UpstreamEvent) -> list[ChatCompletionChunk]:
         """Translate one event; raise the mapped RouterError for an in-band error."""
         self.as_sent = False
+        template, self.token_template = self.token_template, None
         if self._done:
             return []
+        if event.data == "[DONE]":  # the end as OpenAI writes it, without two failed decodes
+            return self._end()
         if self._misses < MAX_SENT_MISSES:
-            sent = self._as_sent(event.data)
+            sent = self._as_sent(event.data, template)
             if sent is not None:
                 return sent
         try:
@@ -158,29 +172,60 @@ class OpenAIStreamTranslator:
 
     # ------------------------------------------------------------------ internals
 
-    def _as_sent(self, data: str) -> list[ChatCompletionChunk] | None:
-        """The event as its own chunk, or None (counted) when it needs the tolerant path."""
+    def _as_sent(
+        self, data: str, template: TokenTemplate | None
+    ) -> list[ChatCompletionChunk] | None:
+        """The event as its own chunk, or None (counted) when it needs the tolerant
+        path; ``template`` is the token template the previous event left."""
         try:
             sent = self._sent(data)
         except _DECODE_ERRORS:
             sent = None
-        if (
-            sent is not None
-            and not (self._secrets and any(secret in data for secret in self._secrets))
-            and self._take_as_sent(sent)
-        ):
-            self._misses = 0
-            self.as_sent = True
-            return [sent]
-        self._misses += 1
-        return None
+        if sent is None or (self._secrets and any(secret in data for secret in self._secrets)):
+            self._misses += 1
+            return None
+        taken = self._take_as_sent(sent)
+        if taken is None:
+            self._misses += 1
+            return None
+        self._misses = 0
+        self.as_sent = True
+        # An as-sent chunk's usage is null or absent (wire.SentChunk): nothing to count.
+        if taken and not self._secrets:
+            self.token_template = self._template(sent, data, template)
+        return [sent]
 
-    def _take_as_sent(self, chunk: wire.SentChunk | wire.OpenChunk) -> bool:
-        """Whether ``chunk`` is what the tolerant path would emit for its event; if so
-        the stream's state moves on as that path would move it."""
+    @staticmethod
+    def _template(
+        chunk: ChatCompletionChunk, data: str, last: TokenTemplate | None
+    ) -> TokenTemplate | None:
+        """``data`` without its one text token's JSON string, or None when that string
+        is not where it can be cut out safely (written with other escapes than
+        msgspec's, or a second ``"content":`` key). ``last`` again when it matches."""
+        content = chunk.choices[0].delta.content
+        assert isinstance(content, str)
+        text = _encode(content).decode()
+        at = data.find(_CONTENT_KEY)
+        if at < 0 or data.find(_CONTENT_KEY, at + 1) >= 0:
+            return None
+        at += len(_CONTENT_KEY)
+        if data.startswith(" ", at):
+            at += 1
+        if not data.startswith(text, at):
+            return None
+        prefix, suffix = data[:at], data[at + len(text) :]
+        if last is not None and last.prefix == prefix and last.suffix == suffix:
+            return last
+        return TokenTemplate(prefix, suffix, msgspec.structs.replace(chunk))
+
+    def _take_as_sent(self, chunk: wire.SentChunk | wire.OpenChunk) -> bool | None:
+        """Whether ``chunk`` is what the tolerant path would emit for its event (None
+        when not); if so the stream's state moves on as that path would move it. True
+        for one more text token of a started choice, which moves nothing; False for
+        any other event taken."""
         choices = chunk.choices
         if len(choices) != 1:
-            return False
+            return None
         up = choices[0]
         delta = up.delta
         state = self._choices.get(up.index)
@@ -208,7 +253,7 @@ class OpenAIStreamTranslator:
             if not self._null_usage:
                 chunk.usage = _UNSET
             return True
-        return self._take_other(chunk, up, state)
+        return False if self._take_other(chunk, up, state) else None
 
     def _take_other(
         self,
