@@ -38,9 +38,9 @@ from router_core.token_runs import EventTemplate, Forwarded, TokenRun
 DEFAULT_MAX_EVENT_BYTES = 8 * 1024 * 1024
 
 
-#: Events forwarded one by one, while a stream has no token template, before the
-#: rest of a slice goes to the decoder at once (the role chunk and the first text
-#: token come first; a stream of other events stops trying soon).
+#: Events forwarded one by one at a stream's start, while it has no token template
+#: yet, before the rest of a slice goes to the decoder at once (the role chunk and the
+#: first text token come first; a stream of other events stops trying soon).
 TEMPLATE_TRIES = 8
 
 _text = msgspec.json.Decoder(str).decode
@@ -122,8 +122,6 @@ class ChunkReader:
             source: TokenTemplate | None = getattr(translator, "token_template", None)
             if source is not self._source:
                 self._source, self._template = source, EventTemplate.of(source)
-                if self._template is not None:
-                    self._tries = TEMPLATE_TRIES
         return out
 
     def _runs(self, raw: bytes) -> list[ChatCompletionChunk | Forwarded | TokenRun]:
@@ -167,10 +165,15 @@ class ChunkReader:
             out.extend(self._forward(raw[start:stop]))
             start = run = stop
             if self._template is not template:
+                if self._template is None:
+                    # The text ended (a finish, a tool call): the rest at once, and no
+                    # more events one by one; a later slice ending in a text token may
+                    # still leave a template.
+                    self._tries = 0
+                    break
                 template = self._template
-                if template is not None:
-                    head, tail = template.head, template.tail
-                    cut, keep = len(head), len(tail)
+                head, tail = template.head, template.tail
+                cut, keep = len(head), len(tail)
         if strings:
             assert template is not None
             out.append(TokenRun(raw[run:start], strings, texts, template))
