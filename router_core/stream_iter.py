@@ -39,9 +39,10 @@ DEFAULT_MAX_EVENT_BYTES = 8 * 1024 * 1024
 
 
 #: Events forwarded one by one at a stream's start, while it has no token template
-#: yet, before the rest of a slice goes to the decoder at once (the role chunk and the
-#: first text token come first; a stream of other events stops trying soon).
-TEMPLATE_TRIES = 8
+#: yet, before the rest of a slice goes to the decoder at once: the role chunk and the
+#: first text token, after which a text stream has its template (a stream that opens
+#: otherwise may still leave one at the end of a later slice).
+TEMPLATE_TRIES = 2
 
 _text = msgspec.json.Decoder(str).decode
 _NOT_TEXT = (msgspec.DecodeError, msgspec.ValidationError)

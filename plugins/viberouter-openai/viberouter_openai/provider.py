@@ -107,6 +107,7 @@ class OpenAIProvider(ProviderPlugin):
             keep_unknown=settings.forward_extensions,
             null_usage=True,
             secrets=self._secrets,
+            templates=True,
         )
 
     def map_error(self, status: int, headers: Mapping[str, str], body: bytes) -> RouterError:

@@ -82,6 +82,7 @@ class OpenAIStreamTranslator:
         "_null_usage",
         "_secrets",
         "_sent",
+        "_templates",
         "_tier",
         "_usage",
         "as_sent",
@@ -95,15 +96,21 @@ class OpenAIStreamTranslator:
         keep_unknown: bool = False,
         null_usage: bool = False,
         secrets: tuple[str, ...] = (),
+        templates: bool = False,
     ) -> None:
         #: The last feed() returned the event itself (contract 2.6, AsSentTranslator).
         self.as_sent = False
-        #: After a text token that moved no state: that event without its text (2.8).
-        self.token_template: TokenTemplate | None = None
         # With unknown fields kept, an event is passed on only when it repeats none of
         # these (the provider's credentials): no byte a client gets may carry them, and
         # only the fields the router knows are what it would send anyway.
         self._secrets = secrets if keep_unknown else ()
+        # Offered only to the core's as-sent reader, and never while events must be
+        # checked for the credentials (what lies outside the text is not re-read).
+        self._templates = templates and not self._secrets
+        if self._templates:
+            #: After a text token that moved no state: that event without its text
+            #: (2.8). Left unset otherwise: the core then does not look for templates.
+            self.token_template: TokenTemplate | None = None
         # Keep an as-sent chunk's ``usage`` None when its event says ``"usage":null``
         # (what the event is, for the core's encoder); otherwise unset, as the
         # tolerant path's content chunks.
@@ -122,7 +129,9 @@ class OpenAIStreamTranslator:
     def feed(self, event: UpstreamEvent) -> list[ChatCompletionChunk]:
         """Translate one event; raise the mapped RouterError for an in-band error."""
         self.as_sent = False
-        template, self.token_template = self.token_template, None
+        template = None
+        if self._templates:
+            template, self.token_template = self.token_template, None
         if self._done:
             return []
         if event.data == "[DONE]":  # the end as OpenAI writes it, without two failed decodes
@@ -191,7 +200,7 @@ class OpenAIStreamTranslator:
         self._misses = 0
         self.as_sent = True
         # An as-sent chunk's usage is null or absent (wire.SentChunk): nothing to count.
-        if taken and not self._secrets:
+        if taken and self._templates:
             self.token_template = self._template(sent, data, template)
         return [sent]
 
@@ -202,6 +211,16 @@ class OpenAIStreamTranslator:
         """``data`` without its one text token's JSON string, or None when that string
         is not where it can be cut out safely (written with other escapes than
         msgspec's, or a second ``"content":`` key). ``last`` again when it matches."""
+        if (
+            last is not None
+            and len(data) > len(last.prefix) + len(last.suffix)
+            and data.startswith(last.prefix)
+            and data.endswith(last.suffix)
+        ):
+            # The same shape: what lies between is this token's own JSON string (the
+            # chunk is one text token, so nothing else can). The common case, checked
+            # first: an event read one by one pays two comparisons, not a search.
+            return last
         content = chunk.choices[0].delta.content
         assert isinstance(content, str)
         text = _encode(content).decode()
