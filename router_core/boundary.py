@@ -33,9 +33,10 @@ from router_core.errors import (
     ServerError,
     client_should_retry,
 )
+from router_core.http_protocol import RouterRequestHandler
 from router_core.limits.headers import retry_headers
 from router_core.logs import access_log
-from router_core.request_context import EXTRA_HEADERS, LOG_FIELDS, json_response
+from router_core.request_context import AFTER_WRITE, EXTRA_HEADERS, LOG_FIELDS, json_response
 from router_core.state import STATE, RouterState
 from router_core.store.base import StoreUnavailable
 
@@ -134,6 +135,7 @@ def bounded(handler: Handler) -> Bounded:
             request.protocol.close()
         status = 500
         code: str | None = None
+        answered = False  # an answer is returned for aiohttp to write
         try:
             try:
                 resp = await handler(request)
@@ -152,19 +154,28 @@ def bounded(handler: Handler) -> Bounded:
             status = resp.status
             if not resp.prepared:
                 resp.headers.update(extra)
+            answered = True
             return resp
         except web.HTTPException as exc:
             if exc.status < 400:
                 raise
             answer, code = _error_answer(request, exc, fields, extra, rid)
             status = answer.status
+            answered = True
             return answer
         except Exception as exc:  # the boundary: RouterErrors answered, bugs -> server_error
             answer, code = _error_answer(request, exc, fields, extra, rid)
             status = answer.status  # a dialect may say it with its own status (404, 529)
+            answered = True
             return answer
         finally:
-            _finish(request, state, rid, client_rid, fields, status, code, t0)
+            if answered and isinstance(request.protocol, RouterRequestHandler):
+                # counted and logged once the answer is written (http_protocol.py)
+                request[AFTER_WRITE] = functools.partial(
+                    _finish, request, state, rid, client_rid, fields, status, code, t0
+                )
+            else:
+                _finish(request, state, rid, client_rid, fields, status, code, t0)
 
     return boundary
 

@@ -1,5 +1,5 @@
 """The per-connection HTTP protocol: aiohttp's, with our answer to HTTP that never
-reaches the app.
+reaches the app, and the request's own bookkeeping run after its answer is written.
 
 aiohttp answers a request it cannot parse (a bad request line, a bare LF, a broken
 header) itself, with a plain-text 400 whose text is the parser's message, and
@@ -17,6 +17,7 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
 from router_core.api.chat import ErrorBody
+from router_core.request_context import AFTER_WRITE
 
 log = structlog.get_logger("viberouter.http")
 
@@ -25,9 +26,25 @@ _SERVER_ERROR_BODY = msgspec.json.encode(ErrorBody("server_error", "Internal ser
 
 
 class RouterRequestHandler(RequestHandler):
-    """aiohttp's request handler whose error answers carry no byte of the request."""
+    """aiohttp's request handler whose error answers carry no byte of the request, and
+    which runs a request's ``AFTER_WRITE`` once its answer is written: the request's
+    metric and access line (boundary.py) cost the client no time."""
 
     __slots__ = ()
+
+    async def finish_response(
+        self, request: web.BaseRequest, resp: web.StreamResponse, start_time: float | None
+    ) -> tuple[web.StreamResponse, bool]:
+        try:
+            return await super().finish_response(request, resp, start_time)
+        finally:
+            # However the write ended (written, client gone, cancelled): exactly once.
+            after = request.pop(AFTER_WRITE, None)
+            if after is not None:
+                try:
+                    after()
+                except Exception:
+                    log.exception("after_write_failed")
 
     def handle_error(
         self,

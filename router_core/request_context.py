@@ -2,12 +2,14 @@
 response both of them write.
 
 The request boundary (boundary.py, around every handler) creates ``LOG_FIELDS`` and
-``EXTRA_HEADERS`` for every request; handlers fill them; the boundary writes the one
-log line and puts the extra headers on every answer, errors included.
+``EXTRA_HEADERS`` for every request; handlers fill them; the boundary puts the extra
+headers on every answer, errors included, and writes the one log line, after the
+answer where the protocol offers it (``AFTER_WRITE``).
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import msgspec
@@ -19,6 +21,11 @@ _encoder = msgspec.json.Encoder()
 LOG_FIELDS: web.RequestKey[dict[str, Any]] = web.RequestKey("viberouter_log_fields", dict)
 #: Headers every response to this request carries (rate limits, provider ...).
 EXTRA_HEADERS: web.RequestKey[dict[str, str]] = web.RequestKey("viberouter_extra_headers", dict)
+#: What the boundary leaves to do once the answer is written (its metric and log line):
+#: the connection's protocol (http_protocol.RouterRequestHandler) runs it then.
+AFTER_WRITE: web.RequestKey[functools.partial[None]] = web.RequestKey(
+    "viberouter_after_write", functools.partial
+)
 
 
 def json_response(
