@@ -38,8 +38,9 @@ class RouterRequestHandler(RequestHandler):
         try:
             return await super().finish_response(request, resp, start_time)
         finally:
-            # However the write ended (written, client gone, cancelled): exactly once.
-            after = request.pop(AFTER_WRITE, None)
+            # However the write ended (written, client gone, cancelled); aiohttp finishes
+            # each request once. get(), not pop(): the mapping's pop is two more calls.
+            after = request.get(AFTER_WRITE)
             if after is not None:
                 try:
                     after()
