@@ -170,12 +170,14 @@ def bounded(handler: Handler) -> Bounded:
             return answer
         finally:
             if answered and isinstance(request.protocol, RouterRequestHandler):
-                # counted and logged once the answer is written (http_protocol.py)
+                # Counted and logged once the answer is written (http_protocol.py). The
+                # protocol passes the request: held here, it would make a reference
+                # cycle (request -> its mapping -> this), freed only by the collector.
                 request[AFTER_WRITE] = functools.partial(
-                    _finish, request, state, rid, client_rid, fields, status, code, t0
+                    _finish, state, rid, client_rid, fields, status, code, t0
                 )
             else:
-                _finish(request, state, rid, client_rid, fields, status, code, t0)
+                _finish(state, rid, client_rid, fields, status, code, t0, request)
 
     return boundary
 
@@ -239,7 +241,6 @@ def _count_refusal(request: web.Request, err: RouterError) -> None:
 
 
 def _finish(
-    request: web.Request,
     state: RouterState,
     rid: str,
     client_rid: bool,
@@ -247,6 +248,7 @@ def _finish(
     status: int,
     code: str | None,
     t0: float,
+    request: web.BaseRequest,
 ) -> None:
     if "model" in fields:
         state.metrics.requests_c.get(

@@ -43,7 +43,7 @@ class RouterRequestHandler(RequestHandler):
             after = request.get(AFTER_WRITE)
             if after is not None:
                 try:
-                    after()
+                    after(request)
                 except Exception:
                     log.exception("after_write_failed")
 

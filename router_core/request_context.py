@@ -22,7 +22,8 @@ LOG_FIELDS: web.RequestKey[dict[str, Any]] = web.RequestKey("viberouter_log_fiel
 #: Headers every response to this request carries (rate limits, provider ...).
 EXTRA_HEADERS: web.RequestKey[dict[str, str]] = web.RequestKey("viberouter_extra_headers", dict)
 #: What the boundary leaves to do once the answer is written (its metric and log line):
-#: the connection's protocol (http_protocol.RouterRequestHandler) runs it then.
+#: the connection's protocol (http_protocol.RouterRequestHandler) calls it then, with
+#: the request (which it must not hold itself: a cycle through the request's mapping).
 AFTER_WRITE: web.RequestKey[functools.partial[None]] = web.RequestKey(
     "viberouter_after_write", functools.partial
 )

@@ -8,6 +8,9 @@ them before returning, as it always did."""
 
 from __future__ import annotations
 
+import asyncio
+import gc
+import weakref
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -32,9 +35,10 @@ class Finished:
         self.calls: list[tuple[int, int]] = []
         real = boundary._finish
 
-        def finish(request: web.Request, *args: Any) -> None:
+        def finish(*args: Any) -> None:
+            request = args[-1]
             self.calls.append((args[4], request.writer.output_size))  # status, bytes out
-            real(request, *args)
+            real(*args)
 
         monkeypatch.setattr(boundary, "_finish", finish)
 
@@ -105,3 +109,34 @@ async def test_behind_another_protocol_the_boundary_finishes_before_returning(
     finally:
         await router.runner.cleanup()
     assert finished.calls == [(200, 0)]  # nothing written yet: finished inside the handler
+
+
+async def test_an_answered_request_is_freed_without_the_collector(
+    served: tuple[str, str, RouterState], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What the boundary leaves for after the write must not hold the request: a cycle
+    # through the request's own mapping would leave every request to the collector
+    # (measured: wrk's p99 at one connection went from 0.5 to 6-9 ms).
+    url, key, _ = served
+    refs: list[weakref.ref[web.BaseRequest]] = []
+    real = boundary._finish
+
+    def finish(*args: Any) -> None:
+        refs.append(weakref.ref(args[-1]))
+        real(*args)
+
+    monkeypatch.setattr(boundary, "_finish", finish)
+    gc.collect()
+    gc.disable()
+    try:
+        async with aiohttp.ClientSession() as s:
+            auth = {"Authorization": f"Bearer {key}"}
+            for _ in range(3):
+                async with s.post(url + "/chat/completions", json=HELLO, headers=auth) as r:
+                    assert r.status == 200
+                    await r.read()
+            await asyncio.sleep(0.05)
+        assert len(refs) == 3
+        assert [ref() for ref in refs[:2]] == [None, None]  # the last may still be current
+    finally:
+        gc.enable()
