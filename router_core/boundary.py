@@ -26,7 +26,7 @@ from aiohttp.typedefs import Handler
 from router_core.api.chat import ErrorBody
 from router_core.dialects.base import DIALECT, Dialect
 from router_core.dialects.openai_chat import OPENAI_CHAT
-from router_core.drain import take_cut
+from router_core.drain import Drain, take_cut
 from router_core.errors import (
     InvalidRequest,
     RouterError,
@@ -128,11 +128,7 @@ def bounded(handler: Handler) -> Bounded:
         request[EXTRA_HEADERS] = extra
         state = request.app[STATE]
         drain = state.drain
-        task = drain.enter(request)
-        if drain.draining:
-            # Arrived on a kept-alive connection during a drain (the listener is closed):
-            # served, and the connection closes after the answer.
-            request.protocol.close()
+        task = _enter_drain(request, drain)
         status = 500
         code: str | None = None
         answered = False  # an answer is returned for aiohttp to write
@@ -156,30 +152,34 @@ def bounded(handler: Handler) -> Bounded:
                 resp.headers.update(extra)
             answered = True
             return resp
-        except web.HTTPException as exc:
-            if exc.status < 400:
-                raise
-            answer, code = _error_answer(request, exc, fields, extra, rid)
-            status = answer.status
-            answered = True
-            return answer
         except Exception as exc:  # the boundary: RouterErrors answered, bugs -> server_error
+            if isinstance(exc, web.HTTPException) and exc.status < 400:
+                raise  # a redirect: aiohttp answers it
             answer, code = _error_answer(request, exc, fields, extra, rid)
             status = answer.status  # a dialect may say it with its own status (404, 529)
             answered = True
             return answer
         finally:
+            finish = functools.partial(_finish, state, rid, client_rid, fields, status, code, t0)
             if answered and isinstance(request.protocol, RouterRequestHandler):
                 # Counted and logged once the answer is written (http_protocol.py). The
                 # protocol passes the request: held here, it would make a reference
                 # cycle (request -> its mapping -> this), freed only by the collector.
-                request[AFTER_WRITE] = functools.partial(
-                    _finish, state, rid, client_rid, fields, status, code, t0
-                )
+                request[AFTER_WRITE] = finish
             else:
-                _finish(state, rid, client_rid, fields, status, code, t0, request)
+                finish(request)
 
     return boundary
+
+
+def _enter_drain(request: web.Request, drain: Drain) -> asyncio.Task[object] | None:
+    """Count the request in flight for the drain; one that arrived on a kept-alive
+    connection during a drain (the listener is closed) is served, and its connection
+    closes after the answer."""
+    task = drain.enter(request)
+    if drain.draining:
+        request.protocol.close()
+    return task
 
 
 def install(app: web.Application) -> None:
