@@ -56,8 +56,7 @@ class StreamOutcome:
             if isinstance(content, str) and content:
                 self.texts.append(content)
                 if len(self.texts) >= _FOLD_AT:
-                    self.estimated += estimate_text_tokens("".join(self.texts))
-                    self.texts.clear()
+                    self._fold()
             if choice.finish_reason is not None:
                 self.finish_reasons.append(choice.finish_reason)
         self.chunks += 1
@@ -67,9 +66,13 @@ class StreamOutcome:
         (a ``stream_iter.TokenRun``'s: none of them finishes)."""
         self.texts += texts
         if len(self.texts) >= _FOLD_AT:
-            self.estimated += estimate_text_tokens("".join(self.texts))
-            self.texts.clear()
+            self._fold()
         self.chunks += len(texts)
+
+    def _fold(self) -> None:
+        """The texts waiting, counted into ``estimated`` (the estimator adds up)."""
+        self.estimated += estimate_text_tokens("".join(self.texts))
+        self.texts.clear()
 
     def completion_estimate(self) -> int:
         """Tokens of the content sent, by the guards' estimator."""

@@ -10,8 +10,6 @@ turned into the translator's chunks for any other client.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import msgspec
 
 from router_core.api.chat import ChatCompletionChunk
@@ -44,16 +42,6 @@ class EventTemplate:
                 return None
         return EventTemplate(source)
 
-    def chunks(self, texts: Sequence[str]) -> list[ChatCompletionChunk]:
-        """The template's chunk once per text, with that text as its content."""
-        chunk = self.source.chunk
-        choice = chunk.choices[0]
-        replace = msgspec.structs.replace
-        return [
-            replace(chunk, choices=[replace(choice, delta=replace(choice.delta, content=text))])
-            for text in texts
-        ]
-
 
 class TokenRun:
     """Events in a row that were each the template's event with another text: their
@@ -71,8 +59,18 @@ class TokenRun:
         self.template = template
 
     def forwarded(self) -> list[Forwarded]:
-        """Each event as the translator would have returned it, with its data."""
+        """Each event as the translator would have returned it (the template's chunk
+        with the event's text), with its data."""
         source = self.template.source
-        prefix, suffix = source.prefix, source.suffix
-        datas = [prefix + raw.decode() + suffix for raw in self.strings]
-        return list(zip(self.template.chunks(self.texts), datas, strict=True))
+        prefix, suffix, chunk = source.prefix, source.suffix, source.chunk
+        choice = chunk.choices[0]
+        replace = msgspec.structs.replace
+        return [
+            (
+                replace(
+                    chunk, choices=[replace(choice, delta=replace(choice.delta, content=text))]
+                ),
+                prefix + string.decode() + suffix,
+            )
+            for string, text in zip(self.strings, self.texts, strict=True)
+        ]

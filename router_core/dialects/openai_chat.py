@@ -102,8 +102,7 @@ class OpenAIChatStream:
         edits only the top-level ``usage`` key, which a JSON string cannot hold, so
         the frame of a probe string shows where any other string goes."""
         source = template.source
-        usage = source.chunk.usage
-        if (usage is None) is self._include_usage and (usage is None or usage is msgspec.UNSET):
+        if source.chunk.usage is (None if self._include_usage else msgspec.UNSET):
             # "usage":null there exactly when the client asked for it: as it came
             return template.head, template.tail
         chunk = msgspec.structs.replace(source.chunk)  # feed() may set its usage

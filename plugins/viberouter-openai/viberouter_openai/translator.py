@@ -210,7 +210,8 @@ class OpenAIStreamTranslator:
     ) -> TokenTemplate | None:
         """``data`` without its one text token's JSON string, or None when that string
         is not where it can be cut out safely (written with other escapes than
-        msgspec's, or a second ``"content":`` key). ``last`` again when it matches."""
+        msgspec's, or a second ``"content":`` key). ``last`` again when ``data`` has its
+        shape."""
         if (
             last is not None
             and len(data) > len(last.prefix) + len(last.suffix)
@@ -232,10 +233,7 @@ class OpenAIStreamTranslator:
             at += 1
         if not data.startswith(text, at):
             return None
-        prefix, suffix = data[:at], data[at + len(text) :]
-        if last is not None and last.prefix == prefix and last.suffix == suffix:
-            return last
-        return TokenTemplate(prefix, suffix, msgspec.structs.replace(chunk))
+        return TokenTemplate(data[:at], data[at + len(text) :], msgspec.structs.replace(chunk))
 
     def _take_as_sent(self, chunk: wire.SentChunk | wire.OpenChunk) -> bool | None:
         """Whether ``chunk`` is what the tolerant path would emit for its event (None
