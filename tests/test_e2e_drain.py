@@ -225,6 +225,10 @@ async def test_sigterm_lets_requests_in_flight_finish(tmp_path: Path) -> None:
         )
         for line in log_events(proc, "request"):
             assert line["status"] != 499, line
+        # each answer logged once, though its line is written after the answer (and
+        # so after the drain counted the request out): the clean-up flushes it
+        chats = [e for e in log_events(proc, "request") if e["path"] == "/v1/chat/completions"]
+        assert sorted(e["status"] for e in chats) == [200, 200], chats
     finally:
         proc.stop()
 
@@ -268,6 +272,9 @@ async def test_requests_past_the_deadline_are_cut_with_an_error(tmp_path: Path) 
             for c in e.get("choices", [])
         )
         assert 0 < completion <= len(streamed_text)
+        # both logged once, the cut JSON request with the 503 its client got
+        chats = [e for e in log_events(proc, "request") if e["path"] == "/v1/chat/completions"]
+        assert sorted(e["status"] for e in chats) == [200, 503], chats
     finally:
         proc.stop()
 
