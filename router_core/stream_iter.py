@@ -30,7 +30,7 @@ from typing import Protocol
 import msgspec
 
 from router_core.api.chat import ChatCompletionChunk
-from router_core.framing import EventDecoder, SSEDecoder, make_decoder
+from router_core.framing import EventDecoder, SSEDecoder, UpstreamEvent, make_decoder
 from router_core.plugin_api import AsSentTranslator, StreamTranslator, TokenTemplate
 from router_core.token_runs import EventTemplate, Forwarded, TokenRun
 
@@ -109,6 +109,27 @@ class ChunkReader:
         events = self._decoder.feed(raw)
         if not events:
             return []
+        return self._translate(events)
+
+    def _forward_one(
+        self, raw: bytes, start: int, end: int
+    ) -> list[ChatCompletionChunk | Forwarded | TokenRun]:
+        """:meth:`_forward` of the one whole event at ``raw[start:end]`` (its blank line
+        follows) while nothing is pending: a lone ``data:`` line is the event the SSE
+        decoder would make of it, taken without its scan; any other goes through it."""
+        if (
+            end - start - 6 <= self._max
+            and raw.startswith(b"data: ", start)
+            and raw.find(b"\n", start, end) < 0
+        ):
+            return self._translate([UpstreamEvent(raw[start + 6 : end].decode("utf-8", "replace"))])
+        return self._forward(raw[start : end + 2])
+
+    def _translate(
+        self, events: list[UpstreamEvent]
+    ) -> list[ChatCompletionChunk | Forwarded | TokenRun]:
+        """``events`` through the translator, each paired with its data when passed
+        through; the template the last one left taken up."""
         translator = self._as_sent
         assert translator is not None, "feed_forwarding needs an as-sent translator"
         feed = translator.feed
@@ -163,7 +184,7 @@ class ChunkReader:
                 if self._tries <= 0:
                     break  # the rest at once
                 self._tries -= 1
-            out.extend(self._forward(raw[start:stop]))
+            out.extend(self._forward_one(raw, start, end))
             start = run = stop
             if self._template is not template:
                 if self._template is None:

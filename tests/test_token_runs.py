@@ -162,6 +162,31 @@ def test_other_events_between_tokens_are_fed_and_the_template_resumes() -> None:
     assert stand.fed[-1] == token("d")[6:-2].decode()  # the finish cleared the template
 
 
+_ROLE_DATA = ROLE[6:-2]
+_CUT = _ROLE_DATA.index(b'"choices"')
+
+
+@pytest.mark.parametrize(
+    "role",
+    [
+        b"data: " + _ROLE_DATA[:_CUT] + b"\ndata: " + _ROLE_DATA[_CUT:] + b"\n\n",  # two lines
+        b"event: chunk\n" + ROLE,  # a named event
+        b": opening comment\n" + ROLE,
+        b"data:" + _ROLE_DATA + b"\n\n",  # no space after the colon
+        ROLE.replace(b'"content":""', b'"content":"\xff"'),  # not UTF-8
+    ],
+)
+def test_events_read_one_by_one_are_those_the_decoder_makes(role: bytes) -> None:
+    # At a stream's start events go to the translator one by one, a lone "data:"
+    # line without the decoder's scan: every other form through the decoder.
+    body = role + BODY[len(ROLE) :]
+    fed = [read([body], templates=t)[1].fed for t in (False, True)]
+    assert fed[1][:2] == fed[0][:2]
+    assert frames([body], OpenAIChatStream(False)) == frames(
+        [body], OpenAIChatStream(False), templates=False
+    )
+
+
 def test_crlf_bodies_and_events_split_across_reads_go_through_the_decoder() -> None:
     crlf = BODY.replace(b"\n", b"\r\n")
     batches, stand = read([crlf])
