@@ -52,6 +52,16 @@ class SSEDecoder:
         """Whether no part of an event is pending (the bytes fed so far ended one)."""
         return not (self._buf or self._data or self._event or self._pending_cr)
 
+    def feed_event(self, data: bytes, start: int, end: int) -> list[UpstreamEvent]:
+        """:meth:`feed` of one whole event block, ``data[start:end]`` with the blank line
+        after it, while nothing is pending (:meth:`idle`) and the data has LF line ends.
+        A lone ``data:`` line, the common event, is taken without :meth:`feed`'s scan."""
+        if data.startswith(b"data: ", start) and data.find(b"\n", start, end) < 0:
+            if end - start - 6 > self._max:
+                raise _oversized(f"SSE event larger than {self._max} bytes")
+            return [UpstreamEvent(data[start + 6 : end].decode("utf-8", "replace"))]
+        return self.feed(data[start : end + 2])
+
     def feed(self, data: bytes) -> list[UpstreamEvent]:
         if not data:
             return []
@@ -59,7 +69,8 @@ class SSEDecoder:
             return self._feed_lines(data)
         # Nothing pending and LF line ends: whole events first, each one "data: ..."
         # line in the common case (OpenAI-compatible servers), read without the line
-        # loop; anything else in a block, and a tail without its blank line, line by line.
+        # loop (feed_event's test, inline: this loop runs per event); anything else in a
+        # block, and a tail without its blank line, line by line.
         out: list[UpstreamEvent] = []
         start = 0
         while (end := data.find(b"\n\n", start)) >= 0:

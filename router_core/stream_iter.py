@@ -115,15 +115,11 @@ class ChunkReader:
         self, raw: bytes, start: int, end: int
     ) -> list[ChatCompletionChunk | Forwarded | TokenRun]:
         """:meth:`_forward` of the one whole event at ``raw[start:end]`` (its blank line
-        follows) while nothing is pending: a lone ``data:`` line is the event the SSE
-        decoder would make of it, taken without its scan; any other goes through it."""
-        if (
-            end - start - 6 <= self._max
-            and raw.startswith(b"data: ", start)
-            and raw.find(b"\n", start, end) < 0
-        ):
-            return self._translate([UpstreamEvent(raw[start + 6 : end].decode("utf-8", "replace"))])
-        return self._forward(raw[start : end + 2])
+        follows) while nothing is pending (``SSEDecoder.feed_event``)."""
+        sse = self._sse
+        assert sse is not None  # runs are read from SSE only
+        events = sse.feed_event(raw, start, end)
+        return self._translate(events) if events else []
 
     def _translate(
         self, events: list[UpstreamEvent]

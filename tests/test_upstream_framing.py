@@ -124,3 +124,17 @@ def test_whole_event_fast_path_refuses_oversized_events() -> None:
     with pytest.raises(ModelError):
         SSEDecoder(max_event_bytes=100).feed(b"data: " + b"x" * 101 + b"\n\n")
     assert SSEDecoder(max_event_bytes=100).feed(b"data: " + b"x" * 100 + b"\n\n")
+
+
+def test_one_whole_event_reads_like_the_decoder() -> None:
+    # feed_event: one event block of a slice, nothing pending, LF line ends
+    whole = _events(SSEDecoder(), [_MIXED])
+    got: list[UpstreamEvent] = []
+    decoder, start = SSEDecoder(), 0
+    while (end := _MIXED.find(b"\n\n", start)) >= 0:
+        got.extend(decoder.feed_event(_MIXED, start, end))
+        start = end + 2
+    assert got == whole[:-1]  # all but the tail, which has no blank line
+    with pytest.raises(ModelError, match="oversized"):
+        SSEDecoder(max_event_bytes=100).feed_event(b"data: " + b"x" * 101 + b"\n\n", 0, 107)
+    assert SSEDecoder(max_event_bytes=100).feed_event(b"data: " + b"x" * 100 + b"\n\n", 0, 106)
