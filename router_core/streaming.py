@@ -243,10 +243,12 @@ async def _commit(
 
 async def _send_last(stream: ClientStream, held: bytes, last: bytes, out: StreamOutcome) -> None:
     """The held frames and the stream's last ones (its end, or its error event) in one
-    write; only held frames make a first token."""
+    write with the body's end (the chunked terminator, which aiohttp would otherwise
+    write alone after the handler returned: one system call less per stream); only
+    held frames make a first token."""
     if held and out.first_chunk_at is None:
         out.first_chunk_at = time.monotonic()
-    await stream.send_bytes(held + last)
+    await stream.write_eof(held + last)
 
 
 async def relay(

@@ -167,19 +167,31 @@ async def test_frames_wait_only_for_a_body_already_in(
     from router_core.streaming import ClientStream
 
     sent: list[bytes] = []
-    send = ClientStream.send_bytes
+    ends: list[tuple[int, bool]] = []  # (len(sent), with frames) when the end was written
+    send, end = ClientStream.send_bytes, ClientStream.write_eof
 
     async def recording(self: ClientStream, data: bytes) -> None:
         sent.append(data)
         await send(self, data)
 
+    async def ending(self: ClientStream, data: bytes = b"") -> None:
+        if data:
+            sent.append(data)
+        if not self._eof_sent:
+            ends.append((len(sent), bool(data)))
+        await end(self, data)
+
     monkeypatch.setattr(ClientStream, "send_bytes", recording)
+    monkeypatch.setattr(ClientStream, "write_eof", ending)
     first, second = RawUpstream(SPLITS[split]), RawUpstream(OK)
     async with routed(tmp_path, first, second) as router:
         reply = await post_chat(router, STREAM)
     assert reply.status == 200 and _content(reply.body) == "Hello"
     assert len(sent) == writes, sent
     assert sent[-1].endswith(b"data: [DONE]\n\n")
+    # the last frames carry the body's end (the chunked terminator) in the same write,
+    # not a write of its own after the handler returned
+    assert ends == [(writes, True)]
     if writes == 2:
         # written while the upstream paused, before its next events came
         assert b'"Hel"' in sent[0] and b'"lo"' not in sent[0]
