@@ -4,7 +4,9 @@ and the router without errors. No figure is asserted (speed is the benchmark's j
 
 from __future__ import annotations
 
+import asyncio
 import json
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -24,8 +26,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
-def floors(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[int, Server]]:
-    work = tmp_path_factory.mktemp("floor")
+def floor_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("floor")
+
+
+@pytest.fixture(scope="module")
+def floors(floor_dir: Path) -> Iterator[dict[int, Server]]:
+    work = floor_dir
     cores = Cores()
     mock = start_mock(cores, work, 3, 1.0)
     servers: dict[int, Server] = {}
@@ -73,6 +80,50 @@ async def test_auth_and_limits_rungs_do_their_job(floors: dict[int, Server]) -> 
         headers["x-ratelimit-limit-requests"]
     )
     assert headers["Cache-Control"] == "no-cache"
+
+
+async def test_routing_and_accounting_rungs_do_their_job(floors: dict[int, Server]) -> None:
+    top = floors[len(LEVELS)]
+    for stream in (False, True):
+        status, served, _ = await _post(top, stream, BENCH_KEY)
+        assert status == 200
+        assert served["X-Deployment"] == "mock/first" and served["X-Provider"] == "mock"
+        assert float(served["X-Overhead-Ms"]) >= 0
+    # a model the key may not use, and one the full schema refuses
+    headers = {"Authorization": f"Bearer {BENCH_KEY}", "Content-Type": "application/json"}
+    async with aiohttp.ClientSession() as s:
+        body = json.loads(request_body("m-fast", False))
+        for change, status, code in (
+            ({"model": "m-other"}, 404, "invalid_model"),
+            ({"temperature": 9}, 400, "invalid_request"),  # the router's bounds
+            ({"max_tokens": 10**9}, 400, "invalid_request"),  # past the context window
+        ):
+            async with s.post(top.url, json={**body, **change}, headers=headers) as r:
+                assert (r.status, (await r.json())["error"]) == (status, code), change
+
+
+def _ledger_rows(path: Path) -> int:
+    """Priced rows in a floor's ledger (0 while it does not exist yet)."""
+    if not path.exists():
+        return 0
+    with sqlite3.connect(path) as db:
+        return int(db.execute("SELECT COUNT(*) FROM usage WHERE cost_usd > 0").fetchone()[0])
+
+
+async def test_accounting_rung_writes_its_ledger(
+    floors: dict[int, Server], floor_dir: Path
+) -> None:
+    top = floors[len(LEVELS)]
+    assert (await _post(top, False, BENCH_KEY))[0] == 200
+    # beside its access log, written in batches every 50 ms
+    path = floor_dir / f"floor-{len(LEVELS)}-access.log.ledger.db"
+    rows = 0
+    for _ in range(50):  # up to 5 s
+        rows = _ledger_rows(path)
+        if rows:
+            break
+        await asyncio.sleep(0.1)
+    assert rows > 0
 
 
 def test_ladder_measures_every_rung_and_the_router() -> None:
