@@ -37,7 +37,7 @@ async def read_answer(
     plugin = target.plugin
     resp: UpstreamResponse | None = None
     try:
-        with clock.json_phase() as timer:
+        with clock.json_phase(upstream.deadlines) as timer:
             resp = await upstream.send(plugin, scope.upstream_request, clock, timed_reads=False)
             timer.headers_arrived()
             body = await resp.read(timer)
@@ -68,9 +68,9 @@ async def open_response(upstream: UpstreamClient, scope: AttemptScope) -> Upstre
     failure the connection and the slot are given back."""
     clock, plugin = scope.clock, scope.target.plugin
     try:
-        # the JSON exchange's timer (one handle, no async context manager): its expiry
-        # before the headers is the attempt's "no first token in time"
-        with clock.json_phase():
+        # the JSON exchange's deadline (the process's sweep, no timer handle): its
+        # expiry before the headers is the attempt's "no first token in time"
+        with clock.json_phase(upstream.deadlines):
             resp = await upstream.send(plugin, scope.upstream_request, clock)
     except BaseException:
         scope.release()

@@ -19,7 +19,7 @@ from router_core import __version__
 from router_core.errors import InvalidRequest, ModelError, RouterError, UpstreamTimeout
 from router_core.plugin_api import LocalResponse, ProviderPlugin, UpstreamRequest
 from router_core.settings import UpstreamSettings
-from router_core.timeouts import AttemptClock, JsonTimer, WatchSet
+from router_core.timeouts import AttemptClock, DeadlineSweep, JsonTimer, WatchSet
 
 
 @dataclass(slots=True, eq=False)
@@ -190,6 +190,8 @@ class UpstreamClient:
         self._settings = settings
         self._session: aiohttp.ClientSession | None = None
         self.idle = IdleSweep()
+        #: The deadlines of JSON exchanges and of streams' waits for their headers.
+        self.deadlines = DeadlineSweep()
         # Parsed URLs by string: a deployment's few URLs are parsed once, not per request.
         self._urls: dict[str, URL] = {}
         self._header_sets: dict[tuple[tuple[str, str], ...], CIMultiDict[str]] = {}
@@ -224,6 +226,7 @@ class UpstreamClient:
 
     async def close(self) -> None:
         await self.idle.close()
+        await self.deadlines.close()
         if self._session is not None:
             await self._session.close()
             self._session = None

@@ -21,7 +21,7 @@ import pytest
 import structlog
 
 from router_core.errors import UpstreamTimeout
-from router_core.timeouts import AttemptClock, Timeouts
+from router_core.timeouts import AttemptClock, DeadlineSweep, Timeouts
 from tests.fault_upstream import FaultUpstream, Step, fakes, model_extras, start_rig
 from tests.router_harness import RunningRouter, post_chat, router_settings, start_router
 
@@ -157,29 +157,39 @@ async def test_a_client_that_never_reads_is_dropped(tmp_path: Path, stream: bool
         await router.stop()
 
 
+@pytest.fixture
+async def sweep() -> AsyncIterator[DeadlineSweep]:
+    """A fresh sweep (started by the first deadline it is given), stopped after."""
+    deadlines = DeadlineSweep()
+    yield deadlines
+    await deadlines.close()
+
+
 def _clock(first_token_s: float, total_s: float) -> AttemptClock:
     tm = Timeouts(first_token_s=first_token_s, idle_s=60.0, total_s=total_s)
     return AttemptClock.begin(tm, time.monotonic() + 60.0)
 
 
-async def test_json_timer_no_headers_is_a_first_token_timeout() -> None:
-    with pytest.raises(UpstreamTimeout) as caught, _clock(0.05, 5.0).json_phase():
+async def test_json_timer_no_headers_is_a_first_token_timeout(sweep: DeadlineSweep) -> None:
+    with pytest.raises(UpstreamTimeout) as caught, _clock(0.05, 5.0).json_phase(sweep):
         await asyncio.sleep(5)
     assert caught.value.detail == "no first token in time"
 
 
-async def test_json_timer_after_the_headers_waits_for_the_total_deadline() -> None:
+async def test_json_timer_after_the_headers_waits_for_the_total_deadline(
+    sweep: DeadlineSweep,
+) -> None:
     clock = _clock(0.05, 0.3)
-    with pytest.raises(UpstreamTimeout) as caught, clock.json_phase() as timer:
+    with pytest.raises(UpstreamTimeout) as caught, clock.json_phase(sweep) as timer:
         timer.headers_arrived()
         await asyncio.sleep(5)
     assert caught.value.detail == "deployment total timeout"
     assert clock.over()  # re-armed past the first-token deadline, not cut there
 
 
-async def test_json_timer_lets_other_cancellations_through() -> None:
+async def test_json_timer_lets_other_cancellations_through(sweep: DeadlineSweep) -> None:
     async def exchange() -> None:
-        with _clock(5.0, 5.0).json_phase():
+        with _clock(5.0, 5.0).json_phase(sweep):
             await asyncio.sleep(5)
 
     task = asyncio.ensure_future(exchange())
@@ -189,10 +199,10 @@ async def test_json_timer_lets_other_cancellations_through() -> None:
         await task
 
 
-async def test_json_timer_bounds_the_silence_between_reads() -> None:
+async def test_json_timer_bounds_the_silence_between_reads(sweep: DeadlineSweep) -> None:
     tm = Timeouts(first_token_s=0.05, idle_s=0.15, total_s=30.0)
     clock = AttemptClock.begin(tm, time.monotonic() + 60.0)
-    with pytest.raises(UpstreamTimeout) as caught, clock.json_phase() as timer:
+    with pytest.raises(UpstreamTimeout) as caught, clock.json_phase(sweep) as timer:
         timer.headers_arrived()
         for _ in range(4):  # reads closer together than idle_s keep it going
             await asyncio.sleep(0.05)
@@ -200,3 +210,30 @@ async def test_json_timer_bounds_the_silence_between_reads() -> None:
         await asyncio.sleep(5)
     assert caught.value.detail == "idle timeout between upstream chunks"
     assert time.monotonic() - timer.last_read >= tm.idle_s
+
+
+async def test_json_deadline_leaves_the_sweep_when_the_exchange_ends(
+    sweep: DeadlineSweep,
+) -> None:
+    with _clock(5.0, 5.0).json_phase(sweep) as timer:
+        assert len(sweep) == 1
+        timer.headers_arrived()
+    assert len(sweep) == 0
+    with pytest.raises(UpstreamTimeout), _clock(0.02, 5.0).json_phase(sweep):
+        await asyncio.sleep(5)
+    assert len(sweep) == 0
+
+
+async def test_a_shorter_deadline_wakes_a_sweep_asleep_on_a_long_tick(
+    sweep: DeadlineSweep,
+) -> None:
+    long_ = _clock(60.0, 300.0).json_phase(sweep)
+    with long_:
+        await asyncio.sleep(0.05)  # the sweep now sleeps its one-second tick
+        assert sweep.tick == 1.0
+        started = time.monotonic()
+        with pytest.raises(UpstreamTimeout), _clock(0.1, 5.0).json_phase(sweep):
+            await asyncio.sleep(5)
+        # fired an eighth of its bound late at most, not at the old tick's end
+        assert time.monotonic() - started < 0.5
+        assert sweep.tick == pytest.approx(0.1 / 8, rel=0.2)
