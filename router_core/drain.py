@@ -23,6 +23,7 @@ import structlog
 from aiohttp import web
 
 from router_core.errors import RouterError, ShuttingDown
+from router_core.running_task import current_task
 
 log = structlog.get_logger("viberouter.drain")
 
@@ -62,7 +63,7 @@ class Drain:
 
     def enter(self, request: web.Request) -> asyncio.Task[object] | None:
         """Count ``request`` (served by the current task) until :meth:`leave`."""
-        task = asyncio.current_task()
+        task = current_task()
         if task is not None:
             self._tasks[task] = request
             self._idle.clear()

@@ -50,6 +50,7 @@ import structlog
 from aiohttp import web
 
 from router_core.errors import UpstreamTimeout
+from router_core.running_task import current_task
 
 log = structlog.get_logger("viberouter.timeouts")
 
@@ -137,7 +138,7 @@ class JsonTimer:
         self._cancelling = 0
 
     def __enter__(self) -> JsonTimer:
-        task = self._task = asyncio.current_task()
+        task = self._task = current_task()
         if task is None:
             raise RuntimeError("JsonTimer must run inside a task")
         self._cancelling = task.cancelling()

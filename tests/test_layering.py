@@ -67,6 +67,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "store.base",
             "store.responses_base",
             "request_context",
+            "running_task",
         ],
     ),
     ("contract", ["framing", "plugin_api"]),
