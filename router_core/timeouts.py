@@ -19,8 +19,9 @@ A JSON exchange runs under one deadline (:class:`AttemptClock.json_phase`): the
 first-token deadline until the headers arrived, then the total deadline and the idle
 bound after the body's last read, so a body that trickles a byte at a time ends at
 ``total_s``. No timer handle is made for it: one :class:`DeadlineSweep` task per
-process checks every exchange's deadline (every eighth of the shortest bound it was
-given, at most every second), as the other sweeps below check streams and writes. A
+process checks every exchange's deadline (every eighth of the shortest bound among the
+exchanges waiting, at least once a second), as the other sweeps below check streams
+and writes. A
 stream's wait for its headers is bounded the same way. A stream carries a timer only
 from its headers until its first chunk, when they did not come together; after that
 the idle sweep bounds its silences (a read that waited ``idle_s``, checked every
@@ -126,7 +127,16 @@ class JsonTimer:
     cancels the task and turns that cancellation into the attempt's UpstreamTimeout,
     as ``asyncio.timeout`` would (a cancellation from elsewhere passes through)."""
 
-    __slots__ = ("_cancelling", "_fired", "_sweep", "_task", "clock", "headers", "last_read")
+    __slots__ = (
+        "_cancelling",
+        "_fired",
+        "_sweep",
+        "_task",
+        "clock",
+        "headers",
+        "interval",
+        "last_read",
+    )
 
     def __init__(self, clock: AttemptClock, sweep: DeadlineSweep) -> None:
         self.clock = clock
@@ -143,7 +153,9 @@ class JsonTimer:
             raise RuntimeError("JsonTimer must run inside a task")
         self._cancelling = task.cancelling()
         clock = self.clock
-        self._sweep.add(self, min(clock.first_token_at - clock.start, clock.idle_s))
+        #: The shortest bound it has: the sweep checks at least every eighth of it.
+        self.interval = min(clock.first_token_at - clock.start, clock.idle_s)
+        self._sweep.add(self, self.interval)
         return self
 
     def headers_arrived(self) -> None:
@@ -348,6 +360,18 @@ class DeadlineSweep(WatchSet[JsonTimer]):
         if self._task is None:
             self.start()
         super().add(item, interval)
+
+    def check(self, now: float) -> None:
+        """Fire what is due; the tick then follows the exchanges still waiting, so one
+        short bound (an attempt late in its request's budget) does not keep the sweep
+        waking every 10 ms after it ended."""
+        shortest = 8.0  # a tick of one second when nothing shorter waits
+        for item in list(self._items):
+            if item.due(now):
+                self.fire(item)
+            elif item.interval < shortest:
+                shortest = item.interval
+        self.tick = max(shortest / 8, 0.01)
 
     def due(self, item: JsonTimer, now: float) -> bool:
         return item.due(now)

@@ -236,4 +236,12 @@ async def test_a_shorter_deadline_wakes_a_sweep_asleep_on_a_long_tick(
             await asyncio.sleep(5)
         # fired an eighth of its bound late at most, not at the old tick's end
         assert time.monotonic() - started < 0.5
-        assert sweep.tick == pytest.approx(0.1 / 8, rel=0.2)
+
+
+async def test_the_sweep_ticks_slower_again_once_short_deadlines_end(
+    sweep: DeadlineSweep,
+) -> None:
+    with _clock(0.08, 5.0).json_phase(sweep):  # an exchange that ends in time
+        assert sweep.tick == pytest.approx(0.01)
+    await asyncio.sleep(0.05)  # a few checks with nothing short waiting
+    assert sweep.tick == 1.0
