@@ -21,12 +21,11 @@ bound after the body's last read, so a body that trickles a byte at a time ends 
 ``total_s``. No timer handle is made for it: one :class:`DeadlineSweep` task per
 process checks every exchange's deadline (every eighth of the shortest bound among the
 exchanges waiting, at least once a second), as the other sweeps below check streams
-and writes. A
-stream's wait for its headers is bounded the same way. A stream carries a timer only
-from its headers until its first chunk, when they did not come together; after that
-the idle sweep bounds its silences (a read that waited ``idle_s``, checked every
-eighth of it) and the total deadline is checked as chunks arrive, so a flowing stream
-costs no timer.
+and writes. A stream's wait for its headers is bounded the same way. A stream carries
+a timer only from its headers until its first chunk, when they did not come together;
+after that the idle sweep bounds its silences (a read that waited ``idle_s``, checked
+every eighth of it) and the total deadline is checked as chunks arrive, so a flowing
+stream costs no timer.
 
 Client, per response (:class:`ClientWriteWatch`): output the client does not accept
 for ``[server] client_write_timeout_s`` (no byte of the pending output taken, as
