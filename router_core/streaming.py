@@ -71,6 +71,9 @@ class ClientStream(EventSourceResponse):
         self._ping_frame = ping
         self.last_write = time.monotonic()
         self._pinging: asyncio.Task[None] | None = None
+        #: The body's end is written (its flush may still wait on the client): no byte
+        #: may follow it, neither a keep-alive nor an error event.
+        self.ending = False
 
     async def prepare(self, request: web.BaseRequest) -> AbstractStreamWriter | None:
         if self.prepared:
@@ -98,7 +101,7 @@ class ClientStream(EventSourceResponse):
 
     def ping(self) -> None:
         """One keep-alive, written by its own short task (the sweep does not wait)."""
-        if self._pinging is None:
+        if self._pinging is None and not self.ending:
             self.last_write = time.monotonic()
             self._pinging = asyncio.get_running_loop().create_task(self._ping_once())
 
@@ -109,6 +112,14 @@ class ClientStream(EventSourceResponse):
             pass  # the client left; the relay notices on its next write
         finally:
             self._pinging = None
+
+    async def write_eof(self, data: bytes = b"") -> None:
+        # aiohttp marks the end as sent only after its flush, which waits on a slow
+        # client; a keep-alive or an error event written meanwhile would follow the
+        # chunked terminator and break the connection's framing.
+        self.ending = True
+        self.stop_streaming()
+        await super().write_eof(data)
 
     def stop_streaming(self) -> None:
         self._sweep.discard(self)
@@ -246,6 +257,8 @@ async def _send_last(stream: ClientStream, held: bytes, last: bytes, out: Stream
     write with the body's end (the chunked terminator, which aiohttp would otherwise
     write alone after the handler returned: one system call less per stream); only
     held frames make a first token."""
+    if stream.ending:
+        return  # the end is out and its flush was cut (the drain): nothing may follow
     if held and out.first_chunk_at is None:
         out.first_chunk_at = time.monotonic()
     await stream.write_eof(held + last)
