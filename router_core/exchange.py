@@ -29,7 +29,7 @@ from router_core.upstream import UpstreamClient, UpstreamResponse
 async def read_answer(
     upstream: UpstreamClient, scope: AttemptScope
 ) -> tuple[bytes, UpstreamResponse]:
-    """Send, read the whole body under one timer (first token, then total). An error
+    """Send, read the whole body under one deadline (first token, then total). An error
     status is raised as the plugin's mapped error. The connection and the deployment's
     slot are given back before this returns or raises; the caller parses the body
     (the response's headers stay readable)."""

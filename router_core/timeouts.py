@@ -9,8 +9,9 @@ first_token_s   send -> the status line of a JSON answer; send -> the first tran
                 nothing, never count as the first token)
 idle_s          silence between two reads of a body, JSON or stream (a stream: the
                 socket's read timeout until its first chunk, then the process's
-                ``upstream.IdleSweep``; a JSON body: the exchange's one timer; the
-                reader's own timer for in-process upstreams)
+                ``upstream.IdleSweep``; a JSON body: the exchange's deadline in the
+                process's ``DeadlineSweep``; the reader's own timer for in-process
+                upstreams)
 total_s         send -> last byte, JSON bodies and streams alike; never later than the
                 request's budget (``[upstream] total_timeout_s`` over all attempts)
 ==============  =====================================================================
@@ -41,6 +42,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import time
 from dataclasses import dataclass
 from types import TracebackType
@@ -212,9 +214,15 @@ class Sweeper:
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        """Start the sweeper (in the running loop)."""
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run())
+        """Start the sweeper (in the running loop); again if its task ended."""
+        if self._task is None or self._task.done():
+            self._spawn()
+
+    def _spawn(self) -> None:
+        # In a context of its own: a sweep started or restarted while serving a request
+        # would otherwise carry that request's context (its log fields) for good.
+        loop = asyncio.get_running_loop()
+        self._task = loop.create_task(self._run(), context=contextvars.Context())
 
     async def close(self) -> None:
         """Stop the sweeper."""
@@ -233,7 +241,7 @@ class Sweeper:
         task = self._task
         if task is not None:
             task.cancel()
-            self._task = asyncio.get_running_loop().create_task(self._run())
+            self._spawn()
 
     async def _run(self) -> None:
         while True:
@@ -354,23 +362,41 @@ class DeadlineSweep(WatchSet[JsonTimer]):
     headers) from one task per process (:class:`JsonTimer`). It starts with the
     first deadline it is given, in that deadline's event loop."""
 
+    #: Seconds without a bound as short as the tick before the tick slows again.
+    RELAX_S = 10.0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._needed_at = 0.0
+
     def add(self, item: JsonTimer, interval: float) -> None:
-        """Watch ``item`` until :meth:`discard` (its shortest bound: ``interval``)."""
-        if self._task is None:
+        """Watch ``item`` until :meth:`discard` (its shortest bound: ``interval``).
+        ``UpstreamClient.start`` starts the sweep; a sweep used without it (or whose
+        task ended) starts here."""
+        task = self._task
+        if task is None or task.done():
             self.start()
         super().add(item, interval)
+        if interval < 8.0:  # it needs a tick under a second: keep one that short a while
+            self._needed_at = time.monotonic()
 
     def check(self, now: float) -> None:
-        """Fire what is due; the tick then follows the exchanges still waiting, so one
-        short bound (an attempt late in its request's budget) does not keep the sweep
-        waking every 10 ms after it ended."""
+        """Fire what is due. The tick then follows the exchanges still waiting: once no
+        bound has needed it for ``RELAX_S``, it slows to what they need, so one short
+        bound (an attempt late in its request's budget) does not keep the sweep waking
+        every 10 ms, and a deployment with short bounds and sparse traffic does not
+        restart the sweep for each exchange."""
         shortest = 8.0  # a tick of one second when nothing shorter waits
         for item in list(self._items):
             if item.due(now):
                 self.fire(item)
             elif item.interval < shortest:
                 shortest = item.interval
-        self.tick = max(shortest / 8, 0.01)
+        needed = max(shortest / 8, 0.01)
+        if needed <= self.tick:
+            self._needed_at = now
+        elif now - self._needed_at >= self.RELAX_S:
+            self.tick = needed
 
     def due(self, item: JsonTimer, now: float) -> bool:
         return item.due(now)

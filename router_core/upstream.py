@@ -223,6 +223,7 @@ class UpstreamClient:
             # decide what to add; _request_headers names the router instead of aiohttp.
         )
         self.idle.start()
+        self.deadlines.start()
 
     async def close(self) -> None:
         await self.idle.close()

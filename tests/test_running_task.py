@@ -36,9 +36,9 @@ def test_a_new_loop_in_the_same_thread_is_found() -> None:
 
 
 def test_each_thread_asks_its_own_loop() -> None:
-    # Thread b asks for its task, then stays inside that task's step; thread a then
-    # asks for its own. A loop remembered for both threads (b's, asked last) would
-    # answer b's task in thread a.
+    # Thread a remembers its loop and stays inside its task's step; thread b then
+    # asks for its own task, and stays inside its step while a asks again. One loop
+    # remembered for both threads would answer the other thread's task.
     a_asked, b_inside, b_may_end = threading.Event(), threading.Event(), threading.Event()
     answers: dict[str, bool] = {}
 

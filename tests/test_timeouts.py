@@ -241,7 +241,20 @@ async def test_a_shorter_deadline_wakes_a_sweep_asleep_on_a_long_tick(
 async def test_the_sweep_ticks_slower_again_once_short_deadlines_end(
     sweep: DeadlineSweep,
 ) -> None:
+    sweep.RELAX_S = 0.1
     with _clock(0.08, 5.0).json_phase(sweep):  # an exchange that ends in time
         assert sweep.tick == pytest.approx(0.01)
-    await asyncio.sleep(0.05)  # a few checks with nothing short waiting
+    await asyncio.sleep(0.05)  # checks with nothing short waiting, within RELAX_S
+    assert sweep.tick == pytest.approx(0.01)
+    await asyncio.sleep(0.15)
     assert sweep.tick == 1.0
+
+
+async def test_a_sweep_whose_task_ended_starts_again(sweep: DeadlineSweep) -> None:
+    with _clock(0.05, 5.0).json_phase(sweep):
+        pass  # started by its first deadline, the tick as short as the next one's
+    assert sweep._task is not None
+    sweep._task.cancel()  # as if it had died
+    await asyncio.sleep(0.01)
+    with pytest.raises(UpstreamTimeout), _clock(0.05, 5.0).json_phase(sweep):
+        await asyncio.sleep(5)
