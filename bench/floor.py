@@ -386,6 +386,8 @@ async def _attempts(
         try:
             resp, usage = await _exchange(floor, request, chat, headers, dep, started)
         except (UpstreamFailed, aiohttp.ClientConnectionError):
+            if request.writer.output_size:
+                raise  # the answer has started (or the client left): no failing over
             dep.failures += 1
             if dep.failures >= CIRCUIT_FAILURES:
                 dep.open_until = time.monotonic() + CIRCUIT_OPEN_S
