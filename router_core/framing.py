@@ -54,34 +54,36 @@ class SSEDecoder:
 
     def feed_event(self, data: bytes, start: int, end: int) -> list[UpstreamEvent]:
         """:meth:`feed` of one whole event block, ``data[start:end]`` with the blank line
-        after it, while nothing is pending (:meth:`idle`) and the data has LF line ends.
-        A lone ``data:`` line, the common event, is taken without :meth:`feed`'s scan."""
+        after it, while nothing is pending (:meth:`idle`) and the data has LF line ends."""
+        out: list[UpstreamEvent] = []
+        self._block(data, start, end, out)
+        return out
+
+    def _block(self, data: bytes, start: int, end: int, out: list[UpstreamEvent]) -> None:
+        """The event of the whole block ``data[start:end]`` (LF line ends, nothing
+        pending) into ``out``. A lone ``data:`` line, the common event of
+        OpenAI-compatible servers, is taken without the line loop."""
         if data.startswith(b"data: ", start) and data.find(b"\n", start, end) < 0:
             if end - start - 6 > self._max:
                 raise _oversized(f"SSE event larger than {self._max} bytes")
-            return [UpstreamEvent(data[start + 6 : end].decode("utf-8", "replace"))]
-        return self.feed(data[start : end + 2])
+            out.append(UpstreamEvent(data[start + 6 : end].decode("utf-8", "replace")))
+            return
+        for line in data[start:end].split(b"\n"):
+            self._line(line, out)
+        self._line(b"", out)
 
     def feed(self, data: bytes) -> list[UpstreamEvent]:
         if not data:
             return []
         if self._buf or self._data or self._event or self._pending_cr or b"\r" in data:
             return self._feed_lines(data)
-        # Nothing pending and LF line ends: whole events first, each one "data: ..."
-        # line in the common case (OpenAI-compatible servers), read without the line
-        # loop (feed_event's test, inline: this loop runs per event); anything else in a
-        # block, and a tail without its blank line, line by line.
+        # Nothing pending and LF line ends: whole events first, block by block; a tail
+        # without its blank line, line by line.
         out: list[UpstreamEvent] = []
+        block = self._block
         start = 0
         while (end := data.find(b"\n\n", start)) >= 0:
-            if data.startswith(b"data: ", start) and data.find(b"\n", start, end) < 0:
-                if end - start - 6 > self._max:
-                    raise _oversized(f"SSE event larger than {self._max} bytes")
-                out.append(UpstreamEvent(data[start + 6 : end].decode("utf-8", "replace")))
-            else:
-                for line in data[start:end].split(b"\n"):
-                    self._line(line, out)
-                self._line(b"", out)
+            block(data, start, end, out)
             start = end + 2
         if start < len(data):
             out.extend(self._feed_lines(data[start:] if start else data))
