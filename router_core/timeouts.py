@@ -205,12 +205,24 @@ class _Pending:
         self.since = now
 
 
+#: A sweep checks each bound every eighth of it, but not more often than MIN_TICK_S
+#: and at least every MAX_TICK_S.
+MIN_TICK_S, MAX_TICK_S = 0.01, 1.0
+#: Bounds shorter than this need a tick under MAX_TICK_S.
+_SHORT_S = 8 * MAX_TICK_S
+
+
+def tick_for(interval: float) -> float:
+    """The tick that checks a bound of ``interval`` seconds often enough."""
+    return max(interval / 8, MIN_TICK_S)
+
+
 class Sweeper:
     """One task per process that wakes every ``tick`` seconds and runs :meth:`check`:
     what would otherwise be a timer per request or per stream."""
 
     def __init__(self) -> None:
-        self.tick = 1.0
+        self.tick = MAX_TICK_S
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -264,9 +276,8 @@ class WatchSet(Sweeper, Generic[T]):
     def add(self, item: T, interval: float) -> None:
         """Watch ``item`` until :meth:`discard`."""
         self._items[item] = None
-        tick = interval / 8
-        if tick < self.tick:
-            self.shorten(max(tick, 0.01))
+        if interval / 8 < self.tick:
+            self.shorten(tick_for(interval))
 
     def discard(self, item: T) -> None:
         """Stop watching (idempotent)."""
@@ -373,11 +384,9 @@ class DeadlineSweep(WatchSet[JsonTimer]):
         """Watch ``item`` until :meth:`discard` (its shortest bound: ``interval``).
         ``UpstreamClient.start`` starts the sweep; a sweep used without it (or whose
         task ended) starts here."""
-        task = self._task
-        if task is None or task.done():
-            self.start()
+        self.start()
         super().add(item, interval)
-        if interval < 8.0:  # it needs a tick under a second: keep one that short a while
+        if interval < _SHORT_S:  # it needs a short tick: keep one that short a while
             self._needed_at = time.monotonic()
 
     def check(self, now: float) -> None:
@@ -386,13 +395,13 @@ class DeadlineSweep(WatchSet[JsonTimer]):
         bound (an attempt late in its request's budget) does not keep the sweep waking
         every 10 ms, and a deployment with short bounds and sparse traffic does not
         restart the sweep for each exchange."""
-        shortest = 8.0  # a tick of one second when nothing shorter waits
+        shortest = _SHORT_S  # MAX_TICK_S when nothing shorter waits
         for item in list(self._items):
             if item.due(now):
                 self.fire(item)
             elif item.interval < shortest:
                 shortest = item.interval
-        needed = max(shortest / 8, 0.01)
+        needed = tick_for(shortest)
         if needed <= self.tick:
             self._needed_at = now
         elif now - self._needed_at >= self.RELAX_S:
