@@ -182,6 +182,12 @@ def refused(port: int) -> bool:
         return True
 
 
+def _chat_statuses(proc: RouterProcess) -> list[int]:
+    """The statuses of the chat requests in the access log, sorted."""
+    lines = log_events(proc, "request")
+    return sorted(e["status"] for e in lines if e["path"] == "/v1/chat/completions")
+
+
 async def test_sigterm_lets_requests_in_flight_finish(tmp_path: Path) -> None:
     proc = start(tmp_path, timeout=20, delay_ms=100)
     try:
@@ -227,8 +233,7 @@ async def test_sigterm_lets_requests_in_flight_finish(tmp_path: Path) -> None:
             assert line["status"] != 499, line
         # each answer logged once, though its line is written after the answer (and
         # so after the drain counted the request out): the clean-up flushes it
-        chats = [e for e in log_events(proc, "request") if e["path"] == "/v1/chat/completions"]
-        assert sorted(e["status"] for e in chats) == [200, 200], chats
+        assert _chat_statuses(proc) == [200, 200]
     finally:
         proc.stop()
 
@@ -273,8 +278,7 @@ async def test_requests_past_the_deadline_are_cut_with_an_error(tmp_path: Path) 
         )
         assert 0 < completion <= len(streamed_text)
         # both logged once, the cut JSON request with the 503 its client got
-        chats = [e for e in log_events(proc, "request") if e["path"] == "/v1/chat/completions"]
-        assert sorted(e["status"] for e in chats) == [200, 503], chats
+        assert _chat_statuses(proc) == [200, 503]
     finally:
         proc.stop()
 
